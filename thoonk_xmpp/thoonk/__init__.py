@@ -1,0 +1,53 @@
+"""Thoonk for Python: feeds, sorted feeds, queues and jobs on Redis.
+
+Wire-compatible with thoonk.py 1.0.1.0 and thoonk.js 0.5.x (generation 1 of
+the Thoonk contract).  ``AsyncThoonk`` is the asyncio client.
+"""
+
+from .client import AsyncThoonk
+from .codecs import BYTES, JSON, TEXT, BytesCodec, Codec, JSONCodec, TextCodec
+from .errors import (
+    ConnectionLost,
+    Empty,
+    FeedExists,
+    FeedNotFound,
+    InvalidFeedConfig,
+    InvalidName,
+    InvalidPosition,
+    ItemNotFound,
+    JobNotClaimed,
+    JobNotStalled,
+    ThoonkError,
+    WrongFeedType,
+)
+from .feed import Feed
+from .feed_config import FeedType
+from .notices import Listener, Notice, NoticeKind
+
+__all__ = [
+    "BYTES",
+    "JSON",
+    "TEXT",
+    "AsyncThoonk",
+    "BytesCodec",
+    "Codec",
+    "ConnectionLost",
+    "Empty",
+    "Feed",
+    "FeedExists",
+    "FeedNotFound",
+    "FeedType",
+    "InvalidFeedConfig",
+    "InvalidName",
+    "InvalidPosition",
+    "ItemNotFound",
+    "JSONCodec",
+    "JobNotClaimed",
+    "JobNotStalled",
+    "Listener",
+    "Notice",
+    "NoticeKind",
+    "TextCodec",
+    "ThoonkError",
+    "WrongFeedType",
+]

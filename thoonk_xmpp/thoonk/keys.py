@@ -1,0 +1,245 @@
+"""Every Redis key, channel name and message framing Thoonk uses.
+
+This module is the wire contract (thoonk-contract.md, generation 1): nothing
+else in the package spells a key or a channel.  Names are ``bytes`` because
+that is what travels to Redis; feed names are UTF-8 encoded.
+
+Keys of our own that the original clients never read carry the ``thoonkx.``
+prefix, so that an old client's key scan cannot mistake them for its own.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Separator of two-part notice payloads (``<id>\\0<item>``).
+SEP: Final = b"\x00"
+
+#: Set of the names of every object of every type.
+FEEDS: Final = b"feeds"
+
+#: Registry channels: ``<name>\\0<instance>``.
+NEWFEED: Final = b"newfeed"
+DELFEED: Final = b"delfeed"
+CONFFEED: Final = b"conffeed"
+REGISTRY_CHANNELS: Final = (NEWFEED, DELFEED, CONFFEED)
+
+# Per-object channel prefixes.  ``feed.publishes:`` and ``feed.claimed:`` are
+# key names that thoonk.py also uses as channels for job put and claim.
+_PUBLISH: Final = b"feed.publish:"
+_EDIT: Final = b"feed.edit:"
+_RETRACT: Final = b"feed.retract:"
+_POSITION: Final = b"feed.position:"
+_FINISH: Final = b"job.finish:"
+_JOB_PUT: Final = b"feed.publishes:"
+_JOB_CLAIM: Final = b"feed.claimed:"
+
+#: Patterns that catch every per-object notice of every feed.
+NOTICE_PATTERNS: Final = (
+    _PUBLISH + b"*",
+    _EDIT + b"*",
+    _RETRACT + b"*",
+    _POSITION + b"*",
+    _FINISH + b"*",
+    _JOB_PUT + b"*",
+    _JOB_CLAIM + b"*",
+)
+
+#: Channel prefix → notice kind name, for parsing received messages.
+CHANNEL_KINDS: Final = {
+    _PUBLISH: "publish",
+    _EDIT: "edit",
+    _RETRACT: "retract",
+    _POSITION: "position",
+    _FINISH: "finish",
+    _JOB_PUT: "job_put",
+    _JOB_CLAIM: "job_claim",
+}
+
+
+def encode_name(name: str | bytes) -> bytes:
+    """A feed name as the bytes used inside keys and channels."""
+    return name if isinstance(name, bytes) else name.encode("utf-8", "surrogateescape")
+
+
+def _key(prefix: bytes, name: str | bytes) -> bytes:
+    return prefix + encode_name(name)
+
+
+# --- keys of every type ----------------------------------------------------
+
+
+def config(name: str | bytes) -> bytes:
+    """Hash of configuration fields (``type``, ``max_length``, ...)."""
+    return _key(b"feed.config:", name)
+
+
+def ids(name: str | bytes) -> bytes:
+    """Zset (feed) or list (sorted feed, queue, job) of item ids."""
+    return _key(b"feed.ids:", name)
+
+
+def items(name: str | bytes) -> bytes:
+    """Hash id → item."""
+    return _key(b"feed.items:", name)
+
+
+def publishes(name: str | bytes) -> bytes:
+    """Counter of publishes/puts (also thoonk.py's job-put channel)."""
+    return _key(_JOB_PUT, name)
+
+
+# --- sorted feed -----------------------------------------------------------
+
+
+def idincr(name: str | bytes) -> bytes:
+    """Counter that hands out sorted-feed item ids."""
+    return _key(b"feed.idincr:", name)
+
+
+# --- job -----------------------------------------------------------------
+
+
+def published(name: str | bytes) -> bytes:
+    """Zset id → put time (ms) of jobs not finished or stalled."""
+    return _key(b"feed.published:", name)
+
+
+def claimed(name: str | bytes) -> bytes:
+    """Zset id → claim time (ms) (also thoonk.py's job-claim channel)."""
+    return _key(_JOB_CLAIM, name)
+
+
+def cancelled(name: str | bytes) -> bytes:
+    """Hash id → number of cancels (failures)."""
+    return _key(b"feed.cancelled:", name)
+
+
+def stalled(name: str | bytes) -> bytes:
+    """Set of stalled job ids."""
+    return _key(b"feed.stalled:", name)
+
+
+def finishes(name: str | bytes) -> bytes:
+    """Counter of finished jobs."""
+    return _key(b"feed.finishes:", name)
+
+
+def running(name: str | bytes) -> bytes:
+    """Listed by thoonk.py's schema, never written; deleted with the feed."""
+    return _key(b"feed.running:", name)
+
+
+def job_result(name: str | bytes, job_id: str | bytes) -> bytes:
+    """Ours: list ``[request, result]`` of a finished job, kept for get_result."""
+    return _key(b"thoonkx.job.result:", name) + SEP + encode_name(job_id)
+
+
+def job_results(name: str | bytes) -> bytes:
+    """Ours: set of job ids that have a stored result (for cleanup on delete)."""
+    return _key(b"thoonkx.job.results:", name)
+
+
+def all_keys(name: str | bytes) -> tuple[bytes, ...]:
+    """Every key any type of object may own: what delete removes (contract §9)."""
+    return (
+        config(name),
+        ids(name),
+        items(name),
+        publishes(name),
+        idincr(name),
+        published(name),
+        claimed(name),
+        cancelled(name),
+        stalled(name),
+        finishes(name),
+        running(name),
+        job_results(name),
+    )
+
+
+# --- channels ---------------------------------------------------------------
+
+
+def publish_channel(name: str | bytes) -> bytes:
+    return _key(_PUBLISH, name)
+
+
+def edit_channel(name: str | bytes) -> bytes:
+    return _key(_EDIT, name)
+
+
+def retract_channel(name: str | bytes) -> bytes:
+    return _key(_RETRACT, name)
+
+
+def position_channel(name: str | bytes) -> bytes:
+    return _key(_POSITION, name)
+
+
+def finish_channel(name: str | bytes) -> bytes:
+    return _key(_FINISH, name)
+
+
+def job_put_channel(name: str | bytes) -> bytes:
+    """thoonk.py's job-put notice channel (same string as the counter key)."""
+    return publishes(name)
+
+
+def job_claim_channel(name: str | bytes) -> bytes:
+    """thoonk.py's job-claim notice channel (same string as the claimed key)."""
+    return claimed(name)
+
+
+def feed_channels(name: str | bytes) -> tuple[bytes, ...]:
+    """The per-object channels a listener subscribes for one feed."""
+    return (
+        publish_channel(name),
+        edit_channel(name),
+        retract_channel(name),
+        position_channel(name),
+        finish_channel(name),
+    )
+
+
+def parse_channel(channel: bytes) -> tuple[str, bytes] | None:
+    """``feed.publish:news`` → ``("publish", b"news")``; None for other channels.
+
+    The feed name is everything after the first colon, so names containing
+    ``:`` survive (thoonk.js truncates them; we do not).
+    """
+    head, colon, name = channel.partition(b":")
+    if not colon:
+        return None
+    kind = CHANNEL_KINDS.get(head + b":")
+    return None if kind is None else (kind, name)
+
+
+# --- payloads ----------------------------------------------------------------
+
+
+def join(first: bytes, second: bytes) -> bytes:
+    """Join two payload fields with the NUL separator."""
+    return first + SEP + second
+
+
+def split(payload: bytes) -> tuple[bytes, bytes]:
+    """Split a payload at the first NUL only; the second part may contain NULs."""
+    first, _, second = payload.partition(SEP)
+    return first, second
+
+
+# --- relative positions (sorted feeds) ---------------------------------------
+
+BEGIN: Final = b"begin:"
+END: Final = b":end"
+
+
+def before(item_id: bytes) -> bytes:
+    """Position immediately before ``item_id``: ``:<id>``."""
+    return b":" + item_id
+
+
+def after(item_id: bytes) -> bytes:
+    """Position immediately after ``item_id``: ``<id>:``."""
+    return item_id + b":"

@@ -1,0 +1,24 @@
+-- Shared helpers, prepended to every script by scripts.py.
+-- Convention: KEYS[1] = the `feeds` set, KEYS[2] = feed.ids:<name>, ARGV[1] = feed name.
+-- Errors are raised before any write, so a failed script changes nothing.
+local function raise(code, arg)
+  error({err = 'THOONK ' .. code .. ' ' .. (arg or '')})
+end
+
+-- Epoch milliseconds from the Redis server clock, as a decimal string.
+local function now_ms()
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+end
+
+-- The feed must be registered and its id key must hold the Redis type `want`
+-- ('zset' for feeds, 'list' for sorted feeds, queues and jobs) or not exist yet.
+local function check_feed(want)
+  if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+    raise('FeedNotFound')
+  end
+  local have = redis.call('TYPE', KEYS[2])['ok']
+  if have ~= 'none' and have ~= want then
+    raise('WrongType', have)
+  end
+end

@@ -1,0 +1,41 @@
+-- Publish items to a plain feed; an id already present is an edit (re-scored, newest).
+-- New ids trim the feed to max_length first (oldest go, each with a retract notice);
+-- edits never shrink the feed (contract 15.4).
+-- KEYS: feeds, feed.ids, feed.config, feed.items, feed.publishes
+-- ARGV: name, publish channel, edit channel, retract channel, id1, item1, id2, item2, ...
+-- Scores are integer epoch ms, strictly increasing within the feed: a publish in the
+-- same millisecond as the newest item gets newest + 1, so feed order is publish order
+-- (ties would otherwise sort by id). Only a sustained rate over 1000/s runs ahead of the clock.
+-- Returns a list with 1 (new) or 0 (edit) per id.
+check_feed('zset')
+local ok, max = pcall(redis.call, 'HGET', KEYS[3], 'max_length')
+max = ok and tonumber(max) or nil
+if max and max < 1 then max = nil end
+local sep = '\0'
+local now = tonumber(now_ms())
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
+if newest and tonumber(newest) >= now then now = tonumber(newest) + 1 end
+local result = {}
+for i = 5, #ARGV, 2 do
+  local id, item = ARGV[i], ARGV[i + 1]
+  local is_new = redis.call('ZSCORE', KEYS[2], id) == false
+  if is_new and max then
+    for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, -max)) do
+      redis.call('ZREM', KEYS[2], old)
+      redis.call('HDEL', KEYS[4], old)
+      redis.call('PUBLISH', ARGV[4], old)
+    end
+  end
+  redis.call('ZADD', KEYS[2], string.format('%d', now), id)
+  now = now + 1
+  redis.call('INCR', KEYS[5])
+  redis.call('HSET', KEYS[4], id, item)
+  if is_new then
+    redis.call('PUBLISH', ARGV[2], id .. sep .. item)
+    result[#result + 1] = 1
+  else
+    redis.call('PUBLISH', ARGV[3], id .. sep .. item)
+    result[#result + 1] = 0
+  end
+end
+return result

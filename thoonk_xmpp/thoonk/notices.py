@@ -1,0 +1,230 @@
+"""Live notices: one Redis pub/sub connection per client, parsed and fanned out.
+
+The listener pattern-subscribes every per-feed notice channel and subscribes
+the three registry channels, so feeds created later by any client are heard
+without resubscribing.  It reconnects and resubscribes by itself after Redis
+restarts (with backoff).  Registry notices carrying our own instance id are
+ignored (contract 15.8).
+
+Handler arguments, by kind (thoonk.py's order; items are ``str``)::
+
+    create(feed)            delete(feed)            config(feed)
+    publish(feed, item, id) edit(feed, item, id)    retract(feed, id)
+    position(feed, id, rel) finish(feed, id, result)
+    job_put(feed, item, id) job_claim(feed, id)
+
+A handler may be a plain function or a coroutine function; handlers run in
+the listener task, in notice order.  Sinks (:meth:`Listener.add_sink`) get
+every :class:`Notice` with raw bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import keys
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+Sink = Callable[["Notice"], Awaitable[None] | None]
+
+
+class NoticeKind(StrEnum):
+    """What a notice reports."""
+
+    CREATE = "create"
+    DELETE = "delete"
+    CONFIG = "config"
+    PUBLISH = "publish"
+    EDIT = "edit"
+    RETRACT = "retract"
+    POSITION = "position"
+    FINISH = "finish"
+    JOB_PUT = "job_put"
+    JOB_CLAIM = "job_claim"
+
+
+_REGISTRY_KINDS = {
+    keys.NEWFEED: NoticeKind.CREATE,
+    keys.DELFEED: NoticeKind.DELETE,
+    keys.CONFFEED: NoticeKind.CONFIG,
+}
+
+# thoonk.py's README names (publish_notice, ...) are accepted as aliases.
+_ALIASES = {f"{kind.value}_notice": kind for kind in NoticeKind}
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One parsed notice. Fields not carried by a kind are ``None``."""
+
+    kind: NoticeKind
+    feed: str
+    item_id: str | None = None
+    item: bytes | None = None
+    position: str | None = None
+    result: bytes | None = None
+    instance: str | None = None
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def parse(channel: bytes, payload: bytes) -> Notice | None:
+    """Parse one pub/sub message into a Notice; None for foreign channels."""
+    registry = _REGISTRY_KINDS.get(channel)
+    if registry is not None:
+        name, instance = keys.split(payload)
+        return Notice(registry, _text(name), instance=_text(instance))
+    parsed = keys.parse_channel(channel)
+    if parsed is None:
+        return None
+    kind, raw_name = NoticeKind(parsed[0]), parsed[1]
+    feed = _text(raw_name)
+    first, second = keys.split(payload)
+    match kind:
+        case NoticeKind.PUBLISH | NoticeKind.EDIT | NoticeKind.JOB_PUT:
+            return Notice(kind, feed, item_id=_text(first), item=second)
+        case NoticeKind.POSITION:
+            return Notice(kind, feed, item_id=_text(first), position=_text(second))
+        case NoticeKind.FINISH:
+            return Notice(kind, feed, item_id=_text(first), result=second)
+        case _:
+            return Notice(kind, feed, item_id=_text(payload))
+
+
+def handler_args(notice: Notice) -> tuple[Any, ...]:
+    """The documented handler arguments for a notice."""
+    item = None if notice.item is None else _text(notice.item)
+    match notice.kind:
+        case NoticeKind.PUBLISH | NoticeKind.EDIT | NoticeKind.JOB_PUT:
+            return (notice.feed, item, notice.item_id)
+        case NoticeKind.POSITION:
+            return (notice.feed, notice.item_id, notice.position)
+        case NoticeKind.FINISH:
+            result = None if notice.result is None else _text(notice.result)
+            return (notice.feed, notice.item_id, result)
+        case NoticeKind.RETRACT | NoticeKind.JOB_CLAIM:
+            return (notice.feed, notice.item_id)
+        case _:
+            return (notice.feed,)
+
+
+def _kind(kind: str | NoticeKind) -> NoticeKind:
+    if isinstance(kind, NoticeKind):
+        return kind
+    if kind in _ALIASES:
+        return _ALIASES[kind]
+    try:
+        return NoticeKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in NoticeKind)
+        raise ValueError(f"unknown notice kind {kind!r}; known: {known}") from None
+
+
+class Listener:
+    """Receives notices on one connection; started with :meth:`start`, stopped by :meth:`stop`."""
+
+    def __init__(self, redis: aioredis.Redis, instance: str, *, ignore_own: bool = True) -> None:
+        self._redis = redis
+        self._instance = instance
+        self._ignore_own = ignore_own
+        self._handlers: dict[NoticeKind, list[Handler]] = {kind: [] for kind in NoticeKind}
+        self._sinks: list[Sink] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        #: How many times the subscription was (re)established.
+        self.connections = 0
+
+    def register_handler(self, kind: str | NoticeKind, handler: Handler) -> None:
+        self._handlers[_kind(kind)].append(handler)
+
+    def remove_handler(self, kind: str | NoticeKind, handler: Handler) -> None:
+        self._handlers[_kind(kind)].remove(handler)
+
+    def add_sink(self, sink: Sink) -> None:
+        """Receive every notice as a :class:`Notice` (raw bytes), in order."""
+        self._sinks.append(sink)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Start listening; returns once subscribed (so no later notice is missed)."""
+        if not self.running:
+            self._ready.clear()
+            self._task = asyncio.create_task(self._run(), name="thoonk-listener")
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def stop(self) -> None:
+        """Stop the listener task (by cancellation) and release its connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Wait until the subscription is (re-)established."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.psubscribe(*keys.NOTICE_PATTERNS)
+                await pubsub.subscribe(*keys.REGISTRY_CHANNELS)
+                self.connections += 1
+                self._ready.set()
+                backoff = 0.05
+                async for message in pubsub.listen():
+                    if message["type"] in ("message", "pmessage"):
+                        await self._dispatch(message["channel"], message["data"])
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                self._ready.clear()
+                log.warning("notice listener lost Redis (%s); retrying in %.2fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _dispatch(self, channel: bytes, payload: bytes) -> None:
+        notice = parse(channel, payload)
+        if notice is None:
+            return
+        if self._ignore_own and notice.instance == self._instance:
+            return
+        for sink in self._sinks:
+            await _call(sink, (notice,))
+        handlers = self._handlers[notice.kind]
+        if handlers:
+            args = handler_args(notice)
+            for handler in handlers:
+                await _call(handler, args)
+
+
+async def _call(function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    try:
+        outcome = function(*args)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except Exception:
+        log.exception("notice handler %r failed", function)

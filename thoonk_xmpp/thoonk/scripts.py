@@ -1,0 +1,102 @@
+"""The Lua scripts, one verb per file under ``lua/<type>/<verb>.lua``.
+
+Sources are read once per process; each client registers them once
+(``Script`` objects run EVALSHA and reload on NOSCRIPT by themselves).
+A script signals a refused operation with an error reply
+``THOONK <Code> <argument>``; :func:`translate` turns it into the matching
+:class:`~thoonk_xmpp.thoonk.errors.ThoonkError`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import errors
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+EncodableT = bytes | str | int | float
+
+_ERROR_PREFIX = "THOONK "
+
+
+@functools.cache
+def source(verb: str) -> str:
+    """The full text of script ``verb`` (e.g. ``"feed/publish"``), prelude included."""
+    lua = resources.files(__package__) / "lua"
+    prelude = (lua / "_prelude.lua").read_text("utf-8")
+    body = (lua / f"{verb}.lua").read_text("utf-8")
+    return prelude + "\n" + body
+
+
+def translate(exc: ResponseError, feed: str) -> errors.ThoonkError | ResponseError:
+    """Map a script's error reply to a typed Thoonk error about ``feed``."""
+    message = str(exc)
+    if not message.startswith(_ERROR_PREFIX):
+        # Redis may prefix the script error with its own text; find ours.
+        at = message.find(_ERROR_PREFIX)
+        if at < 0:
+            return exc
+        message = message[at:]
+    code, _, arg = message[len(_ERROR_PREFIX) :].partition(" ")
+    # Redis appends " script: <sha>, on @user_script:<line>." to raised errors.
+    arg = arg.split(" script: ", 1)[0]
+    match code:
+        case "FeedNotFound":
+            return errors.FeedNotFound(feed)
+        case "FeedExists":
+            return errors.FeedExists(feed)
+        case "WrongType":
+            return errors.WrongFeedType(feed, "compatible feed", f"Redis {arg}")
+        case "ItemNotFound":
+            return errors.ItemNotFound(feed, arg)
+        case "NotClaimed":
+            return errors.JobNotClaimed(feed, arg)
+        case "NotStalled":
+            return errors.JobNotStalled(feed, arg)
+        case "InvalidPosition":
+            return errors.InvalidPosition(feed, arg, "cannot move an item relative to itself")
+        case _:
+            return exc
+
+
+class Scripts:
+    """The scripts of one Redis client, registered once, run by verb."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._loaded: dict[str, AsyncScript] = {}
+
+    def _script(self, verb: str) -> AsyncScript:
+        script = self._loaded.get(verb)
+        if script is None:
+            script = self._redis.register_script(source(verb))
+            self._loaded[verb] = script
+        return script
+
+    async def run(
+        self,
+        verb: str,
+        feed: str,
+        keys: Sequence[bytes],
+        args: Sequence[EncodableT],
+    ) -> Any:
+        """Run script ``verb`` for ``feed``; refused operations raise typed errors."""
+        try:
+            return await self._script(verb)(keys=list(keys), args=list(args))
+        except ResponseError as exc:
+            translated = translate(exc, feed)
+            if translated is exc:
+                raise
+            raise translated from None
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise errors.ConnectionLost(str(exc)) from exc
