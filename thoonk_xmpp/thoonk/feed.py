@@ -70,7 +70,7 @@ class Feed(FeedObject[T]):
         gone = await self._run(
             "feed/purge",
             (keys.FEEDS, self._ids, self._items),
-            (keys.retract_channel(self.name),),
+            (keys.retract_channel(self.name), keys.purge_channel(self.name)),
         )
         return self._ids_text(gone)
 

@@ -26,6 +26,8 @@ class FeedType(StrEnum):
 MAX_LENGTH = "max_length"
 TIMEOUT = "timeout"
 TYPE = "type"
+#: Ours: ``"false"`` makes a plain feed notify-only (publish notices, nothing stored).
+PERSIST = "persist"
 
 
 def _text(value: ConfigValue) -> str:
@@ -77,6 +79,8 @@ def validate(feed: str, config: Mapping[str, ConfigValue]) -> tuple[dict[str, st
             value = _positive_int(feed, field, value)
         elif field == TIMEOUT:
             value = _positive_number(feed, field, value)
+        elif field == PERSIST and value not in ("true", "false"):
+            raise InvalidFeedConfig(feed, field, f"must be true or false, got {value!r}")
         write[field] = value
     return write, delete
 

@@ -43,6 +43,7 @@ NOTICE_PATTERNS: Final = (
     _FINISH + b"*",
     _JOB_PUT + b"*",
     _JOB_CLAIM + b"*",
+    b"thoonkx.purge:*",
 )
 
 #: Channel prefix → notice kind name, for parsing received messages.
@@ -54,6 +55,7 @@ CHANNEL_KINDS: Final = {
     _FINISH: "finish",
     _JOB_PUT: "job_put",
     _JOB_CLAIM: "job_claim",
+    b"thoonkx.purge:": "purge",
 }
 
 
@@ -243,3 +245,41 @@ def before(item_id: bytes) -> bytes:
 def after(item_id: bytes) -> bytes:
     """Position immediately after ``item_id``: ``<id>:``."""
     return item_id + b":"
+
+
+# --- pubsub bridge: our own keys beside the Thoonk ones ------------------------
+# Subscriptions, affiliations and delete tombstones of nodes (feeds).  Thoonk
+# peers never read them; the feed's own keys stay exactly as the contract says.
+
+
+def node_subscriptions(name: str | bytes) -> bytes:
+    """Hash subid → subscriber JID."""
+    return _key(b"thoonkx.pubsub.subs:", name)
+
+
+def node_affiliations(name: str | bytes) -> bytes:
+    """Hash bare JID → affiliation (``none`` is never stored)."""
+    return _key(b"thoonkx.pubsub.affs:", name)
+
+
+def jid_subscriptions(jid: str | bytes) -> bytes:
+    """Set of ``<node>\\0<subid>`` for one subscriber JID."""
+    return _key(b"thoonkx.pubsub.jidsubs:", jid)
+
+
+def jid_affiliations(jid: str | bytes) -> bytes:
+    """Set of nodes where a bare JID has an affiliation."""
+    return _key(b"thoonkx.pubsub.jidaffs:", jid)
+
+
+def node_tombstone(name: str | bytes) -> bytes:
+    """String (JSON) left briefly by a node delete: redirect and notify_delete."""
+    return _key(b"thoonkx.pubsub.tombstone:", name)
+
+
+_PURGE: Final = b"thoonkx.purge:"
+
+
+def purge_channel(name: str | bytes) -> bytes:
+    """Ours: announces a purge (payload: the number of retract notices that follow)."""
+    return _key(_PURGE, name)

@@ -11,11 +11,11 @@ Handler arguments, by kind (thoonk.py's order; items are ``str``)::
     create(feed)            delete(feed)            config(feed)
     publish(feed, item, id) edit(feed, item, id)    retract(feed, id)
     position(feed, id, rel) finish(feed, id, result)
-    job_put(feed, item, id) job_claim(feed, id)
+    job_put(feed, item, id) job_claim(feed, id)   purge(feed, count)
 
 A handler may be a plain function or a coroutine function; handlers run in
 the listener task, in notice order.  Sinks (:meth:`Listener.add_sink`) get
-every :class:`Notice` with raw bytes.
+every :class:`Notice` with raw bytes, our own registry notices included.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class NoticeKind(StrEnum):
     FINISH = "finish"
     JOB_PUT = "job_put"
     JOB_CLAIM = "job_claim"
+    #: Ours: a purge; ``count`` retract notices for the purged ids follow.
+    PURGE = "purge"
 
 
 _REGISTRY_KINDS = {
@@ -79,6 +81,7 @@ class Notice:
     position: str | None = None
     result: bytes | None = None
     instance: str | None = None
+    count: int | None = None
 
 
 def _text(raw: bytes) -> str:
@@ -104,6 +107,8 @@ def parse(channel: bytes, payload: bytes) -> Notice | None:
             return Notice(kind, feed, item_id=_text(first), position=_text(second))
         case NoticeKind.FINISH:
             return Notice(kind, feed, item_id=_text(first), result=second)
+        case NoticeKind.PURGE:
+            return Notice(kind, feed, count=int(payload) if payload.isdigit() else 0)
         case _:
             return Notice(kind, feed, item_id=_text(payload))
 
@@ -121,6 +126,8 @@ def handler_args(notice: Notice) -> tuple[Any, ...]:
             return (notice.feed, notice.item_id, result)
         case NoticeKind.RETRACT | NoticeKind.JOB_CLAIM:
             return (notice.feed, notice.item_id)
+        case NoticeKind.PURGE:
+            return (notice.feed, notice.count)
         case _:
             return (notice.feed,)
 
@@ -210,10 +217,10 @@ class Listener:
         notice = parse(channel, payload)
         if notice is None:
             return
-        if self._ignore_own and notice.instance == self._instance:
-            return
         for sink in self._sinks:
             await _call(sink, (notice,))
+        if self._ignore_own and notice.instance == self._instance:
+            return
         handlers = self._handlers[notice.kind]
         if handlers:
             args = handler_args(notice)

@@ -30,11 +30,14 @@ _ERROR_PREFIX = "THOONK "
 
 
 @functools.cache
-def source(verb: str) -> str:
-    """The full text of script ``verb`` (e.g. ``"feed/publish"``), prelude included."""
-    lua = resources.files(__package__) / "lua"
-    prelude = (lua / "_prelude.lua").read_text("utf-8")
-    body = (lua / f"{verb}.lua").read_text("utf-8")
+def source(verb: str, package: str = __package__) -> str:
+    """The full text of script ``verb`` (e.g. ``"feed/publish"``), prelude included.
+
+    ``package`` is the Python package whose ``lua/`` folder holds the verb; the
+    prelude always comes from this one.
+    """
+    prelude = (resources.files(__package__) / "lua" / "_prelude.lua").read_text("utf-8")
+    body = (resources.files(package) / "lua" / f"{verb}.lua").read_text("utf-8")
     return prelude + "\n" + body
 
 
@@ -72,14 +75,15 @@ def translate(exc: ResponseError, feed: str) -> errors.ThoonkError | ResponseErr
 class Scripts:
     """The scripts of one Redis client, registered once, run by verb."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, package: str = __package__) -> None:
         self._redis = redis
+        self._package = package
         self._loaded: dict[str, AsyncScript] = {}
 
     def _script(self, verb: str) -> AsyncScript:
         script = self._loaded.get(verb)
         if script is None:
-            script = self._redis.register_script(source(verb))
+            script = self._redis.register_script(source(verb, self._package))
             self._loaded[verb] = script
         return script
 

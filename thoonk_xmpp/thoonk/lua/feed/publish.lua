@@ -6,12 +6,23 @@
 -- Scores are integer epoch ms, strictly increasing within the feed: a publish in the
 -- same millisecond as the newest item gets newest + 1, so feed order is publish order
 -- (ties would otherwise sort by id). Only a sustained rate over 1000/s runs ahead of the clock.
+-- A feed configured with persist=false stores nothing: it only sends the publish notices.
 -- Returns a list with 1 (new) or 0 (edit) per id.
 check_feed('zset')
-local ok, max = pcall(redis.call, 'HGET', KEYS[3], 'max_length')
-max = ok and tonumber(max) or nil
+local ok, conf = pcall(redis.call, 'HMGET', KEYS[3], 'max_length', 'persist')
+if not ok then conf = {} end
+local max = tonumber(conf[1])
 if max and max < 1 then max = nil end
 local sep = '\0'
+if conf[2] == 'false' then
+  local result = {}
+  for i = 5, #ARGV, 2 do
+    redis.call('INCR', KEYS[5])
+    redis.call('PUBLISH', ARGV[2], ARGV[i] .. sep .. ARGV[i + 1])
+    result[#result + 1] = 1
+  end
+  return result
+end
 local now = tonumber(now_ms())
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
 if newest and tonumber(newest) >= now then now = tonumber(newest) + 1 end

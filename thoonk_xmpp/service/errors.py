@@ -1,0 +1,134 @@
+"""Errors of the pubsub service, free of XMPP vocabulary.
+
+The XMPP adapter maps each class to a stanza error in one table.  Every error
+is raised before any change, so a refused request changes nothing::
+
+    PubSubError
+    ├── BadRequest (ValueError)            malformed or contradictory request
+    │   ├── NodeIdRequired
+    │   ├── ItemRequired
+    │   ├── InvalidJid                     subscriber JID does not match the sender
+    │   ├── SubIdRequired
+    │   ├── ItemForbidden                  payload sent to a notification-only node
+    │   └── InvalidPayload
+    ├── NodeNotFound (LookupError)
+    ├── ItemNotFound (LookupError)
+    ├── NodeExists (ValueError)
+    ├── Forbidden (PermissionError)        affiliation does not allow the action
+    ├── ClosedNode (PermissionError)       not on the whitelist of the node
+    ├── NotSubscribed (LookupError)
+    ├── InvalidSubId (LookupError)
+    ├── InvalidNodeConfig (ValueError)     names the field
+    ├── PreconditionNotMet (ValueError)    names the field
+    ├── PayloadTooBig (ValueError)
+    └── Unsupported (NotImplementedError)  names the XEP-0060 feature
+"""
+
+from __future__ import annotations
+
+
+class PubSubError(Exception):
+    """Base of every service error."""
+
+
+class BadRequest(PubSubError, ValueError):
+    """The request is malformed."""
+
+
+class NodeIdRequired(BadRequest):
+    def __init__(self) -> None:
+        super().__init__("a node id is required")
+
+
+class ItemRequired(BadRequest):
+    def __init__(self, what: str = "an item") -> None:
+        super().__init__(f"{what} is required")
+
+
+class InvalidJid(BadRequest):
+    def __init__(self, jid: str, sender: str) -> None:
+        self.jid = jid
+        super().__init__(f"JID {jid!r} does not match the sender {sender!r}")
+
+
+class SubIdRequired(BadRequest):
+    def __init__(self, node: str) -> None:
+        super().__init__(f"several subscriptions to {node!r}: a subid is required")
+
+
+class ItemForbidden(BadRequest):
+    def __init__(self, node: str) -> None:
+        super().__init__(f"node {node!r} neither stores nor delivers payloads: send no item")
+
+
+class InvalidPayload(BadRequest):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"invalid payload: {reason}")
+
+
+class NodeNotFound(PubSubError, LookupError):
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r} does not exist")
+
+
+class ItemNotFound(PubSubError, LookupError):
+    def __init__(self, node: str, item_id: str) -> None:
+        self.node = node
+        self.item_id = item_id
+        super().__init__(f"node {node!r} has no item {item_id!r}")
+
+
+class NodeExists(PubSubError, ValueError):
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r} already exists")
+
+
+class Forbidden(PubSubError, PermissionError):
+    def __init__(self, action: str, node: str | None = None) -> None:
+        self.action = action
+        self.node = node
+        where = f" on node {node!r}" if node is not None else ""
+        super().__init__(f"not allowed to {action}{where}")
+
+
+class ClosedNode(PubSubError, PermissionError):
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r} is whitelist-only")
+
+
+class NotSubscribed(PubSubError, LookupError):
+    def __init__(self, node: str, jid: str) -> None:
+        super().__init__(f"{jid!r} is not subscribed to {node!r}")
+
+
+class InvalidSubId(PubSubError, LookupError):
+    def __init__(self, node: str, subid: str) -> None:
+        super().__init__(f"no subscription {subid!r} on {node!r}")
+
+
+class InvalidNodeConfig(PubSubError, ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {reason}")
+
+
+class PreconditionNotMet(PubSubError, ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"precondition {field}: {reason}")
+
+
+class PayloadTooBig(PubSubError, ValueError):
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"payload of {size} bytes exceeds the node limit of {limit}")
+
+
+class Unsupported(PubSubError, NotImplementedError):
+    def __init__(self, feature: str, detail: str = "") -> None:
+        self.feature = feature
+        super().__init__(f"unsupported feature {feature}" + (f": {detail}" if detail else ""))

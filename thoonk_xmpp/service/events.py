@@ -1,0 +1,272 @@
+"""Service events, built from Thoonk notices, with their recipients.
+
+Notifications are driven by notices, never by the request path: an item
+published by any Thoonk client reaches subscribers exactly like an XMPP
+publish.  The router reads the node's options and subscribers once per
+notice, then queues the event for one delivery task (so events of a node keep
+their order and the IQ path never waits for fan-out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Protocol
+
+from thoonk_xmpp.thoonk import FeedType, Notice, NoticeKind, keys
+from thoonk_xmpp.thoonk.feed_config import decode as decode_config
+from thoonk_xmpp.thoonk.replies import bdict
+
+from .access import Action, may
+from .model import Affiliation, Item, NotificationType, Subscription
+from .node_config import NodeConfig
+from .service import PubSubService
+from .store import bare
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One JID to notify, with the ids of its subscriptions to the node."""
+
+    jid: str
+    subids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event: the node, who gets it, and the message type to use."""
+
+    node: str
+    recipients: tuple[Recipient, ...]
+    notification_type: NotificationType
+
+
+@dataclass(frozen=True, slots=True)
+class ItemPublished(Event):
+    item_id: str
+    #: None when the node does not deliver payloads.
+    payload: bytes | None
+    #: True when sent as the last published item on subscription (gets a delay stamp).
+    replay: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRetracted(Event):
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodePurged(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDeleted(Event):
+    redirect: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfigured(Event):
+    #: The new config, or None when payloads are not delivered.
+    config: NodeConfig | None
+
+
+class NotificationSink(Protocol):
+    """Where events go (the XMPP adapter)."""
+
+    def deliver(self, event: Event) -> Awaitable[None]: ...
+
+
+class EventRouter:
+    """Turns notices into events and delivers them in order through a bounded queue."""
+
+    def __init__(
+        self, service: PubSubService, sink: NotificationSink, *, queue_size: int = 10_000
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        self.redis = service.store.redis
+        self.sink = sink
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self._task: asyncio.Task[None] | None = None
+        # node → number of retract notices still to swallow after a purge notice
+        self._purging: dict[str, int] = {}
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._deliver_forever(), name="pubsub-delivery")
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def drain(self) -> None:
+        """Wait until every queued event has been handed to the sink."""
+        await self._queue.join()
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                await self.sink.deliver(event)
+            except Exception:
+                log.exception("delivering %r failed", event)
+            finally:
+                self._queue.task_done()
+
+    async def _emit(self, event: Event) -> None:
+        if event.recipients:
+            await self._queue.put(event)
+
+    # --- notices --------------------------------------------------------------------
+
+    async def on_notice(self, notice: Notice) -> None:
+        """Listener sink: route one Thoonk notice."""
+        try:
+            await self._route(notice)
+        except Exception:
+            log.exception("routing %r failed", notice)
+
+    _ROUTED = frozenset(
+        {
+            NoticeKind.PUBLISH,
+            NoticeKind.EDIT,
+            NoticeKind.RETRACT,
+            NoticeKind.PURGE,
+            NoticeKind.CONFIG,
+        }
+    )
+
+    async def _route(self, notice: Notice) -> None:
+        if notice.kind == NoticeKind.DELETE:
+            await self._node_deleted(notice.feed)
+            return
+        if notice.kind not in self._ROUTED:
+            return
+        if notice.kind == NoticeKind.RETRACT and self._swallow_purged(notice.feed):
+            return
+        loaded = await self._load(notice.feed)
+        if loaded is None:
+            return
+        config, recipients = loaded
+        if notice.kind == NoticeKind.PURGE and notice.count:
+            self._purging[notice.feed] = self._purging.get(notice.feed, 0) + notice.count
+        if config.deliver_notifications:
+            event = self._event_for(notice, config, recipients)
+            if event is not None:
+                await self._emit(event)
+
+    def _event_for(
+        self, notice: Notice, config: NodeConfig, recipients: tuple[Recipient, ...]
+    ) -> Event | None:
+        node, kind_type, item_id = notice.feed, config.notification_type, notice.item_id or ""
+        match notice.kind:
+            case NoticeKind.PUBLISH | NoticeKind.EDIT:
+                payload = notice.item if config.deliver_payloads else None
+                return ItemPublished(node, recipients, kind_type, item_id, payload)
+            case NoticeKind.RETRACT:
+                forced = (node, item_id) in self.service.forced_retract_notices
+                self.service.forced_retract_notices.discard((node, item_id))
+                if config.notify_retract or forced:
+                    return ItemRetracted(node, recipients, kind_type, item_id)
+            case NoticeKind.PURGE:
+                if config.notify_retract:
+                    return NodePurged(node, recipients, kind_type)
+            case NoticeKind.CONFIG:
+                if config.notify_config:
+                    shown = config if config.deliver_payloads else None
+                    return NodeConfigured(node, recipients, kind_type, shown)
+        return None
+
+    def _swallow_purged(self, node: str) -> bool:
+        left = self._purging.get(node, 0)
+        if left <= 0:
+            return False
+        if left == 1:
+            del self._purging[node]
+        else:
+            self._purging[node] = left - 1
+        return True
+
+    async def _load(self, node: str) -> tuple[NodeConfig, tuple[Recipient, ...]] | None:
+        """The node's config and who may be notified, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.config(node))
+            pipe.hgetall(keys.node_subscriptions(node))
+            pipe.hgetall(keys.node_affiliations(node))
+            raw_config, raw_subs, raw_affs = await pipe.execute(raise_on_error=False)
+        if isinstance(raw_config, Exception):
+            return None  # legacy JSON-string config: not a node we serve
+        stored = decode_config(bdict(raw_config))
+        if stored.get("type", FeedType.FEED.value) != FeedType.FEED.value:
+            return None
+        config = self.service.node_config_of(stored)
+        subs = [
+            Subscription(node, jid.decode(), subid.decode())
+            for subid, jid in bdict(raw_subs).items()
+        ]
+        affs = {j.decode(): Affiliation(a.decode()) for j, a in bdict(raw_affs).items()}
+        return config, self._recipients(config, subs, affs)
+
+    @staticmethod
+    def _recipients(
+        config: NodeConfig, subs: list[Subscription], affs: dict[str, Affiliation]
+    ) -> tuple[Recipient, ...]:
+        by_jid: dict[str, list[str]] = {}
+        for sub in subs:
+            allowed = may(
+                Action.BE_NOTIFIED,
+                affs.get(bare(sub.jid)),
+                access=config.access_model,
+                publish_model=config.publish_model,
+                subscribed=True,
+            )
+            if allowed:
+                by_jid.setdefault(sub.jid, []).append(sub.subid)
+        return tuple(Recipient(jid, tuple(sorted(ids))) for jid, ids in sorted(by_jid.items()))
+
+    async def _node_deleted(self, node: str) -> None:
+        facts = await self.store.tombstone(node)
+        subs = await self.store.subscriptions(node)
+        notify = bool(facts.get("notify_delete", True))
+        redirect = facts.get("redirect")
+        if notify and subs:
+            by_jid: dict[str, list[str]] = {}
+            for sub in subs:
+                by_jid.setdefault(sub.jid, []).append(sub.subid)
+            recipients = tuple(Recipient(j, tuple(s)) for j, s in sorted(by_jid.items()))
+            kind_type = self.service.node_config_of({}).notification_type
+            await self._emit(
+                NodeDeleted(
+                    node, recipients, kind_type, redirect if isinstance(redirect, str) else None
+                )
+            )
+        await self.store.drop_node(node)
+
+    # --- direct sends -----------------------------------------------------------------
+
+    async def send_last_item(self, subscription: Subscription, item: Item | None) -> None:
+        """Send a node's last item to one new subscriber (send_last_published_item)."""
+        if item is None:
+            return
+        loaded = await self._load(subscription.node)
+        if loaded is None:
+            return
+        config, _ = loaded
+        payload = item.payload if config.deliver_payloads else None
+        recipient = Recipient(subscription.jid, (subscription.subid,))
+        await self._emit(
+            ItemPublished(
+                subscription.node, (recipient,), config.notification_type, item.id, payload, True
+            )
+        )

@@ -1,0 +1,9 @@
+-- Add a subscription of a JID to a node.
+-- KEYS: feeds, node subscriptions, the JID's subscription index
+-- ARGV: node, subid, jid, index member (<node>\0<subid>)
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+  raise('FeedNotFound')
+end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
+return 1

@@ -1,0 +1,99 @@
+"""The vocabularies and records of the pubsub service (XEP-0060), as enums and dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Affiliation(StrEnum):
+    """A bare JID's affiliation with a node (XEP-0060 §4.1)."""
+
+    OWNER = "owner"
+    PUBLISHER = "publisher"
+    PUBLISH_ONLY = "publish-only"
+    MEMBER = "member"
+    NONE = "none"
+    OUTCAST = "outcast"
+
+
+class AccessModel(StrEnum):
+    """Who may subscribe and retrieve items (``pubsub#access_model``)."""
+
+    OPEN = "open"
+    WHITELIST = "whitelist"
+
+
+class PublishModel(StrEnum):
+    """Who may publish (``pubsub#publish_model``)."""
+
+    PUBLISHERS = "publishers"
+    SUBSCRIBERS = "subscribers"
+    OPEN = "open"
+
+
+class SendLastPublished(StrEnum):
+    """When the last item goes to a new subscriber (``pubsub#send_last_published_item``)."""
+
+    NEVER = "never"
+    ON_SUB = "on_sub"
+
+
+class NotificationType(StrEnum):
+    """The ``type`` of event messages (``pubsub#notification_type``)."""
+
+    NORMAL = "normal"
+    HEADLINE = "headline"
+
+
+class SubscriptionState(StrEnum):
+    """State of a subscription (only ``subscribed`` is stored; ``none`` reports removal)."""
+
+    SUBSCRIBED = "subscribed"
+    NONE = "none"
+
+
+class NodeCreation(StrEnum):
+    """Who may create nodes (service policy)."""
+
+    ANYONE = "anyone"
+    LOCAL = "local"
+    LIST = "list"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The entity making a request: its bare JID and the domain part of it."""
+
+    bare: str
+
+    @property
+    def domain(self) -> str:
+        return self.bare.rpartition("@")[2]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One subscription of ``jid`` to ``node``."""
+
+    node: str
+    jid: str
+    subid: str
+    state: SubscriptionState = SubscriptionState.SUBSCRIBED
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A stored item: its id and payload bytes as stored in the Thoonk feed."""
+
+    id: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsPage:
+    """Items answering a retrieval, with the paging facts XEP-0059 reports."""
+
+    items: list[Item]
+    count: int
+    first_index: int | None

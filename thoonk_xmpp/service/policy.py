@@ -1,0 +1,38 @@
+"""Service-wide policy: admins, who may create nodes, limits and node defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model import Actor, NodeCreation
+from .node_config import NodeConfig
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePolicy:
+    """What the operator configured (``[pubsub]`` in thoonk_xmpp.toml)."""
+
+    admins: frozenset[str] = frozenset()
+    node_creation: NodeCreation = NodeCreation.LOCAL
+    #: Domains whose users count as local for ``node_creation = "local"``.
+    local_domains: frozenset[str] = frozenset()
+    #: Bare JIDs allowed to create nodes for ``node_creation = "list"``.
+    creators: frozenset[str] = frozenset()
+    #: Largest ``pubsub#max_items``; ``max`` means this (None: unbounded).
+    max_items_cap: int | None = None
+    defaults: NodeConfig = field(default_factory=NodeConfig)
+
+    def is_admin(self, actor: Actor) -> bool:
+        return actor.bare in self.admins
+
+    def may_create(self, actor: Actor) -> bool:
+        """Whether ``actor`` may create nodes."""
+        if self.is_admin(actor):
+            return True
+        match self.node_creation:
+            case NodeCreation.ANYONE:
+                return True
+            case NodeCreation.LOCAL:
+                return actor.domain in self.local_domains
+            case NodeCreation.LIST:
+                return actor.bare in self.creators

@@ -1,0 +1,347 @@
+"""``PubSubService``: one method per XEP-0060 operation, access checked first."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed, FeedType, InvalidName, keys
+from thoonk_xmpp.thoonk import FeedNotFound as ThoonkFeedNotFound
+from thoonk_xmpp.thoonk import ItemNotFound as ThoonkItemNotFound
+
+from . import node_config
+from .access import Action, may
+from .errors import (
+    BadRequest,
+    ClosedNode,
+    Forbidden,
+    ItemForbidden,
+    ItemNotFound,
+    ItemRequired,
+    NodeIdRequired,
+    NodeNotFound,
+    PayloadTooBig,
+    PreconditionNotMet,
+)
+from .model import AccessModel, Actor, Affiliation, Item, ItemsPage
+from .node_config import NodeConfig
+from .policy import ServicePolicy
+from .store import NodeStore, bare
+from .subscriptions import SubscriptionOps
+
+#: Node metadata fields we keep in the feed config hash (XEP-0060 §5.4).
+CREATOR = "pubsub#creator"
+CREATION_DATE = "pubsub#creation_date"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAccess:
+    """What a check found: the node's config and the actor's standing."""
+
+    node: str
+    config: NodeConfig
+    affiliation: Affiliation | None
+    subscribed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NodeMetadata:
+    """What disco#info on a node reports (XEP-0128 ``pubsub#meta-data``)."""
+
+    node: str
+    config: NodeConfig
+    creator: str | None
+    creation_date: str | None
+    owners: list[str]
+    publishers: list[str]
+    num_subscribers: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """XEP-0059 paging of a retrieval, already parsed."""
+
+    max: int | None = None
+    after: str | None = None
+    before: str | None = None
+    index: int | None = None
+
+
+class PubSubService(SubscriptionOps):
+    """XEP-0060 operations over Thoonk feeds; every method checks access before acting."""
+
+    def __init__(self, thoonk: AsyncThoonk, policy: ServicePolicy) -> None:
+        self.thoonk = thoonk
+        self.policy = policy
+        self.store = NodeStore(thoonk)
+        #: (node, id) pairs whose retraction was asked with notify="true".
+        self.forced_retract_notices: set[tuple[str, str]] = set()
+
+    # --- helpers -------------------------------------------------------------------
+
+    def node_config_of(self, stored: Mapping[str, str]) -> NodeConfig:
+        return node_config.from_stored(stored, self.policy.defaults)
+
+    async def check(self, actor: Actor, node: str, action: Action) -> NodeAccess:
+        """Load the node and the actor's standing; raise unless ``action`` is allowed."""
+        if not node:
+            raise NodeIdRequired()
+        stored, affiliation, subscribed = await self.store.node_state(node, actor.bare)
+        if stored.get("type", FeedType.FEED.value) != FeedType.FEED.value:
+            raise NodeNotFound(node)
+        config = self.node_config_of(stored)
+        if self.policy.is_admin(actor):
+            affiliation = Affiliation.OWNER
+        allowed = may(
+            action,
+            affiliation,
+            access=config.access_model,
+            publish_model=config.publish_model,
+            subscribed=subscribed,
+        )
+        if not allowed:
+            whitelisted_action = action in (Action.SUBSCRIBE, Action.RETRIEVE_ITEMS)
+            if (
+                whitelisted_action
+                and config.access_model == AccessModel.WHITELIST
+                and affiliation in (None, Affiliation.NONE)
+            ):
+                raise ClosedNode(node)
+            raise Forbidden(action.value, node)
+        return NodeAccess(node, config, affiliation, subscribed)
+
+    async def _feed(self, node: str) -> Feed[bytes]:
+        return Feed(self.thoonk, node, BYTES)
+
+    # --- nodes -----------------------------------------------------------------------
+
+    async def list_nodes(self) -> list[str]:
+        """Names of every node (every Thoonk feed of type ``feed``), sorted."""
+        names = await self.thoonk.get_feeds()
+        if not names:
+            return []
+        async with self.thoonk.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hget(keys.config(name), "type")
+            types = await pipe.execute(raise_on_error=False)
+        return [name for name, kind in zip(names, types, strict=True) if kind in (None, b"feed")]
+
+    def default_config(self) -> NodeConfig:
+        return self.policy.defaults
+
+    async def create_node(
+        self,
+        actor: Actor,
+        node: str | None,
+        changes: Mapping[str, Sequence[str]] | None = None,
+    ) -> str:
+        """Create a node (an instant node when ``node`` is None); returns its id."""
+        if not self.policy.may_create(actor):
+            raise Forbidden("create nodes")
+        name = node if node is not None else uuid.uuid4().hex
+        if not name or "\x00" in name:
+            raise BadRequest(f"invalid node id {name!r}")
+        config = node_config.apply(
+            self.policy.defaults, changes or {}, cap=self.policy.max_items_cap
+        )
+        fields = {
+            k: v
+            for k, v in node_config.to_stored(config, cap=self.policy.max_items_cap).items()
+            if v is not None
+        }
+        fields["type"] = FeedType.FEED.value
+        fields[CREATOR] = actor.bare
+        fields[CREATION_DATE] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        await self.store.create_node(name, fields, actor.bare)
+        return name
+
+    async def get_config(self, actor: Actor, node: str) -> NodeConfig:
+        return (await self.check(actor, node, Action.CONFIGURE)).config
+
+    async def configure_node(
+        self, actor: Actor, node: str, changes: Mapping[str, Sequence[str]]
+    ) -> NodeConfig:
+        """Apply a submitted configuration form; returns the new config."""
+        current = (await self.check(actor, node, Action.CONFIGURE)).config
+        updated = node_config.apply(current, changes, cap=self.policy.max_items_cap)
+        await self.thoonk.set_config(
+            node, node_config.to_stored(updated, cap=self.policy.max_items_cap)
+        )
+        return updated
+
+    async def delete_node(self, actor: Actor, node: str, redirect: str | None = None) -> None:
+        """Delete a node; subscribers are told by the event router (with ``redirect``)."""
+        access = await self.check(actor, node, Action.DELETE)
+        await self.store.set_tombstone(
+            node, {"redirect": redirect, "notify_delete": access.config.notify_delete}
+        )
+        try:
+            await self.thoonk.delete_feed(node)
+        except ThoonkFeedNotFound:
+            raise NodeNotFound(node) from None
+
+    async def purge_node(self, actor: Actor, node: str) -> None:
+        """Remove every item; subscribers get one purge event."""
+        await self.check(actor, node, Action.PURGE)
+        await (await self._feed(node)).purge()
+
+    async def metadata(self, node: str) -> NodeMetadata:
+        """Node metadata for disco#info."""
+        stored = await self.store.config(node)
+        if stored.get("type", FeedType.FEED.value) != FeedType.FEED.value:
+            raise NodeNotFound(node)
+        affiliations = await self.store.affiliations(node)
+        subscriptions = await self.store.subscriptions(node)
+        return NodeMetadata(
+            node=node,
+            config=self.node_config_of(stored),
+            creator=stored.get(CREATOR),
+            creation_date=stored.get(CREATION_DATE),
+            owners=[j for j, a in affiliations.items() if a == Affiliation.OWNER],
+            publishers=[j for j, a in affiliations.items() if a == Affiliation.PUBLISHER],
+            num_subscribers=len(subscriptions),
+        )
+
+    # --- items -------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        actor: Actor,
+        node: str,
+        items: Sequence[tuple[str | None, bytes | None]],
+        preconditions: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[str]:
+        """Publish items (id or None, payload or None); returns the ids used."""
+        access = await self.check(actor, node, Action.PUBLISH)
+        config = access.config
+        if preconditions:
+            self._check_preconditions(config, preconditions)
+        needs_payload = config.persist_items or config.deliver_payloads
+        if not items and needs_payload:
+            raise ItemRequired()
+        for _, payload in items:
+            if payload is None and needs_payload:
+                raise ItemRequired("a payload")
+            if payload is not None and not needs_payload:
+                raise ItemForbidden(node)
+            size = len(payload or b"")
+            if config.max_payload_size is not None and size > config.max_payload_size:
+                raise PayloadTooBig(size, config.max_payload_size)
+        feed = await self._feed(node)
+        entries = [(payload or b"", item_id) for item_id, payload in items]
+        if not entries:
+            entries = [(b"", None)]
+        try:
+            return await feed.publish_many(entries)
+        except InvalidName as exc:
+            raise BadRequest(str(exc)) from None
+        except ThoonkFeedNotFound:
+            raise NodeNotFound(node) from None
+
+    @staticmethod
+    def _check_preconditions(config: NodeConfig, wanted: Mapping[str, Sequence[str]]) -> None:
+        for var, values in wanted.items():
+            if var == "FORM_TYPE":
+                continue
+            spec = node_config.BY_VAR.get(var)
+            if spec is None:
+                raise PreconditionNotMet(var, "not a node configuration field")
+            try:
+                expected = spec.parse(values[0] if values else "")
+            except ValueError as exc:
+                raise PreconditionNotMet(var, str(exc)) from None
+            if getattr(config, spec.attr) != expected:
+                actual = node_config.render(config, spec)
+                raise PreconditionNotMet(var, f"node has {actual!r}")
+
+    async def retract(
+        self, actor: Actor, node: str, ids: Sequence[str], notify: bool = False
+    ) -> None:
+        """Retract items; all must exist or nothing changes."""
+        if not ids:
+            raise ItemRequired("an item id")
+        await self.check(actor, node, Action.RETRACT_ANY)
+        if notify:
+            self.forced_retract_notices.update((node, i) for i in ids)
+        try:
+            await (await self._feed(node)).retract_many(ids)
+        except ThoonkItemNotFound as exc:
+            self.forced_retract_notices.difference_update((node, i) for i in ids)
+            raise ItemNotFound(node, str(exc.item_id)) from None
+        except InvalidName as exc:
+            raise BadRequest(str(exc)) from None
+
+    async def get_items(
+        self,
+        actor: Actor,
+        node: str,
+        ids: Sequence[str] | None = None,
+        max_items: int | None = None,
+        page: PageRequest | None = None,
+    ) -> ItemsPage:
+        """Items by id, the newest ``max_items``, or a XEP-0059 page (feed order, oldest first)."""
+        await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        feed = await self._feed(node)
+        if ids:
+            found: list[Item] = []
+            for item_id in ids:
+                payload = await feed.get_item(item_id)
+                if payload is not None:
+                    found.append(Item(item_id, payload))
+            if not found:
+                raise ItemNotFound(node, ids[0])
+            return ItemsPage(found, len(found), 0)
+        total = await feed.count()
+        start, stop = 0, total
+        if max_items is not None:
+            start = max(0, total - max_items)
+        if page is not None:
+            start, stop = await self._page_bounds(feed, node, total, start, page)
+        if stop <= start:
+            return ItemsPage([], total, None)
+        entries = await feed.get_range(start, stop - 1)
+        return ItemsPage([Item(i, p) for i, p in entries], total, start)
+
+    @staticmethod
+    async def _page_bounds(
+        feed: Feed[bytes], node: str, total: int, start: int, page: PageRequest
+    ) -> tuple[int, int]:
+        stop = total
+        if page.after is not None:
+            rank = await feed.rank(page.after)
+            if rank is None:
+                raise ItemNotFound(node, page.after)
+            start = max(start, rank + 1)
+        if page.before is not None:
+            if page.before == "":
+                stop = total
+                if page.max is not None:
+                    start = max(start, stop - page.max)
+                return start, stop
+            rank = await feed.rank(page.before)
+            if rank is None:
+                raise ItemNotFound(node, page.before)
+            stop = rank
+            if page.max is not None:
+                start = max(start, stop - page.max)
+            return start, stop
+        if page.index is not None:
+            start = page.index
+        if page.max is not None:
+            stop = min(stop, start + page.max)
+        return start, stop
+
+    async def item_ids(self, actor: Actor, node: str) -> list[str]:
+        """Ids of the node's items (disco#items on a node)."""
+        await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        return await (await self._feed(node)).get_ids()
+
+    async def last_item(self, node: str) -> Item | None:
+        """The newest item of a node, if any."""
+        entries = await (await self._feed(node)).get_range(-1, -1)
+        return Item(*entries[0]) if entries else None
+
+
+__all__ = ["NodeAccess", "NodeMetadata", "PageRequest", "PubSubService", "bare"]

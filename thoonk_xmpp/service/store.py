@@ -1,0 +1,213 @@
+"""Subscriptions and affiliations of nodes, in Redis beside the Thoonk keys."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from thoonk_xmpp.thoonk import AsyncThoonk, FeedExists, FeedNotFound, ItemNotFound, keys
+from thoonk_xmpp.thoonk.feed_config import decode as decode_config
+from thoonk_xmpp.thoonk.replies import bdict, blist, optional_bytes
+from thoonk_xmpp.thoonk.scripts import Scripts
+
+from .errors import InvalidSubId, NodeExists, NodeNotFound
+from .model import Affiliation, Subscription
+
+_SEP = "\x00"
+
+
+def bare(jid: str) -> str:
+    """The bare form of a JID (no resource)."""
+    return jid.partition("/")[0]
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+class NodeStore:
+    """Node registry queries plus subscription and affiliation storage."""
+
+    def __init__(self, thoonk: AsyncThoonk) -> None:
+        self.thoonk = thoonk
+        self.redis = thoonk.redis
+        self._scripts = Scripts(self.redis, __package__)
+
+    # --- nodes -----------------------------------------------------------------
+
+    async def create_node(self, node: str, fields: Mapping[str, str], creator: str) -> None:
+        """Create the feed with ``fields`` and ``creator`` as owner. Raises NodeExists."""
+        args: list[str] = []
+        for field, value in fields.items():
+            args += (field, value)
+        notice = keys.join(keys.encode_name(node), self.thoonk.instance.encode())
+        try:
+            await self._scripts.run(
+                "create_node",
+                node,
+                (
+                    keys.FEEDS,
+                    keys.config(node),
+                    keys.node_affiliations(node),
+                    keys.jid_affiliations(creator),
+                ),
+                (node, keys.NEWFEED, keys.CONFFEED, notice, creator, *args),
+            )
+        except FeedExists:
+            raise NodeExists(node) from None
+
+    async def node_state(
+        self, node: str, jid: str
+    ) -> tuple[dict[str, str], Affiliation | None, bool]:
+        """Config, the bare JID's affiliation and whether ``jid`` (bare) is subscribed."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.sismember(keys.FEEDS, node)
+            pipe.type(keys.config(node))
+            pipe.hgetall(keys.config(node))
+            pipe.hget(keys.node_affiliations(node), bare(jid))
+            pipe.hvals(keys.node_subscriptions(node))
+            exists, kind, raw_config, raw_aff, subscribers = await pipe.execute(
+                raise_on_error=False
+            )
+        if not exists:
+            raise NodeNotFound(node)
+        if kind == b"string":
+            config = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
+        else:
+            config = decode_config(bdict(raw_config))
+        affiliation = None if raw_aff is None else Affiliation(_text(raw_aff))
+        who = bare(jid)
+        subscribed = any(bare(_text(s)) == who for s in blist(subscribers))
+        return config, affiliation, subscribed
+
+    async def config(self, node: str) -> dict[str, str]:
+        """The stored Thoonk config of a node. Raises NodeNotFound."""
+        try:
+            return await self.thoonk.get_config(node)
+        except FeedNotFound:
+            raise NodeNotFound(node) from None
+
+    # --- subscriptions -----------------------------------------------------------
+
+    async def subscriptions(self, node: str) -> list[Subscription]:
+        """Every subscription of a node."""
+        raw = bdict(await self.redis.hgetall(keys.node_subscriptions(node)))
+        return sorted(
+            (Subscription(node, _text(jid), _text(subid)) for subid, jid in raw.items()),
+            key=lambda s: (s.jid, s.subid),
+        )
+
+    async def subscribe(self, node: str, jid: str) -> Subscription:
+        """Add a subscription of ``jid`` (bare or full) to ``node``."""
+        subid = uuid.uuid4().hex
+        try:
+            await self._scripts.run(
+                "subscribe",
+                node,
+                (keys.FEEDS, keys.node_subscriptions(node), keys.jid_subscriptions(bare(jid))),
+                (node, subid, jid, node + _SEP + subid),
+            )
+        except FeedNotFound:
+            raise NodeNotFound(node) from None
+        return Subscription(node, jid, subid)
+
+    async def unsubscribe(self, node: str, subscriptions: Iterable[Subscription]) -> None:
+        """Remove subscriptions (each must still exist). Raises InvalidSubId."""
+        subs = list(subscriptions)
+        args: list[str] = []
+        for sub in subs:
+            args += (sub.subid, sub.jid, node + _SEP + sub.subid)
+        index_keys = [keys.jid_subscriptions(bare(sub.jid)) for sub in subs]
+        try:
+            await self._scripts.run(
+                "unsubscribe", node, (keys.node_subscriptions(node), *index_keys), (node, *args)
+            )
+        except ItemNotFound as exc:
+            raise InvalidSubId(node, str(exc.item_id)) from None
+
+    async def jid_subscriptions(self, jid: str) -> list[Subscription]:
+        """Every subscription of a bare JID, across nodes."""
+        members = blist(list(await self.redis.smembers(keys.jid_subscriptions(bare(jid)))))
+        found: list[Subscription] = []
+        for member in sorted(members):
+            node, _, subid = _text(member).partition(_SEP)
+            owner = optional_bytes(await self.redis.hget(keys.node_subscriptions(node), subid))
+            if owner is not None:
+                found.append(Subscription(node, _text(owner), subid))
+        return found
+
+    # --- affiliations -------------------------------------------------------------
+
+    async def affiliations(self, node: str) -> dict[str, Affiliation]:
+        """Stored affiliations of a node (bare JID → affiliation)."""
+        raw = bdict(await self.redis.hgetall(keys.node_affiliations(node)))
+        return {_text(j): Affiliation(_text(a)) for j, a in sorted(raw.items())}
+
+    async def jid_affiliations(self, jid: str) -> dict[str, Affiliation]:
+        """Affiliations of a bare JID, across nodes."""
+        who = bare(jid)
+        nodes = sorted(blist(list(await self.redis.smembers(keys.jid_affiliations(who)))))
+        found: dict[str, Affiliation] = {}
+        for raw_node in nodes:
+            node = _text(raw_node)
+            aff = optional_bytes(await self.redis.hget(keys.node_affiliations(node), who))
+            if aff is not None:
+                found[node] = Affiliation(_text(aff))
+        return found
+
+    async def set_affiliations(self, node: str, changes: Mapping[str, Affiliation]) -> None:
+        """Apply affiliation changes atomically (``none`` removes one)."""
+        key_args: list[bytes] = []
+        args: list[str] = []
+        for jid, aff in changes.items():
+            key_args += (keys.jid_affiliations(jid), keys.jid_subscriptions(jid))
+            args += (jid, aff.value)
+        try:
+            await self._scripts.run(
+                "set_affiliations",
+                node,
+                (
+                    keys.FEEDS,
+                    keys.node_affiliations(node),
+                    keys.node_subscriptions(node),
+                    *key_args,
+                ),
+                (node, "1", *args),
+            )
+        except FeedNotFound:
+            raise NodeNotFound(node) from None
+
+    # --- deletion ------------------------------------------------------------------
+
+    async def set_tombstone(self, node: str, facts: Mapping[str, Any], ttl: int = 300) -> None:
+        """Leave what the delete notice handler needs once the feed is gone."""
+        await self.redis.set(keys.node_tombstone(node), json.dumps(dict(facts)), ex=ttl)
+
+    async def tombstone(self, node: str) -> dict[str, Any]:
+        raw = optional_bytes(await self.redis.get(keys.node_tombstone(node)))
+        loaded = json.loads(raw) if raw else {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    async def drop_node(self, node: str) -> None:
+        """Forget subscriptions, affiliations and tombstone of a deleted node."""
+        index_keys: list[bytes] = []
+        members: list[str] = []
+        for sub in await self.subscriptions(node):
+            index_keys.append(keys.jid_subscriptions(bare(sub.jid)))
+            members.append(node + _SEP + sub.subid)
+        for jid in await self.affiliations(node):
+            index_keys.append(keys.jid_affiliations(jid))
+            members.append(node)
+        await self._scripts.run(
+            "drop_node",
+            node,
+            (
+                keys.node_subscriptions(node),
+                keys.node_affiliations(node),
+                keys.node_tombstone(node),
+                *index_keys,
+            ),
+            (node, *members),
+        )
