@@ -1,0 +1,1 @@
+"""The slixmpp adapter: stanzas in, service calls, stanzas out."""
