@@ -9,6 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from thoonk_xmpp.thoonk import JSON, AsyncThoonk, ItemNotFound
+from thoonk_xmpp.thoonk.replies import blist
 from thoonk_xmpp.thoonk.sorted_feed import SortedFeed
 from tools.localservers import RedisServer
 
@@ -229,11 +230,12 @@ async def test_concurrent_appends_from_separate_clients(
     assert await redis_client.hlen(b"feed.items:busy") == workers * per_worker
     assert await redis_client.get(b"feed.idincr:busy") == b"1600"
     assert await redis_client.get(b"feed.publishes:busy") == b"1600"
-    stored = [i.decode() for i in await redis_client.lrange(b"feed.ids:busy", 0, -1)]
+    stored = [i.decode() for i in blist(await redis_client.lrange(b"feed.ids:busy", 0, -1))]
     assert sorted(stored, key=int) == sorted(every, key=int)
     # Each worker appended one at a time, so its own items keep their order.
     for ids in results:
-        assert [i for i in stored if i in set(ids)] == ids
+        mine = set(ids)
+        assert [i for i in stored if i in mine] == ids
     items = await redis_client.hgetall(b"feed.items:busy")
     for number, ids in enumerate(results):
         assert [items[i.encode()] for i in ids] == [
