@@ -23,6 +23,7 @@ from .errors import (
 from .feed import Feed
 from .feed_config import FeedType
 from .notices import Listener, Notice, NoticeKind
+from .sorted_feed import SortedFeed
 
 __all__ = [
     "BYTES",
@@ -47,6 +48,7 @@ __all__ = [
     "Listener",
     "Notice",
     "NoticeKind",
+    "SortedFeed",
     "TextCodec",
     "ThoonkError",
     "WrongFeedType",
