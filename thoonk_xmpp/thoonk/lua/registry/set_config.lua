@@ -6,8 +6,18 @@ if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   raise('FeedNotFound')
 end
 if redis.call('TYPE', KEYS[2])['ok'] == 'string' then
-  -- Config written by pre-2011-11 thoonk.py as a JSON string: replace it by a hash.
+  -- Config written by pre-2011-11 thoonk.py as a JSON string: turn it into a hash,
+  -- keeping its fields (an unreadable string is dropped).
+  local ok, old = pcall(cjson.decode, redis.call('GET', KEYS[2]))
   redis.call('DEL', KEYS[2])
+  if ok and type(old) == 'table' then
+    for field, value in pairs(old) do
+      local kind = type(value)
+      if type(field) == 'string' and (kind == 'string' or kind == 'number' or kind == 'boolean') then
+        redis.call('HSET', KEYS[2], field, tostring(value))
+      end
+    end
+  end
 end
 local i = 4
 while i <= #ARGV and ARGV[i] ~= '--' do
