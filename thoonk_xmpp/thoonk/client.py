@@ -8,6 +8,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import errors, feed_config, keys
@@ -31,6 +33,14 @@ T = TypeVar("T")
 _LIST_TYPES = (FeedType.SORTED_FEED, FeedType.QUEUE, FeedType.JOB)
 
 
+def _retry() -> Retry:
+    """Reconnect and resend when a pooled connection went stale (e.g. Redis restarted).
+
+    ``Redis.from_url`` gives its connections no retry at all, unlike ``Redis()``.
+    """
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 5)
+
+
 class AsyncThoonk:
     """A connection to one Redis database holding Thoonk objects.
 
@@ -51,7 +61,12 @@ class AsyncThoonk:
         max_connections: int = 64,
     ) -> None:
         self.redis: aioredis.Redis = redis or aioredis.Redis(
-            host=host, port=port, db=db, password=password, max_connections=max_connections
+            host=host,
+            port=port,
+            db=db,
+            password=password,
+            max_connections=max_connections,
+            retry=_retry(),
         )
         #: Random id sent in our registry notices; we ignore notices carrying it.
         self.instance = uuid.uuid4().hex
@@ -62,6 +77,7 @@ class AsyncThoonk:
     @classmethod
     def from_url(cls, url: str, listen: bool = False, **kwargs: Any) -> Self:
         """Connect from a ``redis://`` or ``rediss://`` URL."""
+        kwargs.setdefault("retry", _retry())
         return cls(redis=aioredis.Redis.from_url(url, **kwargs), listen=listen)
 
     async def __aenter__(self) -> Self:
