@@ -60,6 +60,9 @@ def translate(exc: ResponseError, feed: str) -> errors.ThoonkError | ResponseErr
             return errors.FeedExists(feed)
         case "WrongType":
             return errors.WrongFeedType(feed, "compatible feed", f"Redis {arg}")
+        case "WrongFeedType":
+            expected, _, actual = arg.partition(" ")
+            return errors.WrongFeedType(feed, expected, actual)
         case "ItemNotFound":
             return errors.ItemNotFound(feed, arg)
         case "NotClaimed":

@@ -22,3 +22,13 @@ local function check_feed(want)
     raise('WrongType', have)
   end
 end
+
+-- The config `type` (at config_key) must be `want`. Tolerated: no type, type
+-- 'feed' (an old client's config update resets it, contract 15.8) and a config
+-- that is not a hash (pre-2011-11 thoonk.py stored a JSON string).
+local function check_type(config_key, want)
+  local ok, have = pcall(redis.call, 'HGET', config_key, 'type')
+  if ok and have and have ~= want and have ~= 'feed' then
+    raise('WrongFeedType', want .. ' ' .. have)
+  end
+end

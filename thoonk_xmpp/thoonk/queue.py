@@ -1,0 +1,164 @@
+"""Queue: each item goes to exactly one consumer, oldest first (high priority first).
+
+Consumers take from the right of ``feed.ids``: a normal put pushes on the left
+(LPUSH), a high-priority put on the right (RPUSH), as thoonk.py and the
+contract do. thoonk.js 0.5.x pushes the other way round (contract §6), so its
+puts into the same queue come out in the opposite order.
+
+Taking an item (pop the id, read and delete the item) is one script, so no
+crash can leave an id popped with its item still stored, or the reverse.
+A consumer that finds the queue empty waits with a command that changes
+nothing (see :func:`wait_for_list`) and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import TYPE_CHECKING, TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import keys
+from .base import FeedObject
+from .errors import ConnectionLost, Empty
+from .replies import blist, integer
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+T = TypeVar("T")
+
+# A wait longer than this is split into several BLMOVE calls, so that a
+# connection is never silent for very long.
+_MAX_WAIT = 30.0
+
+
+class Priority(IntEnum):
+    """Where a put goes in a queue or job feed."""
+
+    #: Back of the line (LPUSH).
+    NORMAL = 0
+    #: Front of the line (RPUSH): taken before every normal item.
+    HIGH = 1
+
+
+def priority_push(priority: Priority | bool) -> str:
+    """The push command for ``priority`` (``True`` means high, as in thoonk.py)."""
+    if not isinstance(priority, int) or int(priority) not in (0, 1):
+        raise ValueError(f"priority must be Priority.NORMAL or Priority.HIGH, got {priority!r}")
+    return "RPUSH" if priority else "LPUSH"
+
+
+def ordered_puts(items: list[bytes], push: str) -> tuple[list[bytes], list[bytes]]:
+    """New ids for ``items`` and the scripts' ``id, item, ...`` arguments.
+
+    The arguments are ordered so that the first item given is the first taken
+    (a batch of RPUSHes goes in reversed).
+    """
+    ids = [uuid.uuid4().hex.encode() for _ in items]
+    pairs = list(zip(ids, items, strict=True))
+    if push == "RPUSH":
+        pairs.reverse()
+    return ids, [part for pair in pairs for part in pair]
+
+
+def deadline_after(timeout: float | None) -> float | None:
+    """Loop time at which a wait of ``timeout`` seconds ends (None: never)."""
+    if timeout is None:
+        return None
+    if timeout < 0:
+        raise ValueError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
+    return asyncio.get_running_loop().time() + timeout
+
+
+async def wait_for_list(redis: aioredis.Redis, key: bytes, deadline: float | None) -> bool:
+    """Block until the list ``key`` is not empty; False once ``deadline`` has passed.
+
+    ``BLMOVE key key RIGHT RIGHT`` moves the tail onto itself: it returns as
+    soon as the list holds something and leaves it as it was, so a waiting
+    client never holds an id outside Redis (a BRPOP would, until its caller
+    wrote the id somewhere). Every waiter wakes; the caller retries its script
+    and those that lose the race wait again.
+    """
+    if deadline is None:
+        wait = _MAX_WAIT
+    else:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining < 0.001:
+            return False
+        wait = min(remaining, _MAX_WAIT)
+    try:
+        # Not redis.blmove(): it types the timeout as int; Redis takes fractions.
+        await redis.execute_command(  # type: ignore[no-untyped-call]
+            "BLMOVE", key, key, "RIGHT", "RIGHT", f"{wait:.3f}"
+        )
+    except ResponseError as exc:
+        if "WRONGTYPE" in str(exc):
+            return True  # the caller's script reports it as WrongFeedType
+        raise
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise ConnectionLost(str(exc)) from exc
+    return True
+
+
+class Queue(FeedObject[T]):
+    """A Thoonk queue (``type=queue``). Open with ``await thoonk.queue(name)``.
+
+    Nothing is published for queue traffic.
+    """
+
+    type_name = "queue"
+    NORMAL = Priority.NORMAL
+    HIGH = Priority.HIGH
+
+    async def put(self, item: T, priority: Priority | bool = Priority.NORMAL) -> str:
+        """Add ``item``; ``HIGH`` priority puts it before every waiting item. Returns its id."""
+        (new_id,) = await self.put_many([item], priority)
+        return new_id
+
+    async def put_many(
+        self, items: Iterable[T], priority: Priority | bool = Priority.NORMAL
+    ) -> list[str]:
+        """Add several items in one atomic call; they come out in the order given."""
+        push = priority_push(priority)
+        encoded = [self.codec.encode(i) for i in items]
+        if not encoded:
+            return []
+        ids, args = ordered_puts(encoded, push)
+        await self._run(
+            "queue/put",
+            (keys.FEEDS, self._ids, keys.config(self.name), self._items, keys.publishes(self.name)),
+            (push, *args),
+        )
+        return self._ids_text(ids)
+
+    async def get(self, timeout: float | None = None) -> T:
+        """Take the next item, waiting up to ``timeout`` seconds (None: forever).
+
+        ``timeout=0`` takes an item only if one is waiting. Raises Empty when
+        nothing came in time. Cancelling a waiting ``get`` loses nothing.
+        """
+        deadline = deadline_after(timeout)
+        while True:
+            taken = await self._run(
+                "queue/get", (keys.FEEDS, self._ids, keys.config(self.name), self._items), ()
+            )
+            if taken is not None:
+                return self._decode(blist(taken)[1])
+            if not await wait_for_list(self.redis, self._ids, deadline):
+                raise Empty(self.name, timeout)
+
+    async def get_ids(self) -> list[str]:
+        """Ids of the waiting items, in the order they will be taken."""
+        return self._ids_text(blist(await self.redis.lrange(self._ids, 0, -1))[::-1])
+
+    async def count(self) -> int:
+        """Number of waiting items."""
+        return integer(await self.redis.llen(self._ids))
+
+    length = count
