@@ -7,16 +7,21 @@ well-known ports (6379, 5222, 5269, 5347, 5280).
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import shutil
 import socket
+import string
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 RESERVED_PORTS = frozenset({6379, 5222, 5269, 5347, 5280, 5281})
+PROSODY_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "prosody"
 
 
 def free_port() -> int:
@@ -27,6 +32,16 @@ def free_port() -> int:
             port = int(sock.getsockname()[1])
         if port not in RESERVED_PORTS:
             return port
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def wait_for_port(
@@ -55,14 +70,75 @@ def require(binary: str, package: str) -> str:
     return path
 
 
-class RedisServer:
+class LocalServer:
+    """A server process in its own session, with a private temp dir."""
+
+    def __init__(self, prefix: str) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _spawn(
+        self, argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Run ``argv`` detached from our session; its output goes to console.log."""
+        with open(self.dir / "console.log", "ab") as console:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                env=None if env is None else {**os.environ, **env},
+                start_new_session=True,
+            )
+        return self.process
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same ports with the same data dir."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Stop and delete the temp dir."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class RedisServer(LocalServer):
     """A private ``redis-server`` on a free loopback port, persisted nowhere unless asked."""
 
     def __init__(self, *, appendonly: bool = False, port: int | None = None) -> None:
+        super().__init__("thoonk-redis-")
         self.port = port or free_port()
         self.appendonly = appendonly
-        self.dir = Path(tempfile.mkdtemp(prefix="thoonk-redis-"))
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -70,7 +146,7 @@ class RedisServer:
 
     def start(self) -> None:
         binary = require("redis-server", "redis-server")
-        self.process = subprocess.Popen(
+        process = self._spawn(
             [
                 binary,
                 "--port",
@@ -85,40 +161,110 @@ class RedisServer:
                 str(self.dir),
                 "--logfile",
                 str(self.dir / "redis.log"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            ]
         )
-        wait_for_port(self.port, process=self.process)
+        wait_for_port(self.port, process=process)
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
 
-    def restart(self) -> None:
-        """Stop and start on the same port (data survives only with appendonly)."""
-        self.stop()
-        self.start()
+PubsubStorage = Literal["memory", "internal"]
 
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
+class ProsodyServer(LocalServer):
+    """A private Prosody on free loopback ports, loading config/prosody/thoonk-xmpp.cfg.lua.
 
-    def __exit__(
+    ``pubsub_storage`` picks the storage of Prosody's own pubsub service at
+    ``prosody-pubsub.<domain>`` (for benchmarks): ``"memory"`` or the default
+    file storage, ``"internal"``.
+    """
+
+    def __init__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        *,
+        domain: str = "localhost",
+        component_name: str = "pubsub",
+        secret: str | None = None,
+        pubsub_storage: PubsubStorage = "memory",
+        admins: Sequence[str] = ("admin@localhost",),
+        log_level: Literal["debug", "info", "warn"] = "info",
     ) -> None:
-        self.close()
+        super().__init__("thoonk-prosody-")
+        self.domain = domain
+        self.component_jid = f"{component_name}.{domain}"
+        self.pubsub_jid = f"prosody-pubsub.{domain}"
+        self.secret = secret or secrets.token_hex(16)
+        self.pubsub_storage = pubsub_storage
+        self.admins = tuple(admins)
+        self.log_level = log_level
+        self.c2s_port, self.s2s_port, self.component_port, self.http_port = free_ports(4)
+        self.config_path = self.dir / "prosody.cfg.lua"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "prosody.log"
+
+    def _env(self) -> dict[str, str]:
+        """What the included component file reads."""
+        return {"THOONK_XMPP_JID": self.component_jid, "THOONK_XMPP_SECRET": self.secret}
+
+    def write_config(self) -> Path:
+        """Write prosody.cfg.lua (and the data and certs dirs) into the temp dir."""
+        template = string.Template((PROSODY_CONFIG_DIR / "test-server.cfg.lua.in").read_text())
+        text = template.substitute(
+            dir=self.dir,
+            log_level=self.log_level,
+            c2s_port=self.c2s_port,
+            s2s_port=self.s2s_port,
+            component_port=self.component_port,
+            http_port=self.http_port,
+            admins="; ".join(_lua_string(jid) for jid in self.admins),
+            domain=self.domain,
+            pubsub_storage=self.pubsub_storage,
+            component_file=PROSODY_CONFIG_DIR / "thoonk-xmpp.cfg.lua",
+        )
+        (self.dir / "data").mkdir(exist_ok=True)
+        (self.dir / "certs").mkdir(exist_ok=True)
+        self.config_path.write_text(text)
+        return self.config_path
+
+    def start(self) -> None:
+        binary = require("prosody", "prosody")
+        self.write_config()
+        process = self._spawn([binary, "--config", str(self.config_path), "-F"], self._env())
+        try:
+            for port in (self.c2s_port, self.component_port):
+                wait_for_port(port, process=process)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; Prosody said:\n{self.errors()}") from None
+
+    def errors(self) -> str:
+        """The last lines Prosody wrote to its console and error log."""
+        lines: list[str] = []
+        for name in ("console.log", "prosody.err"):
+            path = self.dir / name
+            if path.exists():
+                lines += path.read_text(errors="replace").splitlines()[-20:]
+        return "\n".join(lines)
+
+    def register(self, user: str, password: str) -> str:
+        """Create the account ``user@domain`` (offline, through prosodyctl); returns its JID."""
+        binary = require("prosodyctl", "prosody")
+        if not self.config_path.exists():
+            self.write_config()
+        done = subprocess.run(
+            [binary, "--config", str(self.config_path), "register", user, self.domain, password],
+            env={**os.environ, **self._env()},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace").strip()
+            raise RuntimeError(f"prosodyctl register {user}@{self.domain} failed: {output}")
+        return f"{user}@{self.domain}"
+
+
+def _lua_string(text: str) -> str:
+    """``text`` as a Lua string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,44 @@
+-- thoonk-xmpp: the XEP-0114 external component block for Prosody (0.12 or later).
+--
+-- Use it as is:
+--   1. Copy this file next to prosody.cfg.lua (Debian: into /etc/prosody/conf.d/, which
+--      the stock config includes with `Include "conf.d/*.cfg.lua"`), or add
+--          Include "/path/to/thoonk-xmpp.cfg.lua"
+--      at the END of prosody.cfg.lua, after your VirtualHost sections.
+--   2. Give the component its address and secret, either by editing the two defaults
+--      below or through the environment Prosody starts with:
+--          THOONK_XMPP_JID     the component's address (default pubsub.example.org)
+--          THOONK_XMPP_SECRET  the shared secret, the same as `secret` under [component]
+--                              in thoonk_xmpp.toml; long and random, e.g. the output of
+--                              `openssl rand -hex 24`
+--   3. `prosodyctl check config`, restart Prosody, then start thoonk-xmpp.
+--
+-- The address is usually a sub-domain of one of your VirtualHosts. To let clients find
+-- the service through disco, list it on that host:
+--     disco_items = { { "pubsub.example.org", "Publish-Subscribe (thoonk-xmpp)" } }
+--
+-- Where Prosody accepts components is a global setting (above the first VirtualHost).
+-- The default, port 5347 on loopback only, is what thoonk-xmpp expects (`host` and
+-- `port` under [component] in thoonk_xmpp.toml):
+--     component_ports = { 5347 }
+--     component_interfaces = { "127.0.0.1" }
+-- Keep that port off public interfaces: the handshake travels unencrypted.
+-- Prosody drops a component that sends a stanza over component_stanza_size_limit
+-- (global, default 512 KiB); raise it there if your items are large.
+--
+-- The test suite loads this very file: tools/localservers.py sets both variables.
+
+local thoonk_jid = os.getenv("THOONK_XMPP_JID") or "pubsub.example.org"
+
+-- Put your secret in quotes in place of nil if you do not set THOONK_XMPP_SECRET.
+local thoonk_secret = os.getenv("THOONK_XMPP_SECRET") or nil
+
+if thoonk_secret == nil or thoonk_secret == "" then
+	-- Refuse to load rather than serve a component address anyone could claim.
+	error("thoonk-xmpp.cfg.lua: no component secret; set THOONK_XMPP_SECRET or edit this file", 0)
+end
+
+Component(thoonk_jid)
+	component_secret = thoonk_secret
+	-- Disco name shown while thoonk-xmpp is not connected.
+	name = "Publish-Subscribe (thoonk-xmpp)"

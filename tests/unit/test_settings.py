@@ -1,0 +1,280 @@
+"""thoonk_xmpp.toml parsing: defaults, every table, and errors that name the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from thoonk_xmpp.service.model import (
+    AccessModel,
+    NodeCreation,
+    NotificationType,
+    PublishModel,
+    SendLastPublished,
+)
+from thoonk_xmpp.service.node_config import NodeConfig
+from thoonk_xmpp.settings import LogSettings, RedisSettings, Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "Zq8-very-private-0451"
+MINIMAL: dict[str, Any] = {"component": {"jid": "pubsub.example.org", "secret": SECRET}}
+
+
+def load(**tables: Any) -> Settings:
+    """MINIMAL with ``tables`` merged in (a non-table value replaces the table)."""
+    data = copy.deepcopy(MINIMAL)
+    for name, table in tables.items():
+        if isinstance(table, dict):
+            data.setdefault(name, {}).update(table)
+        else:
+            data[name] = table
+    return Settings.from_mapping(data)
+
+
+def refused(**tables: Any) -> SettingsError:
+    with pytest.raises(SettingsError) as caught:
+        load(**tables)
+    assert SECRET not in str(caught.value)
+    return caught.value
+
+
+def test_minimal_file_takes_the_defaults() -> None:
+    settings = load()
+
+    assert settings.component.jid == "pubsub.example.org"
+    assert settings.component.secret == SECRET
+    assert settings.component.host == "127.0.0.1"
+    assert settings.component.port == 5347
+    assert settings.component.reconnect_max_delay == 60.0
+    assert settings.redis == RedisSettings("redis://127.0.0.1:6379/0")
+    assert settings.log == LogSettings("info")
+    assert settings.pubsub.node_creation is NodeCreation.LOCAL
+    assert settings.pubsub.local_domains == {"example.org"}
+    assert settings.pubsub.admins == frozenset()
+    assert settings.pubsub.max_items_cap is None
+    assert settings.pubsub.defaults == NodeConfig()
+
+
+def test_every_key_is_read() -> None:
+    settings = load(
+        component={"host": "::1", "port": 15347, "reconnect_max_delay": 5},
+        redis={"url": "rediss://cache.example.org:6380/2"},
+        pubsub={
+            "admins": ["Boss@Example.org"],
+            "node_creation": "list",
+            "creators": ["alice@example.org", "bob@example.org"],
+            "local_domains": ["example.org", "example.net"],
+            "max_items_cap": 500,
+            "default_node": {
+                "title": "News",
+                "max_items": 50,
+                "access_model": "whitelist",
+                "publish_model": "subscribers",
+                "send_last_published_item": "on_sub",
+                "deliver_payloads": False,
+                "notify_retract": False,
+                "notification_type": "normal",
+                "max_payload_size": 4096,
+            },
+        },
+        log={"level": "debug"},
+    )
+
+    assert settings.component.host == "::1"
+    assert settings.component.port == 15347
+    assert settings.component.reconnect_max_delay == 5.0
+    assert isinstance(settings.component.reconnect_max_delay, float)
+    assert settings.redis.url == "rediss://cache.example.org:6380/2"
+    policy = settings.pubsub
+    assert policy.admins == {"boss@example.org"}
+    assert policy.node_creation is NodeCreation.LIST
+    assert policy.creators == {"alice@example.org", "bob@example.org"}
+    assert policy.local_domains == {"example.org", "example.net"}
+    assert policy.max_items_cap == 500
+    assert policy.defaults == NodeConfig(
+        title="News",
+        max_items=50,
+        access_model=AccessModel.WHITELIST,
+        publish_model=PublishModel.SUBSCRIBERS,
+        send_last_published_item=SendLastPublished.ON_SUB,
+        deliver_payloads=False,
+        notify_retract=False,
+        notification_type=NotificationType.NORMAL,
+        max_payload_size=4096,
+    )
+    assert settings.log.level == "debug"
+
+
+def test_max_items_may_be_max() -> None:
+    settings = load(pubsub={"default_node": {"max_items": "max"}})
+
+    assert settings.pubsub.defaults.max_items is None
+
+
+def test_example_file_at_the_root_loads() -> None:
+    settings = Settings.from_toml(ROOT / "thoonk_xmpp.toml")
+
+    assert settings.component.jid == "pubsub.localhost"
+    assert settings.component.host == "127.0.0.1"
+    assert settings.pubsub.local_domains == {"localhost"}
+    assert settings.pubsub.max_items_cap is not None
+    assert settings.pubsub.defaults.max_items is not None
+    assert settings.pubsub.defaults.max_items <= settings.pubsub.max_items_cap
+
+
+def test_from_toml_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(f'[component]\njid = "pubsub.example.org"\nsecret = "{SECRET}"\n')
+
+    assert Settings.from_toml(path) == load()
+
+
+def test_invalid_toml_is_a_settings_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[component]\njid = "pubsub.example.org"\nsecret = "' + SECRET + "\n")
+
+    with pytest.raises(SettingsError, match="not valid TOML") as caught:
+        Settings.from_toml(path)
+    assert SECRET not in str(caught.value)
+
+
+def test_missing_file_is_a_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        Settings.from_toml(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("tables", "key"),
+    [
+        ({"extra": {"a": 1}}, "extra"),
+        ({"component": {"scret": "x"}}, "component.scret"),
+        ({"redis": {"host": "x"}}, "redis.host"),
+        ({"pubsub": {"admin": []}}, "pubsub.admin"),
+        ({"pubsub": {"default_node": {"max_item": 3}}}, "pubsub.default_node.max_item"),
+        ({"log": {"file": "x"}}, "log.file"),
+    ],
+)
+def test_unknown_keys_are_named(tables: dict[str, dict[str, Any]], key: str) -> None:
+    error = refused(**tables)
+
+    assert error.key == key
+    assert str(error).startswith(f"{key}: unknown")
+
+
+@pytest.mark.parametrize(
+    ("tables", "key"),
+    [
+        ({"component": {"jid": "user@example.org"}}, "component.jid"),
+        ({"component": {"jid": "pubsub.example.org/res"}}, "component.jid"),
+        ({"component": {"jid": ""}}, "component.jid"),
+        ({"component": {"jid": 5}}, "component.jid"),
+        ({"component": {"secret": ""}}, "component.secret"),
+        ({"component": {"secret": 1234}}, "component.secret"),
+        ({"component": {"host": ""}}, "component.host"),
+        ({"component": {"port": "5347"}}, "component.port"),
+        ({"component": {"port": True}}, "component.port"),
+        ({"component": {"port": 0}}, "component.port"),
+        ({"component": {"port": 70000}}, "component.port"),
+        ({"component": {"reconnect_max_delay": 0}}, "component.reconnect_max_delay"),
+        ({"component": {"reconnect_max_delay": "1m"}}, "component.reconnect_max_delay"),
+        ({"redis": {"url": "http://127.0.0.1:6379"}}, "redis.url"),
+        ({"redis": {"url": "redis://127.0.0.1:notaport"}}, "redis.url"),
+        ({"redis": {"url": "redis://"}}, "redis.url"),
+        ({"redis": {"url": 6379}}, "redis.url"),
+        ({"pubsub": {"admins": "boss@example.org"}}, "pubsub.admins"),
+        ({"pubsub": {"admins": ["boss@example.org/phone"]}}, "pubsub.admins"),
+        ({"pubsub": {"admins": ["@example.org"]}}, "pubsub.admins"),
+        ({"pubsub": {"admins": [3]}}, "pubsub.admins"),
+        ({"pubsub": {"node_creation": "everyone"}}, "pubsub.node_creation"),
+        ({"pubsub": {"creators": ["alice@example.org"]}}, "pubsub.creators"),
+        ({"pubsub": {"local_domains": ["a@example.org"]}}, "pubsub.local_domains"),
+        ({"pubsub": {"max_items_cap": 0}}, "pubsub.max_items_cap"),
+        ({"pubsub": {"max_items_cap": 1.5}}, "pubsub.max_items_cap"),
+        ({"pubsub": {"default_node": []}}, "pubsub.default_node"),
+        ({"pubsub": {"default_node": {"max_items": 0}}}, "pubsub.default_node.max_items"),
+        ({"pubsub": {"default_node": {"max_items": "lots"}}}, "pubsub.default_node.max_items"),
+        (
+            {"pubsub": {"max_items_cap": 10, "default_node": {"max_items": 11}}},
+            "pubsub.default_node.max_items",
+        ),
+        (
+            {"pubsub": {"default_node": {"access_model": "presence"}}},
+            "pubsub.default_node.access_model",
+        ),
+        (
+            {"pubsub": {"default_node": {"publish_model": "anyone"}}},
+            "pubsub.default_node.publish_model",
+        ),
+        (
+            {"pubsub": {"default_node": {"send_last_published_item": "on_sub_and_presence"}}},
+            "pubsub.default_node.send_last_published_item",
+        ),
+        (
+            {"pubsub": {"default_node": {"deliver_payloads": "yes"}}},
+            "pubsub.default_node.deliver_payloads",
+        ),
+        ({"pubsub": {"default_node": {"notify_retract": 1}}}, "pubsub.default_node.notify_retract"),
+        ({"pubsub": {"default_node": {"title": 7}}}, "pubsub.default_node.title"),
+        (
+            {"pubsub": {"default_node": {"max_payload_size": -1}}},
+            "pubsub.default_node.max_payload_size",
+        ),
+        ({"log": {"level": "verbose"}}, "log.level"),
+        ({"log": "debug"}, "log"),
+    ],
+)
+def test_bad_values_are_named(tables: dict[str, Any], key: str) -> None:
+    error = refused(**tables)
+
+    assert error.key == key
+    assert str(error).startswith(f"{key}: ")
+
+
+@pytest.mark.parametrize("missing", ["jid", "secret"])
+def test_component_jid_and_secret_are_required(missing: str) -> None:
+    data = copy.deepcopy(MINIMAL)
+    del data["component"][missing]
+
+    with pytest.raises(SettingsError, match=rf"^component\.{missing}: required$"):
+        Settings.from_mapping(data)
+
+
+def test_component_table_is_required() -> None:
+    with pytest.raises(SettingsError, match=r"^component: missing table$"):
+        Settings.from_mapping({"redis": {}})
+
+
+def test_secret_is_never_shown() -> None:
+    settings = load(redis={"url": "redis://user:hunter2@127.0.0.1:7000/0"})
+
+    for text in (repr(settings), str(settings), repr(settings.component), repr(settings.redis)):
+        assert SECRET not in text
+        assert "hunter2" not in text
+    assert "redis://user:***@127.0.0.1:7000/0" in repr(settings.redis)
+
+
+def test_redis_password_is_not_echoed_in_errors() -> None:
+    error = refused(redis={"url": "http://user:hunter2@127.0.0.1:7000/0"})
+
+    assert "hunter2" not in str(error)
+
+
+def test_jid_lists_are_lower_cased_and_parent_domain_is_local() -> None:
+    settings = load(
+        component={"jid": "PubSub.Example.ORG"},
+        pubsub={"node_creation": "list", "creators": ["Alice@Example.org"]},
+    )
+
+    assert settings.component.jid == "pubsub.example.org"
+    assert settings.pubsub.creators == {"alice@example.org"}
+    assert settings.pubsub.local_domains == {"example.org"}
+
+
+def test_settings_module_does_not_import_xmpp_libraries() -> None:
+    source = (ROOT / "thoonk_xmpp" / "settings.py").read_text()
+
+    assert "slixmpp" not in source
+    assert "aioxmpp" not in source

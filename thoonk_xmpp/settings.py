@@ -1,0 +1,292 @@
+"""Operator settings: ``thoonk_xmpp.toml`` into frozen dataclasses.
+
+Strict on purpose: an unknown table or key, or a value of the wrong type or out of
+range, raises :class:`SettingsError` naming it as ``table.key``.  The component
+secret (and a password in the Redis URL) never appears in ``repr()`` or in an
+error message.
+
+[pubsub] becomes the service's own :class:`ServicePolicy`, and
+[pubsub.default_node] its :class:`NodeConfig` defaults, keyed by field name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from .service.model import NodeCreation
+from .service.node_config import NodeConfig
+from .service.policy import ServicePolicy
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; ``key`` is ``table.key`` when one is to blame."""
+
+    def __init__(self, key: str | None, problem: str) -> None:
+        super().__init__(f"{key}: {problem}" if key else problem)
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentSettings:
+    """[component]: how thoonk-xmpp reaches the XMPP server (XEP-0114)."""
+
+    #: The component's address, e.g. ``pubsub.example.org``.
+    jid: str
+    #: The shared secret of the server's Component block.
+    secret: str = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 5347
+    #: Longest wait, in seconds, between attempts to reconnect to the server.
+    reconnect_max_delay: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """[redis]: where the Thoonk feeds live."""
+
+    url: str = field(default=DEFAULT_REDIS_URL, repr=False)
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL with any password replaced by ``***``."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.rpartition("@")[2]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+    def __repr__(self) -> str:
+        return f"RedisSettings(url={self.redacted_url!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """[log]."""
+
+    #: One of :data:`LOG_LEVELS`.
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything in ``thoonk_xmpp.toml``."""
+
+    component: ComponentSettings
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    pubsub: ServicePolicy = field(default_factory=ServicePolicy)
+    log: LogSettings = field(default_factory=LogSettings)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Settings:
+        """Read and check a TOML settings file."""
+        try:
+            with open(path, "rb") as file:
+                data = tomllib.load(file)
+        except OSError as exc:
+            raise SettingsError(None, f"cannot read {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(None, f"{path} is not valid TOML: {exc}") from None
+        return cls.from_mapping(data)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Settings:
+        """Check already-parsed TOML data."""
+        tables = _Table("", data, {"component", "redis", "pubsub", "log"})
+        component = _component(tables.table("component", required=True))
+        return cls(
+            component=component,
+            redis=_redis(tables.table("redis")),
+            pubsub=_pubsub(tables.table("pubsub"), component.jid),
+            log=LogSettings(level=tables.table("log").choice("level", LOG_LEVELS, "info")),
+        )
+
+
+class _Table:
+    """One TOML table: typed getters that name ``table.key`` in every error."""
+
+    def __init__(self, name: str, data: Mapping[str, Any], known: set[str]) -> None:
+        self.name = name
+        self.data = data
+        for key in data:
+            if key not in known:
+                what = "table" if not name else "key"
+                raise SettingsError(self.key(key), f"unknown {what}")
+
+    def key(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
+
+    def table(self, name: str, *, required: bool = False) -> _Table:
+        value = self.data.get(name)
+        if value is None and not required:
+            value = {}
+        if not isinstance(value, dict):
+            raise SettingsError(self.key(name), "missing table" if value is None else "not a table")
+        return _Table(self.key(name), value, _KNOWN[self.key(name)])
+
+    def get(self, key: str, kind: type[T], default: T | None = None) -> T:
+        value: Any = self.data.get(key, default)
+        if value is None:
+            raise SettingsError(self.key(key), "required")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        # bool is a subclass of int in Python, never in TOML.
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise SettingsError(self.key(key), f"must be {_KIND_NAMES[kind]}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.get(key, str, default)
+        if not value.strip():
+            raise SettingsError(self.key(key), "must not be empty")
+        return value
+
+    def number(self, key: str, default: float, *, low: float, high: float) -> float:
+        value = self.get(key, float, default)
+        if not low <= value <= high:
+            raise SettingsError(self.key(key), f"must be between {low:g} and {high:g}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            raise SettingsError(self.key(key), f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def jids(self, key: str, check: Callable[[str], bool], what: str) -> frozenset[str]:
+        """A list of JIDs, lower-cased as JID preparation would."""
+        values = self.get(key, list, [])
+        if not all(isinstance(value, str) and check(value) for value in values):
+            raise SettingsError(self.key(key), f"must be a list of {what}")
+        return frozenset(value.lower() for value in values)
+
+
+_KIND_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+}
+
+_NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
+
+_KNOWN: dict[str, set[str]] = {
+    "component": {f.name for f in dataclasses.fields(ComponentSettings)},
+    "redis": {"url"},
+    "pubsub": {
+        "admins",
+        "node_creation",
+        "creators",
+        "local_domains",
+        "max_items_cap",
+        "default_node",
+    },
+    "pubsub.default_node": _NODE_FIELDS,
+    "log": {"level"},
+}
+
+
+def _is_domain(text: str) -> bool:
+    return bool(text) and not any(c in text for c in "@/ \t\n") and ".." not in text
+
+
+def _is_bare_jid(text: str) -> bool:
+    local, at, domain = text.rpartition("@")
+    if at and not local:
+        return False
+    return _is_domain(domain) and not any(c in local for c in "@/ \t\n")
+
+
+def _component(table: _Table) -> ComponentSettings:
+    jid = table.text("jid")
+    if not _is_domain(jid):
+        raise SettingsError(
+            table.key("jid"), f"{jid!r} is not a domain JID such as pubsub.example.org"
+        )
+    secret = table.get("secret", str)
+    if not secret:
+        raise SettingsError(table.key("secret"), "must not be empty")
+    port = table.get("port", int, 5347)
+    if not 1 <= port <= 65535:
+        raise SettingsError(table.key("port"), "must be between 1 and 65535")
+    return ComponentSettings(
+        jid=jid.lower(),
+        secret=secret,
+        host=table.text("host", "127.0.0.1"),
+        port=port,
+        reconnect_max_delay=table.number("reconnect_max_delay", 60.0, low=1, high=3600),
+    )
+
+
+def _redis(table: _Table) -> RedisSettings:
+    url = table.text("url", DEFAULT_REDIS_URL)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise SettingsError(table.key("url"), "is not a valid URL") from None
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise SettingsError(table.key("url"), "must be redis://host[:port][/db] or rediss://…")
+    return RedisSettings(url=url)
+
+
+def _pubsub(table: _Table, component_jid: str) -> ServicePolicy:
+    creation = NodeCreation(table.choice("node_creation", tuple(NodeCreation), "local"))
+    creators = table.jids("creators", _is_bare_jid, "bare JIDs")
+    if creators and creation is not NodeCreation.LIST:
+        raise SettingsError(table.key("creators"), 'only used with node_creation = "list"')
+    # By default users of the parent domain (example.org for pubsub.example.org) are local.
+    parent = component_jid.partition(".")[2]
+    local_domains = table.jids("local_domains", _is_domain, "domains")
+    if "local_domains" not in table.data:
+        local_domains = frozenset({parent} if parent else ())
+    cap: int | None = None
+    if "max_items_cap" in table.data:
+        cap = table.get("max_items_cap", int)
+        if cap < 1:
+            raise SettingsError(table.key("max_items_cap"), "must be a positive integer")
+    return ServicePolicy(
+        admins=table.jids("admins", _is_bare_jid, "bare JIDs"),
+        node_creation=creation,
+        local_domains=local_domains,
+        creators=creators,
+        max_items_cap=cap,
+        defaults=_node_defaults(table.table("default_node"), cap),
+    )
+
+
+def _node_defaults(table: _Table, cap: int | None) -> NodeConfig:
+    hints = typing.get_type_hints(NodeConfig)
+    values: dict[str, Any] = {}
+    for name in table.data:
+        hint = hints[name]
+        if name == "max_items" and isinstance(table.data[name], str):
+            if table.data[name] != "max":
+                raise SettingsError(table.key(name), 'must be a positive integer or "max"')
+            values[name] = None
+        elif isinstance(hint, type) and issubclass(hint, StrEnum):
+            values[name] = hint(table.choice(name, tuple(hint), ""))
+        elif hint in (bool, str):
+            values[name] = table.get(name, hint)
+        else:  # int | None: a positive limit; leaving it out means none
+            values[name] = table.get(name, int)
+            if values[name] < 1:
+                raise SettingsError(table.key(name), "must be a positive integer")
+    max_items = values.get("max_items")
+    if cap is not None and max_items is not None and max_items > cap:
+        raise SettingsError(table.key("max_items"), f"must not exceed pubsub.max_items_cap ({cap})")
+    return NodeConfig(**values)
