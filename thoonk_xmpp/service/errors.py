@@ -7,6 +7,7 @@ is raised before any change, so a refused request changes nothing::
     ├── BadRequest (ValueError)            malformed or contradictory request
     │   ├── NodeIdRequired
     │   ├── ItemRequired
+    │   │   └── PayloadRequired            item without payload on a payload node
     │   ├── InvalidJid                     subscriber JID does not match the sender
     │   ├── SubIdRequired
     │   ├── ItemForbidden                  payload sent to a notification-only node
@@ -43,6 +44,11 @@ class NodeIdRequired(BadRequest):
 class ItemRequired(BadRequest):
     def __init__(self, what: str = "an item") -> None:
         super().__init__(f"{what} is required")
+
+
+class PayloadRequired(ItemRequired):
+    def __init__(self, node: str) -> None:
+        super().__init__(f"a payload (node {node!r} delivers payloads)")
 
 
 class InvalidJid(BadRequest):

@@ -21,7 +21,7 @@ from thoonk_xmpp.thoonk.feed_config import decode as decode_config
 from thoonk_xmpp.thoonk.replies import bdict
 
 from .access import Action, may
-from .model import Affiliation, Item, NotificationType, Subscription
+from .model import Affiliation, Item, NotificationType, SendLastPublished, Subscription
 from .node_config import NodeConfig
 from .service import PubSubService
 from .store import bare
@@ -153,8 +153,14 @@ class EventRouter:
             return
         if notice.kind not in self._ROUTED:
             return
-        if notice.kind == NoticeKind.RETRACT and self._swallow_purged(notice.feed):
-            return
+        forced = False
+        if notice.kind == NoticeKind.RETRACT:
+            # taken here, so that no entry outlives its notice whatever the outcome
+            asked = (notice.feed, notice.item_id or "")
+            forced = asked in self.service.forced_retract_notices
+            self.service.forced_retract_notices.discard(asked)
+            if self._swallow_purged(notice.feed):
+                return
         loaded = await self._load(notice.feed)
         if loaded is None:
             return
@@ -162,12 +168,13 @@ class EventRouter:
         if notice.kind == NoticeKind.PURGE and notice.count:
             self._purging[notice.feed] = self._purging.get(notice.feed, 0) + notice.count
         if config.deliver_notifications:
-            event = self._event_for(notice, config, recipients)
+            event = self._event_for(notice, config, recipients, forced)
             if event is not None:
                 await self._emit(event)
 
+    @staticmethod
     def _event_for(
-        self, notice: Notice, config: NodeConfig, recipients: tuple[Recipient, ...]
+        notice: Notice, config: NodeConfig, recipients: tuple[Recipient, ...], forced: bool
     ) -> Event | None:
         node, kind_type, item_id = notice.feed, config.notification_type, notice.item_id or ""
         match notice.kind:
@@ -175,8 +182,6 @@ class EventRouter:
                 payload = notice.item if config.deliver_payloads else None
                 return ItemPublished(node, recipients, kind_type, item_id, payload)
             case NoticeKind.RETRACT:
-                forced = (node, item_id) in self.service.forced_retract_notices
-                self.service.forced_retract_notices.discard((node, item_id))
                 if config.notify_retract or forced:
                     return ItemRetracted(node, recipients, kind_type, item_id)
             case NoticeKind.PURGE:
@@ -238,17 +243,27 @@ class EventRouter:
     async def _node_deleted(self, node: str) -> None:
         facts = await self.store.tombstone(node)
         subs = await self.store.subscriptions(node)
-        notify = bool(facts.get("notify_delete", True))
+        affs = await self.store.affiliations(node)
         redirect = facts.get("redirect")
-        if notify and subs:
-            by_jid: dict[str, list[str]] = {}
-            for sub in subs:
-                by_jid.setdefault(sub.jid, []).append(sub.subid)
-            recipients = tuple(Recipient(j, tuple(s)) for j, s in sorted(by_jid.items()))
-            kind_type = self.service.node_config_of({}).notification_type
+        # The feed's config is gone: what the delete needs was left in the tombstone
+        # (absent when a Thoonk app deleted the feed: the service defaults apply).
+        known = {
+            var: str(facts[field])
+            for field, var in (
+                ("notification_type", "pubsub#notification_type"),
+                ("access_model", "pubsub#access_model"),
+            )
+            if field in facts
+        }
+        config = self.service.node_config_of(known)
+        if bool(facts.get("notify_delete", True)) and subs:
+            recipients = self._recipients(config, subs, affs)
             await self._emit(
                 NodeDeleted(
-                    node, recipients, kind_type, redirect if isinstance(redirect, str) else None
+                    node,
+                    recipients,
+                    config.notification_type,
+                    redirect if isinstance(redirect, str) else None,
                 )
             )
         await self.store.drop_node(node)
@@ -263,6 +278,11 @@ class EventRouter:
         if loaded is None:
             return
         config, _ = loaded
+        if (
+            config.send_last_published_item != SendLastPublished.ON_SUB
+            or not config.deliver_notifications
+        ):
+            return
         payload = item.payload if config.deliver_payloads else None
         recipient = Recipient(subscription.jid, (subscription.subid,))
         await self._emit(

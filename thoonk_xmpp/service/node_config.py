@@ -83,7 +83,7 @@ def _positive_or_max(value: str) -> int | None:
 
 def _positive(value: str) -> int:
     text = value.strip()
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ValueError(f"{value!r} is not a positive integer")
     return int(text)
 
@@ -246,14 +246,20 @@ def from_stored(stored: Mapping[str, str], defaults: NodeConfig) -> NodeConfig:
     """The config of a node from its Thoonk config hash; missing or bad fields use defaults."""
     updates: dict[str, Any] = {}
     for spec in FIELDS:
-        key = _STORED_AS.get(spec.attr, spec.var)
-        if key in stored:
+        if spec.attr in _STORED_AS:
+            continue
+        if spec.var in stored:
             try:
-                updates[spec.attr] = spec.parse(stored[key])
+                updates[spec.attr] = spec.parse(stored[spec.var])
             except ValueError:
                 continue  # written by someone else; keep the default
-    if MAX_LENGTH not in stored:
+    # What Thoonk acts on is reported as Thoonk acts: publish.lua trims only on a
+    # positive max_length and stores items unless persist is "false".
+    try:
+        updates["max_items"] = _positive(stored.get(MAX_LENGTH, ""))
+    except ValueError:
         updates["max_items"] = None
+    updates["persist_items"] = stored.get(PERSIST) != "false"
     return dataclasses.replace(defaults, **updates)
 
 

@@ -22,6 +22,7 @@ from .errors import (
     ItemRequired,
     NodeIdRequired,
     NodeNotFound,
+    PayloadRequired,
     PayloadTooBig,
     PreconditionNotMet,
 )
@@ -173,9 +174,15 @@ class PubSubService(SubscriptionOps):
 
     async def delete_node(self, actor: Actor, node: str, redirect: str | None = None) -> None:
         """Delete a node; subscribers are told by the event router (with ``redirect``)."""
-        access = await self.check(actor, node, Action.DELETE)
+        config = (await self.check(actor, node, Action.DELETE)).config
         await self.store.set_tombstone(
-            node, {"redirect": redirect, "notify_delete": access.config.notify_delete}
+            node,
+            {
+                "redirect": redirect,
+                "notify_delete": config.notify_delete and config.deliver_notifications,
+                "notification_type": config.notification_type.value,
+                "access_model": config.access_model.value,
+            },
         )
         try:
             await self.thoonk.delete_feed(node)
@@ -185,7 +192,10 @@ class PubSubService(SubscriptionOps):
     async def purge_node(self, actor: Actor, node: str) -> None:
         """Remove every item; subscribers get one purge event."""
         await self.check(actor, node, Action.PURGE)
-        await (await self._feed(node)).purge()
+        try:
+            await (await self._feed(node)).purge()
+        except ThoonkFeedNotFound:
+            raise NodeNotFound(node) from None
 
     async def metadata(self, node: str) -> NodeMetadata:
         """Node metadata for disco#info."""
@@ -217,15 +227,17 @@ class PubSubService(SubscriptionOps):
         access = await self.check(actor, node, Action.PUBLISH)
         config = access.config
         if preconditions:
-            self._check_preconditions(config, preconditions)
-        needs_payload = config.persist_items or config.deliver_payloads
-        if not items and needs_payload:
+            self._check_preconditions(config, preconditions, self.policy.max_items_cap)
+        # XEP-0060 §4.3 table and §7.1.3.6: persistent or payload nodes need an item,
+        # payload nodes a payload; a transient notification-only node takes no item.
+        needs_item = config.persist_items or config.deliver_payloads
+        if not items and needs_item:
             raise ItemRequired()
+        if items and not needs_item:
+            raise ItemForbidden(node)
         for _, payload in items:
-            if payload is None and needs_payload:
-                raise ItemRequired("a payload")
-            if payload is not None and not needs_payload:
-                raise ItemForbidden(node)
+            if payload is None and config.deliver_payloads:
+                raise PayloadRequired(node)
             size = len(payload or b"")
             if config.max_payload_size is not None and size > config.max_payload_size:
                 raise PayloadTooBig(size, config.max_payload_size)
@@ -241,7 +253,9 @@ class PubSubService(SubscriptionOps):
             raise NodeNotFound(node) from None
 
     @staticmethod
-    def _check_preconditions(config: NodeConfig, wanted: Mapping[str, Sequence[str]]) -> None:
+    def _check_preconditions(
+        config: NodeConfig, wanted: Mapping[str, Sequence[str]], cap: int | None
+    ) -> None:
         for var, values in wanted.items():
             if var == "FORM_TYPE":
                 continue
@@ -252,6 +266,8 @@ class PubSubService(SubscriptionOps):
                 expected = spec.parse(values[0] if values else "")
             except ValueError as exc:
                 raise PreconditionNotMet(var, str(exc)) from None
+            if spec.attr == "max_items" and expected is None:
+                expected = cap  # "max" is stored as the service cap
             if getattr(config, spec.attr) != expected:
                 actual = node_config.render(config, spec)
                 raise PreconditionNotMet(var, f"node has {actual!r}")
@@ -271,7 +287,11 @@ class PubSubService(SubscriptionOps):
             self.forced_retract_notices.difference_update((node, i) for i in ids)
             raise ItemNotFound(node, str(exc.item_id)) from None
         except InvalidName as exc:
+            self.forced_retract_notices.difference_update((node, i) for i in ids)
             raise BadRequest(str(exc)) from None
+        except ThoonkFeedNotFound:
+            self.forced_retract_notices.difference_update((node, i) for i in ids)
+            raise NodeNotFound(node) from None
 
     async def get_items(
         self,
@@ -283,6 +303,8 @@ class PubSubService(SubscriptionOps):
     ) -> ItemsPage:
         """Items by id, the newest ``max_items``, or a XEP-0059 page (feed order, oldest first)."""
         await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        if max_items is not None and max_items < 1:
+            raise BadRequest("max_items must be a positive integer")
         feed = await self._feed(node)
         if ids:
             found: list[Item] = []
@@ -294,41 +316,41 @@ class PubSubService(SubscriptionOps):
                 raise ItemNotFound(node, ids[0])
             return ItemsPage(found, len(found), 0)
         total = await feed.count()
-        start, stop = 0, total
-        if max_items is not None:
-            start = max(0, total - max_items)
+        # The result set is the whole node, or its newest max_items; a page is a slice
+        # of it, and XEP-0059 counts and indexes within that set.
+        base = 0 if max_items is None else max(0, total - max_items)
+        start, stop = base, total
         if page is not None:
-            start, stop = await self._page_bounds(feed, node, total, start, page)
+            start, stop = await self._page_bounds(feed, node, base, total, page)
         if stop <= start:
-            return ItemsPage([], total, None)
+            return ItemsPage([], total - base, None)
         entries = await feed.get_range(start, stop - 1)
-        return ItemsPage([Item(i, p) for i, p in entries], total, start)
+        return ItemsPage([Item(i, p) for i, p in entries], total - base, start - base)
 
     @staticmethod
     async def _page_bounds(
-        feed: Feed[bytes], node: str, total: int, start: int, page: PageRequest
+        feed: Feed[bytes], node: str, base: int, total: int, page: PageRequest
     ) -> tuple[int, int]:
-        stop = total
+        """Absolute ranks [start, stop) of a page within ranks [base, total)."""
+        if (page.max is not None and page.max < 0) or (page.index is not None and page.index < 0):
+            raise BadRequest("RSM max and index must not be negative")
+        start, stop = base, total
         if page.after is not None:
             rank = await feed.rank(page.after)
             if rank is None:
                 raise ItemNotFound(node, page.after)
             start = max(start, rank + 1)
         if page.before is not None:
-            if page.before == "":
-                stop = total
-                if page.max is not None:
-                    start = max(start, stop - page.max)
-                return start, stop
-            rank = await feed.rank(page.before)
-            if rank is None:
-                raise ItemNotFound(node, page.before)
-            stop = rank
+            if page.before != "":
+                rank = await feed.rank(page.before)
+                if rank is None:
+                    raise ItemNotFound(node, page.before)
+                stop = rank
             if page.max is not None:
                 start = max(start, stop - page.max)
             return start, stop
         if page.index is not None:
-            start = page.index
+            start = base + page.index
         if page.max is not None:
             stop = min(stop, start + page.max)
         return start, stop

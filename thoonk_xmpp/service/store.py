@@ -52,6 +52,7 @@ class NodeStore:
                     keys.config(node),
                     keys.node_affiliations(node),
                     keys.jid_affiliations(creator),
+                    keys.node_subscriptions(node),
                 ),
                 (node, keys.NEWFEED, keys.CONFFEED, notice, creator, *args),
             )
