@@ -237,3 +237,17 @@ async def test_refused_operations_change_nothing(
         await queue.put_many(["x"], priority="high")  # type: ignore[arg-type]
     assert await snapshot(redis_client) == before
     assert await tap.rest() == []
+
+
+async def test_waits_outlast_the_socket_timeout(
+    thoonk: AsyncThoonk, redis_server: RedisServer
+) -> None:
+    # Each blocking wait must end before the connection's read timeout would cut it.
+    async with AsyncThoonk.from_url(redis_server.url, socket_timeout=0.4) as impatient:
+        queue = await impatient.queue("q")
+        with pytest.raises(Empty):
+            await queue.get(timeout=0.6)
+        getter = asyncio.create_task(queue.get())
+        await asyncio.sleep(0.6)
+        await (await thoonk.queue("q")).put("late")
+        assert await asyncio.wait_for(getter, 10) == "late"

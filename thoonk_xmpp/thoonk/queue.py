@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# A wait longer than this is split into several BLMOVE calls, so that a
-# connection is never silent for very long.
-_MAX_WAIT = 30.0
+# A wait longer than this is split into several BLMOVE calls: a blocked read
+# must end before the connection's socket timeout (redis-py 8: 5 s by default).
+_MAX_WAIT = 2.0
 
 
 class Priority(IntEnum):
@@ -76,6 +76,18 @@ def deadline_after(timeout: float | None) -> float | None:
     return asyncio.get_running_loop().time() + timeout
 
 
+def _longest_wait(redis: aioredis.Redis) -> float:
+    """How long one BLMOVE may block: half the socket timeout, at most ``_MAX_WAIT``.
+
+    Redis may answer a timed-out BLMOVE up to ~100 ms late (it checks at its
+    ``hz`` rate), so blocking gets need a socket timeout of 0.3 s or more.
+    """
+    socket_timeout = redis.connection_pool.connection_kwargs.get("socket_timeout")
+    if isinstance(socket_timeout, int | float) and socket_timeout > 0:
+        return max(0.001, min(_MAX_WAIT, socket_timeout / 2))
+    return _MAX_WAIT
+
+
 async def wait_for_list(redis: aioredis.Redis, key: bytes, deadline: float | None) -> bool:
     """Block until the list ``key`` is not empty; False once ``deadline`` has passed.
 
@@ -85,13 +97,12 @@ async def wait_for_list(redis: aioredis.Redis, key: bytes, deadline: float | Non
     wrote the id somewhere). Every waiter wakes; the caller retries its script
     and those that lose the race wait again.
     """
-    if deadline is None:
-        wait = _MAX_WAIT
-    else:
+    wait = _longest_wait(redis)
+    if deadline is not None:
         remaining = deadline - asyncio.get_running_loop().time()
         if remaining < 0.001:
             return False
-        wait = min(remaining, _MAX_WAIT)
+        wait = min(remaining, wait)
     try:
         # Not redis.blmove(): it types the timeout as int; Redis takes fractions.
         await redis.execute_command(  # type: ignore[no-untyped-call]
