@@ -49,9 +49,11 @@ ensure_packages() {
         as_root rm -f "$policy"
         trap - EXIT
     fi
-    # In case a service started anyway (an init system that ignores policy-rc.d).
+    # In case a service we just installed started anyway (an init system that ignores
+    # policy-rc.d): stop it and keep it from starting at boot.
     local service
-    for service in prosody redis-server; do
+    for service in "${missing[@]}"; do
+        [[ $service == prosody || $service == redis-server ]] || continue
         if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
             as_root systemctl disable --now "$service" >/dev/null 2>&1 || true
         elif [[ -x /etc/init.d/$service ]]; then

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from slixmpp import ClientXMPP, ComponentXMPP
 
-from tests.integration.streams import connect_component, disconnect, login
+from tests.integration.streams import (
+    CLIENT_PLUGINS,
+    Account,
+    ClientFactory,
+    ComponentFactory,
+    connect_component,
+    disconnect,
+    logged_in_client,
+)
 from tools.localservers import ProsodyServer
-
-Account = tuple[str, str]
-ClientFactory = Callable[[str, str], Awaitable[ClientXMPP]]
-ComponentFactory = Callable[..., Awaitable[ComponentXMPP]]
 
 _account_numbers = itertools.count(1)
 
@@ -49,16 +53,18 @@ def make_account(prosody: ProsodyServer) -> Callable[[], Account]:
 
 @pytest.fixture
 async def xmpp_client(prosody: ProsodyServer) -> AsyncIterator[ClientFactory]:
-    """Factory: ``await xmpp_client(jid, password)`` gives a logged-in, available client.
+    """Factory: ``await xmpp_client(jid, password)`` gives a logged-in, available client
+    with the disco and pubsub plugins (``plugins=`` to choose others).
 
     Every client it made is disconnected at teardown.
     """
     clients: list[ClientXMPP] = []
 
-    async def connect(jid: str, password: str) -> ClientXMPP:
-        client = ClientXMPP(jid, password)
+    async def connect(
+        jid: str, password: str, *, plugins: tuple[str, ...] = CLIENT_PLUGINS
+    ) -> ClientXMPP:
+        client = await logged_in_client(prosody, jid, password, plugins)
         clients.append(client)
-        await login(client, prosody)
         return client
 
     yield connect

@@ -6,6 +6,7 @@ slixmpp 1.17 has no ``process()``: everything here runs on the test's asyncio lo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slixmpp import JID, ClientXMPP, ComponentXMPP
@@ -15,6 +16,11 @@ from tools.localservers import ProsodyServer
 #: Seconds to wait for a login, a handshake or a reply before failing.
 TIMEOUT = 15.0
 
+#: What the fixtures hand out: ``(bare_jid, password)`` and the factories' shapes.
+Account = tuple[str, str]
+ClientFactory = Callable[..., Awaitable[ClientXMPP]]
+ComponentFactory = Callable[..., Awaitable[ComponentXMPP]]
+
 
 class StreamRefused(Exception):
     """The server ended the stream before the session started (``condition`` says why)."""
@@ -22,6 +28,21 @@ class StreamRefused(Exception):
     def __init__(self, condition: str, text: str = "") -> None:
         super().__init__(f"{condition}: {text}" if text else condition)
         self.condition = condition
+
+
+#: Plugins every test client gets: disco and pubsub (with their dependencies).
+CLIENT_PLUGINS = ("xep_0030", "xep_0060")
+
+
+async def logged_in_client(
+    prosody: ProsodyServer, jid: str, password: str, plugins: tuple[str, ...] = CLIENT_PLUGINS
+) -> ClientXMPP:
+    """A new client for ``jid``, with ``plugins``, logged in and available."""
+    client = ClientXMPP(jid, password)
+    for plugin in plugins:
+        client.register_plugin(plugin)
+    await login(client, prosody)
+    return client
 
 
 async def login(client: ClientXMPP, prosody: ProsodyServer) -> None:

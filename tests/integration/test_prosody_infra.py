@@ -9,12 +9,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from slixmpp import ClientXMPP, Iq
+from slixmpp import Iq
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from tests.integration.conftest import Account, ClientFactory, ComponentFactory
-from tests.integration.streams import TIMEOUT, StreamRefused, disconnect, login
+from tests.integration.streams import (
+    TIMEOUT,
+    Account,
+    ClientFactory,
+    ComponentFactory,
+    StreamRefused,
+    disconnect,
+    logged_in_client,
+)
 from tools.localservers import ProsodyServer, PubsubStorage
 
 PROBE_NS = "urn:thoonk-xmpp:test:probe"
@@ -127,22 +134,18 @@ async def test_restart_keeps_accounts_and_pubsub_storage_decides_nodes(
 ) -> None:
     with ProsodyServer(pubsub_storage=storage, admins=("admin@localhost",)) as server:
         jid = server.register("admin", "secret-pw")
-        client = await _logged_in(server, jid, "secret-pw")
-        await client.plugin["xep_0060"].create_node(server.pubsub_jid, "kept")
-        await disconnect(client)
+        client = await logged_in_client(server, jid, "secret-pw")
+        try:
+            await client.plugin["xep_0060"].create_node(server.pubsub_jid, "kept")
+        finally:
+            await disconnect(client)
 
         server.restart()
 
-        client = await _logged_in(server, jid, "secret-pw")
-        items = await client.plugin["xep_0030"].get_items(jid=server.pubsub_jid)
-        await disconnect(client)
+        client = await logged_in_client(server, jid, "secret-pw")
+        try:
+            items = await client.plugin["xep_0030"].get_items(jid=server.pubsub_jid)
+        finally:
+            await disconnect(client)
     nodes = {node for _, node, _ in items["disco_items"]["items"]}
     assert ("kept" in nodes) == (storage == "internal")
-
-
-async def _logged_in(server: ProsodyServer, jid: str, password: str) -> ClientXMPP:
-    client = ClientXMPP(jid, password)
-    client.register_plugin("xep_0030")
-    client.register_plugin("xep_0060")
-    await login(client, server)
-    return client
