@@ -26,7 +26,7 @@ from . import feed_config, keys
 from .base import FeedObject
 from .codecs import Codec
 from .errors import ConnectionLost, Empty
-from .names import item_id
+from .names import decode_id, item_id
 from .queue import Priority, deadline_after, ordered_puts, priority_push, wait_for_list
 from .replies import blist, integer, optional_bytes
 
@@ -139,7 +139,7 @@ class Job(FeedObject[T]):
             claimed = await self._run("job/claim", self._keys, (keys.job_claim_channel(self.name),))
             if claimed is not None:
                 raw_id, item, failures = claimed
-                return ClaimedJob(self._ids_text([raw_id])[0], self._decode(item), int(failures))
+                return ClaimedJob(decode_id(raw_id), self._decode(item), int(failures))
             if not await wait_for_list(self.redis, self._ids, deadline):
                 raise Empty(self.name, timeout)
 
