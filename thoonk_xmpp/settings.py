@@ -105,7 +105,7 @@ class Settings:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Settings:
         """Check already-parsed TOML data."""
-        tables = _Table("", data, {"component", "redis", "pubsub", "log"})
+        tables = _Table("", data, _KNOWN[""])
         component = _component(tables.table("component", required=True))
         return cls(
             component=component,
@@ -184,7 +184,9 @@ _KIND_NAMES: dict[type, str] = {
 
 _NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
 
+#: The keys of each table, by dotted name ("" is the file's top level).
 _KNOWN: dict[str, set[str]] = {
+    "": {"component", "redis", "pubsub", "log"},
     "component": {f.name for f in dataclasses.fields(ComponentSettings)},
     "redis": {"url"},
     "pubsub": {
