@@ -22,15 +22,19 @@ from .errors import (
 )
 from .feed import Feed
 from .feed_config import FeedType
+from .job import NO_RESULT, ClaimedJob, Job, JobCounts
 from .notices import Listener, Notice, NoticeKind
+from .queue import Priority, Queue
 from .sorted_feed import SortedFeed
 
 __all__ = [
     "BYTES",
     "JSON",
+    "NO_RESULT",
     "TEXT",
     "AsyncThoonk",
     "BytesCodec",
+    "ClaimedJob",
     "Codec",
     "ConnectionLost",
     "Empty",
@@ -43,11 +47,15 @@ __all__ = [
     "InvalidPosition",
     "ItemNotFound",
     "JSONCodec",
+    "Job",
+    "JobCounts",
     "JobNotClaimed",
     "JobNotStalled",
     "Listener",
     "Notice",
     "NoticeKind",
+    "Priority",
+    "Queue",
     "SortedFeed",
     "TextCodec",
     "ThoonkError",
