@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from thoonk_xmpp.service.model import Actor, NodeCreation
 from thoonk_xmpp.service.policy import ServicePolicy
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import AsyncThoonk
+from tools.localservers import RedisServer
+
+from .eventharness import ADMIN, Harness, RecordingSink, start_harness
 
 OWNER = Actor("owner@example.org")
 ALICE = Actor("alice@example.org")
 BOB = Actor("bob@example.org")
 REMOTE = Actor("eve@remote.example")
-ADMIN = Actor("admin@example.org")
 
 
 def make_policy(**changes: object) -> ServicePolicy:
@@ -29,3 +33,20 @@ def make_policy(**changes: object) -> ServicePolicy:
 @pytest.fixture
 def service(thoonk: AsyncThoonk) -> PubSubService:
     return PubSubService(thoonk, make_policy())
+
+
+@pytest.fixture
+async def harness(service: PubSubService) -> AsyncIterator[Harness]:
+    """The service's notices routed to a recording sink."""
+    started = await start_harness(service, RecordingSink())
+    try:
+        yield started
+    finally:
+        await started.router.aclose()
+
+
+@pytest.fixture
+async def app(redis_server: RedisServer) -> AsyncIterator[AsyncThoonk]:
+    """A separate plain Thoonk client, as a Thoonk application would use."""
+    async with AsyncThoonk.from_url(redis_server.url) as client:
+        yield client

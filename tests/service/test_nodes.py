@@ -224,7 +224,7 @@ async def test_configure_round_trip_through_the_thoonk_hash(
 
 
 async def test_max_items_really_trims_the_thoonk_feed(
-    service: PubSubService, redis_client: aioredis.Redis
+    service: PubSubService, redis_client: aioredis.Redis, app: AsyncThoonk
 ) -> None:
     await service.create_node(OWNER, "n")
     await service.publish(OWNER, "n", [(f"i{n}", b"x") for n in range(5)])
@@ -233,15 +233,9 @@ async def test_max_items_really_trims_the_thoonk_feed(
     assert await redis_client.zrange(keys.ids("n"), 0, -1) == [b"i4", b"new"]
     assert sorted(await redis_client.hkeys(keys.items("n"))) == [b"i4", b"new"]
     # a plain Thoonk client publishing to the node is trimmed the same way
-    async with AsyncThoonk(redis=aioredis.Redis.from_url(redis_client_url(redis_client))) as app:
-        feed = await app.feed("n", codec=BYTES)
-        await feed.publish(b"z", id="from-app")
+    feed = await app.feed("n", codec=BYTES)
+    await feed.publish(b"z", id="from-app")
     assert await redis_client.zrange(keys.ids("n"), 0, -1) == [b"new", b"from-app"]
-
-
-def redis_client_url(client: aioredis.Redis) -> str:
-    kwargs = client.connection_pool.connection_kwargs
-    return f"redis://{kwargs['host']}:{kwargs['port']}/0"
 
 
 async def test_configure_persist_items_is_thoonk_persist(
@@ -438,3 +432,20 @@ async def test_metadata(service: PubSubService, redis_client: aioredis.Redis) ->
     with pytest.raises(NodeNotFound):
         await service.metadata("missing")
     assert await snapshot(redis_client) == before
+
+
+async def test_legacy_json_string_config_is_a_node(
+    service: PubSubService, redis_client: aioredis.Redis
+) -> None:
+    """pre-2011-11 thoonk.py kept the config as a JSON string under the same key."""
+    await redis_client.sadd(keys.FEEDS, "old", "old-queue")
+    await redis_client.set(keys.config("old"), json.dumps({"type": "feed", "max_length": 5}))
+    await redis_client.set(keys.config("old-queue"), json.dumps({"type": "queue"}))
+    assert await service.list_nodes() == ["old"]
+    assert (await service.metadata("old")).config == NodeConfig(max_items=5)
+    assert await service.publish(ADMIN, "old", [("a", b"x")]) == ["a"]
+    assert [i.id for i in (await service.get_items(ALICE, "old")).items] == ["a"]
+    await refused(redis_client, NodeNotFound, service.get_items(ALICE, "old-queue"))
+    # configuring turns it into a hash, keeping the old fields
+    await service.configure_node(ADMIN, "old", {"pubsub#title": ["modern"]})
+    assert (await stored_config(redis_client, "old"))["max_length"] == "5"

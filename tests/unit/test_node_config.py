@@ -86,6 +86,8 @@ def test_apply_unknown_field_names_it() -> None:
         ("pubsub#max_items", "ten"),
         ("pubsub#max_items", ""),
         ("pubsub#max_items", "1.5"),
+        ("pubsub#max_items", "٣"),
+        ("pubsub#max_items", "²"),
         ("pubsub#persist_items", "yes"),
         ("pubsub#deliver_payloads", ""),
         ("pubsub#deliver_notifications", "2"),

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from thoonk_xmpp.thoonk import FeedType, Notice, NoticeKind, keys
 from thoonk_xmpp.thoonk.feed_config import decode as decode_config
-from thoonk_xmpp.thoonk.replies import bdict
+from thoonk_xmpp.thoonk.replies import bdict, optional_bytes
 
 from .access import Action, may
 from .model import Affiliation, Item, NotificationType, SendLastPublished, Subscription
@@ -211,8 +211,10 @@ class EventRouter:
             pipe.hgetall(keys.node_affiliations(node))
             raw_config, raw_subs, raw_affs = await pipe.execute(raise_on_error=False)
         if isinstance(raw_config, Exception):
-            return None  # legacy JSON-string config: not a node we serve
-        stored = decode_config(bdict(raw_config))
+            # a JSON string written by pre-2011-11 thoonk.py: still a node (contract 15.8)
+            stored = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
+        else:
+            stored = decode_config(bdict(raw_config))
         if stored.get("type", FeedType.FEED.value) != FeedType.FEED.value:
             return None
         config = self.service.node_config_of(stored)
@@ -241,6 +243,10 @@ class EventRouter:
         return tuple(Recipient(jid, tuple(sorted(ids))) for jid, ids in sorted(by_jid.items()))
 
     async def _node_deleted(self, node: str) -> None:
+        if await self.service.thoonk.feed_exists(node):
+            # Created again before this notice came: create_node already dropped the old
+            # subscriptions and affiliations, and the new ones must stay.
+            return
         facts = await self.store.tombstone(node)
         subs = await self.store.subscriptions(node)
         affs = await self.store.affiliations(node)

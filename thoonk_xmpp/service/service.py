@@ -127,7 +127,17 @@ class PubSubService(SubscriptionOps):
             for name in names:
                 pipe.hget(keys.config(name), "type")
             types = await pipe.execute(raise_on_error=False)
-        return [name for name, kind in zip(names, types, strict=True) if kind in (None, b"feed")]
+        found: list[str] = []
+        for name, kind in zip(names, types, strict=True):
+            if isinstance(kind, Exception):  # a JSON-string config of old thoonk.py
+                try:
+                    stored = await self.store.config(name)
+                except NodeNotFound:
+                    continue
+                kind = stored.get("type", FeedType.FEED.value).encode()
+            if kind in (None, b"feed"):
+                found.append(name)
+        return found
 
     def default_config(self) -> NodeConfig:
         return self.policy.defaults
@@ -187,6 +197,7 @@ class PubSubService(SubscriptionOps):
         try:
             await self.thoonk.delete_feed(node)
         except ThoonkFeedNotFound:
+            await self.store.redis.delete(keys.node_tombstone(node))
             raise NodeNotFound(node) from None
 
     async def purge_node(self, actor: Actor, node: str) -> None:
