@@ -65,7 +65,9 @@ async def test_keys_and_types(thoonk: AsyncThoonk, redis_client: aioredis.Redis)
     assert await redis_client.get(b"feed.publishes:news") == b"3"  # edits count too
 
 
-async def test_scores_are_integer_epoch_ms(thoonk: AsyncThoonk, redis_client: aioredis.Redis) -> None:
+async def test_scores_are_integer_epoch_ms(
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis
+) -> None:
     feed = await thoonk.feed("news")
     start = await redis_ms(redis_client)
     for n in range(5):
@@ -150,7 +152,9 @@ async def test_purge_notices(thoonk: AsyncThoonk, tap: Tap) -> None:
     ]
 
 
-async def test_our_feed_reads_thoonkpy_data(thoonk: AsyncThoonk, redis_client: aioredis.Redis) -> None:
+async def test_our_feed_reads_thoonkpy_data(
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis
+) -> None:
     # Exactly what thoonk.py 1.0.1.0 writes for a feed (no Lua, plain commands).
     await redis_client.sadd(b"feeds", b"py")
     await redis_client.hset(b"feed.config:py", mapping={b"type": b"feed", b"max_length": b"2"})

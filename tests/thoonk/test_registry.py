@@ -44,7 +44,9 @@ def test_instance_id_is_32_hex() -> None:
     assert first.instance != second.instance
 
 
-async def test_create_default_type(thoonk: AsyncThoonk, redis_client: aioredis.Redis, tap: Tap) -> None:
+async def test_create_default_type(
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis, tap: Tap
+) -> None:
     await thoonk.create_feed("news")
     assert await redis_client.smembers(b"feeds") == {b"news"}
     assert await redis_client.type(b"feed.config:news") == b"hash"
@@ -68,7 +70,9 @@ async def test_create_with_config(thoonk: AsyncThoonk, redis_client: aioredis.Re
     assert await thoonk.feed_type("q") == FeedType.QUEUE
 
 
-async def test_create_replaces_stale_config(thoonk: AsyncThoonk, redis_client: aioredis.Redis) -> None:
+async def test_create_replaces_stale_config(
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis
+) -> None:
     await redis_client.hset(b"feed.config:old", mapping={b"type": b"job", b"junk": b"1"})
     await thoonk.create_feed("old")
     assert await redis_client.hgetall(b"feed.config:old") == {b"type": b"feed"}
@@ -257,7 +261,11 @@ REFUSED: list[tuple[str, Call, type[Exception]]] = [
         lambda t: t.set_config("news", {"max_length": 2.0}),
         InvalidFeedConfig,
     ),
-    ("set_config max_length bool", lambda t: t.set_config("news", {"max_length": True}), InvalidFeedConfig),
+    (
+        "set_config max_length bool",
+        lambda t: t.set_config("news", {"max_length": True}),
+        InvalidFeedConfig,
+    ),
     ("get_config missing", lambda t: t.get_config("nope"), FeedNotFound),
     ("get_config empty name", lambda t: t.get_config(""), InvalidName),
     ("delete missing", lambda t: t.delete_feed("nope"), FeedNotFound),
