@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,11 @@ from thoonk_xmpp.thoonk import (
     ItemNotFound,
     JobNotClaimed,
     WrongFeedType,
+    feed,
+    job,
+    queue,
+    sorted_feed,
+    sync,
 )
 from thoonk_xmpp.thoonk.sync import Thoonk
 from tools.localservers import RedisServer, free_port
@@ -311,3 +317,25 @@ def test_many_threads_share_one_client(client: Thoonk) -> None:
     for thread in threads:
         thread.join(60)
     assert feed.count() == 100
+
+
+@pytest.mark.parametrize(
+    ("aio", "blocking"),
+    [
+        (feed.Feed, sync.Feed),
+        (sorted_feed.SortedFeed, sync.SortedFeed),
+        (queue.Queue, sync.Queue),
+        (job.Job, sync.Job),
+    ],
+)
+def test_every_async_method_has_a_blocking_twin(aio: type, blocking: type) -> None:
+    # run_reaper runs forever: a blocking caller runs reap() in its own loop instead.
+    for name, method in inspect.getmembers(aio, inspect.iscoroutinefunction):
+        if name.startswith("_") or name == "run_reaper":
+            continue
+        twin = getattr(blocking, name, None)
+        assert twin is not None, f"{blocking.__name__}.{name} is missing"
+        assert not inspect.iscoroutinefunction(twin)
+        assert list(inspect.signature(twin).parameters) == list(
+            inspect.signature(method).parameters
+        ), name

@@ -210,6 +210,8 @@ class Queue(_Blocking["queue.Queue[T]", T]):
         """Number of waiting items."""
         return self._runner.run(self.aio.count())
 
+    length = count
+
 
 class Job(_Blocking["job.Job[T]", T]):
     """Blocking job feed; see :class:`thoonk_xmpp.thoonk.job.Job`."""
