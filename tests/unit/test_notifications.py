@@ -1,0 +1,264 @@
+"""Event messages built from service events (XEP-0060 §7.1.2, §7.2.2.1, §8.2.5.4, §8.4.2, §8.5.2)."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from slixmpp.xmlstream import tostring
+
+from thoonk_xmpp.service.events import (
+    Event,
+    ItemPublished,
+    ItemRetracted,
+    NodeConfigured,
+    NodeDeleted,
+    NodePurged,
+    Recipient,
+)
+from thoonk_xmpp.service.model import AccessModel, NotificationType
+from thoonk_xmpp.service.node_config import NodeConfig
+from thoonk_xmpp.xmpp import payloads
+from thoonk_xmpp.xmpp.notifications import (
+    DELAY_NS,
+    EVENT_NS,
+    SHIM_NS,
+    STANZA_NS,
+    Notifier,
+    message_element,
+    message_ids,
+    messages,
+    stamp,
+)
+
+SERVICE = "pubsub.example.org"
+E = f"{{{EVENT_NS}}}"
+ALICE = Recipient("alice@example.org", ("s1",))
+HEADLINE = NotificationType.HEADLINE
+
+
+def build(event: Event, recipient: Recipient = ALICE) -> ET.Element:
+    return message_element(event, recipient, sender=SERVICE, message_id="m1")
+
+
+def text(element: ET.Element) -> str:
+    return tostring(element, xmlns=STANZA_NS, top_level=True)
+
+
+def published(payload: bytes | None) -> ItemPublished:
+    return ItemPublished("news", (ALICE,), HEADLINE, "i1", payload)
+
+
+# --- the message envelope -------------------------------------------------------------------
+
+
+def test_envelope_is_a_component_message_from_the_service() -> None:
+    message = build(published(b"<entry xmlns='urn:x'/>"))
+    assert message.tag == f"{{{STANZA_NS}}}message"
+    assert message.attrib == {
+        "from": SERVICE,
+        "to": "alice@example.org",
+        "type": "headline",
+        "id": "m1",
+    }
+
+
+def test_notification_type_normal_is_used() -> None:
+    event = ItemPublished("news", (ALICE,), NotificationType.NORMAL, "i1", None)
+    assert build(event).get("type") == "normal"
+
+
+def test_federated_and_full_jids_are_addressed_verbatim() -> None:
+    remote = Recipient("bob@elsewhere.example/phone", ("s9",))
+    message = build(published(None), remote)
+    assert message.get("to") == "bob@elsewhere.example/phone"
+    assert message.get("from") == SERVICE
+
+
+# --- items ----------------------------------------------------------------------------------
+
+
+def test_xml_payload_is_sent_as_the_item_child() -> None:
+    message = build(
+        published(b"<entry xmlns='http://www.w3.org/2005/Atom'><title>Hi</title></entry>")
+    )
+    assert text(message) == (
+        '<message from="pubsub.example.org" to="alice@example.org" type="headline" id="m1">'
+        '<event xmlns="http://jabber.org/protocol/pubsub#event">'
+        '<items node="news"><item id="i1">'
+        '<entry xmlns="http://www.w3.org/2005/Atom"><title>Hi</title></entry>'
+        "</item></items></event></message>"
+    )
+
+
+def test_json_payload_goes_in_the_xep0335_wrapper() -> None:
+    item = build(published(b'{"a": [1, 2]}')).find(f"{E}event/{E}items/{E}item")
+    assert item is not None
+    (child,) = list(item)
+    assert child.tag == payloads.JSON_TAG
+    assert json.loads(child.text or "") == {"a": [1, 2]}
+
+
+def test_text_payload_goes_in_the_data_wrapper() -> None:
+    item = build(published("plain text ✓".encode())).find(f"{E}event/{E}items/{E}item")
+    assert item is not None
+    (child,) = list(item)
+    assert child.tag == payloads.DATA_TAG
+    assert child.text == "plain text ✓"
+
+
+def test_no_payload_sends_an_empty_item() -> None:
+    message = build(published(None))
+    item = message.find(f"{E}event/{E}items/{E}item")
+    assert item is not None
+    assert item.attrib == {"id": "i1"}
+    assert list(item) == []
+
+
+def test_empty_payload_is_still_a_payload() -> None:
+    item = build(published(b"")).find(f"{E}event/{E}items/{E}item")
+    assert item is not None
+    assert [child.tag for child in item] == [payloads.DATA_TAG]
+
+
+# --- retract, purge, delete, configuration ----------------------------------------------------
+
+
+def test_retract() -> None:
+    message = build(ItemRetracted("news", (ALICE,), HEADLINE, "i7"))
+    assert text(message).endswith(
+        '<event xmlns="http://jabber.org/protocol/pubsub#event">'
+        '<items node="news"><retract id="i7" /></items></event></message>'
+    )
+
+
+def test_purge_is_one_empty_element() -> None:
+    message = build(NodePurged("news", (ALICE,), HEADLINE))
+    assert text(message).endswith(
+        '<event xmlns="http://jabber.org/protocol/pubsub#event"><purge node="news" /></event></message>'
+    )
+
+
+def test_delete_with_redirect() -> None:
+    event = NodeDeleted("news", (ALICE,), HEADLINE, "xmpp:pubsub.example.org?;node=blog")
+    deleted = build(event).find(f"{E}event/{E}delete")
+    assert deleted is not None
+    assert deleted.get("node") == "news"
+    redirect = deleted.find(f"{E}redirect")
+    assert redirect is not None
+    assert redirect.attrib == {"uri": "xmpp:pubsub.example.org?;node=blog"}
+
+
+def test_delete_without_redirect() -> None:
+    deleted = build(NodeDeleted("news", (ALICE,), HEADLINE, None)).find(f"{E}event/{E}delete")
+    assert deleted is not None
+    assert list(deleted) == []
+
+
+def test_configuration_without_payloads_is_empty() -> None:
+    configuration = build(NodeConfigured("news", (ALICE,), HEADLINE, None)).find(
+        f"{E}event/{E}configuration"
+    )
+    assert configuration is not None
+    assert configuration.get("node") == "news"
+    assert list(configuration) == []
+
+
+def test_configuration_with_payloads_carries_the_node_config_form() -> None:
+    config = NodeConfig(title="News", max_items=5, access_model=AccessModel.WHITELIST)
+    configuration = build(NodeConfigured("news", (ALICE,), HEADLINE, config)).find(
+        f"{E}event/{E}configuration"
+    )
+    assert configuration is not None
+    (form,) = list(configuration)
+    assert form.tag == "{jabber:x:data}x"
+    assert form.get("type") == "result"
+    values = {
+        field.get("var"): [v.text or "" for v in field.findall("{jabber:x:data}value")]
+        for field in form.findall("{jabber:x:data}field")
+    }
+    assert values["FORM_TYPE"] == ["http://jabber.org/protocol/pubsub#node_config"]
+    assert values["pubsub#title"] == ["News"]
+    assert values["pubsub#max_items"] == ["5"]
+    assert values["pubsub#access_model"] == ["whitelist"]
+    assert values["pubsub#deliver_payloads"] == ["1"]
+
+
+# --- SHIM headers and delay -------------------------------------------------------------------
+
+
+def test_one_subscription_has_no_headers() -> None:
+    assert build(published(None)).find(f"{{{SHIM_NS}}}headers") is None
+
+
+def test_several_subscriptions_get_subid_headers_last() -> None:
+    twice = Recipient("alice@example.org", ("123-abc", "004-yyy"))
+    message = build(ItemRetracted("news", (twice,), HEADLINE, "i1"), twice)
+    last = list(message)[-1]
+    assert last.tag == f"{{{SHIM_NS}}}headers"
+    assert [(h.get("name"), h.text) for h in last] == [("SubID", "123-abc"), ("SubID", "004-yyy")]
+
+
+def test_replayed_item_is_stamped_and_headers_stay_last() -> None:
+    twice = Recipient("alice@example.org", ("a", "b"))
+    event = ItemPublished("news", (twice,), HEADLINE, "i1", b"x", replay=True)
+    moment = datetime.datetime(2003, 12, 13, 23, 58, 37, tzinfo=datetime.UTC)
+    (message,) = messages(event, sender=SERVICE, ids=iter(["m"]), now=moment)
+    tags = [child.tag for child in message]
+    assert tags == [f"{E}event", f"{{{DELAY_NS}}}delay", f"{{{SHIM_NS}}}headers"]
+    delay = message.find(f"{{{DELAY_NS}}}delay")
+    assert delay is not None
+    assert delay.attrib == {"from": SERVICE, "stamp": "2003-12-13T23:58:37Z"}
+
+
+def test_live_items_are_not_stamped() -> None:
+    (message,) = messages(published(b"x"), sender=SERVICE, ids=iter(["m"]))
+    assert message.find(f"{{{DELAY_NS}}}delay") is None
+
+
+def test_stamp_format() -> None:
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    assert stamp(datetime.datetime(2020, 1, 2, 5, 4, 5, tzinfo=plus_two)) == "2020-01-02T03:04:05Z"
+    assert (
+        stamp(datetime.datetime(2020, 1, 2, 3, 4, 5, 250_000, tzinfo=datetime.UTC))
+        == "2020-01-02T03:04:05.250Z"
+    )
+
+
+# --- fan-out --------------------------------------------------------------------------------
+
+
+def test_one_message_per_recipient_with_unique_ids() -> None:
+    recipients = tuple(Recipient(f"u{n}@example.org", (f"s{n}",)) for n in range(5))
+    event = ItemPublished("news", recipients, HEADLINE, "i1", b"<p xmlns='urn:p'/>")
+    built = list(messages(event, sender=SERVICE, ids=message_ids()))
+    assert [m.get("to") for m in built] == [r.jid for r in recipients]
+    assert len({m.get("id") for m in built}) == 5
+
+
+def test_message_ids_differ_between_generators() -> None:
+    first = set(itertools.islice(message_ids(), 100))
+    second = set(itertools.islice(message_ids(), 100))
+    assert len(first) == 100
+    assert not first & second
+
+
+def test_unknown_event_kind_is_refused() -> None:
+    with pytest.raises(TypeError):
+        build(Event("news", (ALICE,), HEADLINE))
+
+
+async def test_notifier_sends_every_message_in_order() -> None:
+    sent: list[ET.Element] = []
+    notifier = Notifier(sent.append, SERVICE)
+    recipients = tuple(Recipient(f"u{n}@example.org", (f"s{n}",)) for n in range(1000))
+    await notifier.deliver(NodePurged("news", recipients, HEADLINE))
+    await notifier.deliver(ItemRetracted("news", recipients[:1], HEADLINE, "x"))
+    assert len(sent) == 1001
+    assert [m.get("to") for m in sent[:1000]] == [r.jid for r in recipients]
+    assert all(m.get("from") == SERVICE for m in sent)
+    assert len({m.get("id") for m in sent}) == 1001
+    assert sent[-1].find(f"{E}event/{E}items/{E}retract") is not None
