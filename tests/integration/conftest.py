@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from slixmpp import ClientXMPP, ComponentXMPP
 
+from tests.integration.bridge_fixtures import bridge, pubsub_client  # noqa: F401
 from tests.integration.streams import (
     CLIENT_PLUGINS,
     Account,

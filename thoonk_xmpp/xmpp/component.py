@@ -1,0 +1,232 @@
+"""``PubSubComponent``: the XEP-0114 component that answers pubsub, disco and ping IQs.
+
+One slixmpp ``ComponentXMPP`` stream; one coroutine callback takes every
+get/set iq addressed to the service JID, parses it once
+(:mod:`.parsing`), runs its handler (:mod:`.handlers`) and sends the
+result, or the error mapped by :mod:`.errors`.  IQs from one sender are
+answered in the order they came; different senders run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from typing import Any
+
+from slixmpp import JID, ComponentXMPP
+from slixmpp.xmlstream import StanzaBase, tostring
+from slixmpp.xmlstream.handler import CoroutineCallback
+from slixmpp.xmlstream.matcher.base import MatcherBase
+
+from thoonk_xmpp.service.errors import PubSubError
+from thoonk_xmpp.service.events import EventRouter
+from thoonk_xmpp.service.service import PubSubService
+
+from . import handlers, ns, parsing
+from .errors import error_element
+
+log = logging.getLogger(__name__)
+
+
+class ComponentError(Exception):
+    """The component could not start a session with the server."""
+
+
+class ConnectionRefused(ComponentError):
+    """Nothing accepted the TCP connection (server down, wrong host or port)."""
+
+
+class StreamRefused(ComponentError):
+    """The server ended the stream: ``not-authorized`` (wrong secret), ``conflict``, …"""
+
+    def __init__(self, condition: str, text: str = "") -> None:
+        self.condition = condition
+        super().__init__(
+            f"the server refused the component: {condition}" + (f" ({text})" if text else "")
+        )
+
+
+class SessionTimeout(ComponentError):
+    """No session within the timeout: a wrong secret (slixmpp may say nothing) or no answer."""
+
+
+class _RequestsTo(MatcherBase):
+    """Matches get/set iqs addressed to the service JID itself."""
+
+    def __init__(self, jid: str) -> None:
+        super().__init__(jid)
+        self.jid = jid
+
+    def match(self, xml: StanzaBase) -> bool:
+        element = xml.xml
+        return (
+            element.tag == ns.tag(ns.STANZA, "iq")
+            and element.get("type") in ("get", "set")
+            and _bare(element.get("to", "")) == self.jid
+        )
+
+
+def _bare(jid: str) -> str:
+    try:
+        return JID(jid).bare
+    except ValueError:
+        return ""
+
+
+class _Lanes:
+    """One lock per sender, dropped when nobody waits on it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def lane(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class PubSubComponent:
+    """The pubsub service on an XEP-0114 component connection."""
+
+    def __init__(
+        self,
+        jid: str,
+        secret: str,
+        host: str,
+        port: int,
+        service: PubSubService,
+        router: EventRouter,
+    ) -> None:
+        self.jid = JID(jid).bare
+        self.host = host
+        self.port = port
+        self.service = service
+        self.router = router
+        self.xmpp = ComponentXMPP(jid, secret, host, port)  # type: ignore[no-untyped-call]
+        #: Set while a session is up; cleared when it ends.
+        self.connected = asyncio.Event()
+        #: Set while no session is up (initially, and after every disconnection).
+        self.disconnected = asyncio.Event()
+        self.disconnected.set()
+        self._outcome: asyncio.Future[None] | None = None
+        self._lanes = _Lanes()
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self.xmpp.register_handler(
+            CoroutineCallback("thoonk-xmpp requests", _RequestsTo(self.jid), self._on_iq)
+        )
+        self.xmpp.add_event_handler("session_start", self._on_session_start)
+        self.xmpp.add_event_handler("disconnected", self._on_disconnected)
+        self.xmpp.add_event_handler("stream_error", self._on_stream_error)
+        self.xmpp.add_event_handler("connection_failed", self._on_connection_failed)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        """Connect and hand-shake; returns on session start.
+
+        Raises :class:`ConnectionRefused`, :class:`StreamRefused` or
+        :class:`SessionTimeout` (after stopping the attempt).
+        """
+        self._outcome = asyncio.get_running_loop().create_future()
+        self.xmpp.connect(self.host, self.port)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._outcome), timeout)
+        except TimeoutError:
+            await self._stop_stream()
+            raise SessionTimeout(
+                f"no session with {self.host}:{self.port} as {self.jid} after {timeout} s:"
+                " wrong component secret, or the server does not answer"
+            ) from None
+        except ComponentError:
+            await self._stop_stream()
+            raise
+
+    async def disconnect(self, wait: float = 2.0) -> None:
+        """Finish the IQs being answered, then close the stream."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=wait)
+        await self._stop_stream(wait)
+
+    async def wait_disconnected(self) -> None:
+        """Return once the session is over (immediately if there is none)."""
+        await self.disconnected.wait()
+
+    async def _stop_stream(self, wait: float = 2.0) -> None:
+        self.xmpp.cancel_connection_attempt()
+        await self.xmpp.disconnect(wait=wait)
+
+    def _settle(self, error: ComponentError | None) -> None:
+        outcome = self._outcome
+        if outcome is None or outcome.done():
+            return
+        if error is None:
+            outcome.set_result(None)
+        else:
+            outcome.set_exception(error)
+
+    def _on_session_start(self, _: Any) -> None:
+        self.disconnected.clear()
+        self.connected.set()
+        self._settle(None)
+
+    def _on_disconnected(self, _: Any) -> None:
+        self.connected.clear()
+        self.disconnected.set()
+
+    def _on_stream_error(self, error: Any) -> None:
+        self._settle(StreamRefused(str(error["condition"]), str(error["text"])))
+
+    def _on_connection_failed(self, reason: Any) -> None:
+        self._settle(ConnectionRefused(f"cannot connect to {self.host}:{self.port}: {reason}"))
+
+    # --- sending ------------------------------------------------------------------------
+
+    def send_element(self, element: ET.Element) -> None:
+        """Send a finished stanza element (``{jabber:component:accept}message``, …)."""
+        self.xmpp.send(tostring(element, stream=self.xmpp, top_level=True))
+
+    # --- requests -----------------------------------------------------------------------
+
+    async def _on_iq(self, stanza: StanzaBase) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            iq = stanza.xml
+            async with self._lanes.lane(iq.get("from", "")):
+                await self._answer(iq)
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    async def _answer(self, iq: ET.Element) -> None:
+        try:
+            envelope = parsing.envelope(iq)
+            request = parsing.parse(iq)
+            ctx = handlers.Context(
+                self.service, self.router, self.jid, envelope.sender, envelope.actor
+            )
+            reply = await handlers.handle(ctx, request)
+        except Exception as exc:
+            if not isinstance(exc, PubSubError):
+                log.exception("answering %s failed", tostring(iq))
+            self.send_element(handlers.error_iq(iq, error_element(exc)))
+            return
+        self.send_element(handlers.result_iq(iq, reply.payload))
+        if reply.after is not None:
+            try:
+                await reply.after()
+            except Exception:
+                log.exception("after answering %s", tostring(iq))

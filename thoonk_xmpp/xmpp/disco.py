@@ -1,0 +1,110 @@
+"""XEP-0030 service discovery of the service and its nodes (with XEP-0128 meta-data).
+
+:data:`FEATURES` lists only what the handlers implement and the integration
+tests exercise; a feature joins the list together with its tests.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from typing import Final
+
+from thoonk_xmpp.service.service import NodeMetadata
+
+from . import forms, ns
+
+_PUBSUB_FEATURES: Final = (
+    "access-open",
+    "access-whitelist",
+    "config-node",
+    "config-node-max",
+    "create-and-configure",
+    "create-nodes",
+    "delete-items",
+    "delete-nodes",
+    "instant-nodes",
+    "item-ids",
+    "manage-subscriptions",
+    "member-affiliation",
+    "meta-data",
+    "modify-affiliations",
+    "multi-items",
+    "outcast-affiliation",
+    "persistent-items",
+    "publish",
+    "publish-only-affiliation",
+    "publish-options",
+    "publisher-affiliation",
+    "purge-nodes",
+    "retract-items",
+    "retrieve-affiliations",
+    "retrieve-default",
+    "retrieve-items",
+    "retrieve-subscriptions",
+    "rsm",
+    "subscribe",
+)
+
+#: Everything the service advertises in disco#info.
+FEATURES: Final[tuple[str, ...]] = (
+    ns.DISCO_INFO,
+    ns.DISCO_ITEMS,
+    ns.PUBSUB,
+    *(f"{ns.PUBSUB}#{name}" for name in _PUBSUB_FEATURES),
+    ns.RSM,
+    ns.PING,
+)
+
+#: What a node's disco#info advertises.
+NODE_FEATURES: Final[tuple[str, ...]] = (ns.DISCO_INFO, ns.DISCO_ITEMS, ns.PUBSUB)
+
+
+def _d(namespace: str, name: str) -> str:
+    return ns.tag(namespace, name)
+
+
+def _query(namespace: str, node: str | None) -> ET.Element:
+    return ET.Element(_d(namespace, "query"), {} if node is None else {"node": node})
+
+
+def _features(query: ET.Element, features: Iterable[str]) -> None:
+    for var in features:
+        ET.SubElement(query, _d(ns.DISCO_INFO, "feature"), {"var": var})
+
+
+def service_info(name: str = "Thoonk pubsub") -> ET.Element:
+    """disco#info of the service: pubsub/service identity and :data:`FEATURES`."""
+    query = _query(ns.DISCO_INFO, None)
+    ET.SubElement(
+        query,
+        _d(ns.DISCO_INFO, "identity"),
+        {"category": "pubsub", "type": "service", "name": name},
+    )
+    _features(query, FEATURES)
+    return query
+
+
+def node_info(meta: NodeMetadata) -> ET.Element:
+    """disco#info of a node: pubsub/leaf identity, features and the meta-data form."""
+    query = _query(ns.DISCO_INFO, meta.node)
+    ET.SubElement(query, _d(ns.DISCO_INFO, "identity"), {"category": "pubsub", "type": "leaf"})
+    _features(query, NODE_FEATURES)
+    query.append(forms.metadata_form(meta))
+    return query
+
+
+def node_items(service_jid: str, nodes: Iterable[str]) -> ET.Element:
+    """disco#items of the service: one item per node."""
+    query = _query(ns.DISCO_ITEMS, None)
+    for node in nodes:
+        ET.SubElement(query, _d(ns.DISCO_ITEMS, "item"), {"jid": service_jid, "node": node})
+    return query
+
+
+def item_items(service_jid: str, node: str, ids: Iterable[str]) -> ET.Element:
+    """disco#items of a node: one item per published item, named by its id (§5.5)."""
+    query = _query(ns.DISCO_ITEMS, node)
+    for item_id in ids:
+        ET.SubElement(query, _d(ns.DISCO_ITEMS, "item"), {"jid": service_jid, "name": item_id})
+    return query

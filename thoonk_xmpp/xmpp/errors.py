@@ -1,0 +1,133 @@
+"""Service errors → XMPP stanza errors, in exactly one table.
+
+Request parsing raises the few errors below, which extend the service tree
+(:mod:`thoonk_xmpp.service.errors`) so that one lookup serves both::
+
+    PubSubError
+    ├── BadRequest
+    │   ├── MalformedRequest       the stanza breaks the protocol's grammar
+    │   ├── JidRequired            <subscribe/> without a 'jid'
+    │   └── InvalidJid
+    │       └── MalformedJid       a 'jid' attribute that is not a JID
+    ├── UnknownRequest             a pubsub request this service does not know
+    └── ServiceUnavailable         a namespace this service does not serve
+
+:data:`ERRORS` maps each class to (error type, stanza condition, pubsub
+condition); :func:`spec_for` walks the MRO, so a new subclass inherits its
+parent's row until it gets its own (``tests/unit/test_error_map.py`` insists).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from slixmpp.types import ErrorConditions, ErrorTypes
+
+from thoonk_xmpp.service import errors as e
+
+from . import ns
+
+
+class MalformedRequest(e.BadRequest):
+    """The request does not follow the XEP's grammar (missing or bad attribute, bad form)."""
+
+
+class JidRequired(e.BadRequest):
+    def __init__(self) -> None:
+        super().__init__("a 'jid' attribute is required")
+
+
+class MalformedJid(e.InvalidJid):
+    def __init__(self, jid: str) -> None:
+        self.jid = jid
+        e.BadRequest.__init__(self, f"{jid!r} is not a valid JID")
+
+
+class UnknownRequest(e.PubSubError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"unsupported request {what}")
+
+
+class ServiceUnavailable(e.PubSubError):
+    def __init__(self, namespace: str) -> None:
+        super().__init__(f"no service for namespace {namespace!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    """How one error class looks on the wire (RFC 6120 §8.3, XEP-0060 §12)."""
+
+    type: ErrorTypes
+    condition: ErrorConditions
+    pubsub: str | None = None
+    #: A different pubsub condition when the error names one of these fields.
+    by_field: Mapping[str, str] = field(default_factory=dict)
+
+
+_BAD: Final = "bad-request"
+
+#: The one mapping. XEP-0060 section of each row in the comment.
+ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
+    e.PubSubError: ErrorSpec("wait", "internal-server-error"),
+    e.BadRequest: ErrorSpec("modify", _BAD),
+    MalformedRequest: ErrorSpec("modify", _BAD),
+    e.NodeIdRequired: ErrorSpec("modify", _BAD, "nodeid-required"),  # 7.2.3.3, 8.2.3.3
+    e.ItemRequired: ErrorSpec("modify", _BAD, "item-required"),  # 7.1.3.6, 7.2.3.4
+    e.PayloadRequired: ErrorSpec("modify", _BAD, "payload-required"),  # 7.1.3.6
+    e.InvalidJid: ErrorSpec("modify", _BAD, "invalid-jid"),  # 6.1.3.1
+    MalformedJid: ErrorSpec("modify", _BAD, "invalid-jid"),
+    JidRequired: ErrorSpec("modify", _BAD, "jid-required"),  # 6.3.4.1
+    e.SubIdRequired: ErrorSpec("modify", _BAD, "subid-required"),  # 6.2.3.1
+    e.ItemForbidden: ErrorSpec("modify", _BAD, "item-forbidden"),  # 7.1.3.6
+    e.InvalidPayload: ErrorSpec("modify", _BAD, "invalid-payload"),  # 7.1.3.5
+    e.NodeNotFound: ErrorSpec("cancel", "item-not-found"),
+    e.ItemNotFound: ErrorSpec("cancel", "item-not-found"),  # 7.2.3.2, XEP-0059 §2.5
+    e.NodeExists: ErrorSpec("cancel", "conflict"),  # 8.1.1
+    e.Forbidden: ErrorSpec("auth", "forbidden"),
+    e.ClosedNode: ErrorSpec("cancel", "not-allowed", "closed-node"),  # 6.1.3.4, 6.5.9.8
+    e.NotSubscribed: ErrorSpec("cancel", "unexpected-request", "not-subscribed"),  # 6.2.3.2
+    e.InvalidSubId: ErrorSpec("modify", "not-acceptable", "invalid-subid"),  # 6.2.3.5
+    e.InvalidNodeConfig: ErrorSpec(  # 8.2.4.2; 8.1.2 for an access model we lack
+        "modify",
+        "not-acceptable",
+        by_field={"pubsub#access_model": "unsupported-access-model"},
+    ),
+    e.PreconditionNotMet: ErrorSpec("cancel", "conflict", "precondition-not-met"),  # 7.1.5
+    e.PayloadTooBig: ErrorSpec("modify", "not-acceptable", "payload-too-big"),  # 7.1.3.4
+    e.Unsupported: ErrorSpec("cancel", "feature-not-implemented", "unsupported"),
+    UnknownRequest: ErrorSpec("cancel", "feature-not-implemented"),
+    ServiceUnavailable: ErrorSpec("cancel", "service-unavailable"),  # RFC 6120 §8.4
+}
+
+#: For anything that is not a PubSubError (a bug, Redis gone): never leak details.
+INTERNAL: Final = ErrorSpec("wait", "internal-server-error")
+
+
+_BY_CLASS: Final[dict[type, ErrorSpec]] = dict(ERRORS)
+
+
+def spec_for(error: BaseException) -> ErrorSpec:
+    """The row for ``error``'s class or its nearest mapped ancestor."""
+    for cls in type(error).__mro__:
+        spec = _BY_CLASS.get(cls)
+        if spec is not None:
+            return spec
+    return INTERNAL
+
+
+def error_element(error: BaseException) -> ET.Element:
+    """The ``<error/>`` child for ``error``: type, condition, pubsub condition, text."""
+    spec = spec_for(error)
+    element = ET.Element(ns.tag(ns.STANZA, "error"), {"type": spec.type})
+    ET.SubElement(element, ns.tag(ns.STANZAS, spec.condition))
+    if isinstance(error, e.PubSubError):
+        pubsub = spec.by_field.get(getattr(error, "field", ""), spec.pubsub)
+        if pubsub is not None:
+            attrs = {"feature": error.feature} if isinstance(error, e.Unsupported) else {}
+            ET.SubElement(element, ns.tag(ns.PUBSUB_ERRORS, pubsub), attrs)
+        text = ET.SubElement(element, ns.tag(ns.STANZAS, "text"))
+        text.text = str(error)
+    return element

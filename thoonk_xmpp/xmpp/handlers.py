@@ -1,0 +1,349 @@
+"""One async function per verb: typed request → service call → reply element.
+
+Handlers never read XML and never catch service errors (the component maps
+them through :mod:`thoonk_xmpp.xmpp.errors`); they return a :class:`Reply`
+whose payload goes into the iq result and whose ``after`` runs once the
+result is sent (the last item for a new subscriber).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from thoonk_xmpp.service.errors import ItemNotFound
+from thoonk_xmpp.service.events import EventRouter
+from thoonk_xmpp.service.model import (
+    Actor,
+    Affiliation,
+    ItemsPage,
+    SendLastPublished,
+    Subscription,
+    SubscriptionState,
+)
+from thoonk_xmpp.service.service import PubSubService
+
+from . import disco, forms, ns, payloads, rsm
+from .requests import (
+    Create,
+    Delete,
+    DiscoInfo,
+    DiscoItems,
+    GetAffiliations,
+    GetConfig,
+    GetDefault,
+    GetItems,
+    GetSubscriptions,
+    OwnAffiliations,
+    OwnSubscriptions,
+    Ping,
+    Publish,
+    Purge,
+    Request,
+    Retract,
+    SetAffiliations,
+    SetConfig,
+    SetSubscriptions,
+    Subscribe,
+    Unsubscribe,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may use: the service, the event router and who is asking."""
+
+    service: PubSubService
+    router: EventRouter
+    service_jid: str
+    sender: str
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The iq result's payload (None: empty result) and work to do once it is sent."""
+
+    payload: ET.Element | None = None
+    after: Callable[[], Awaitable[None]] | None = None
+
+
+R = TypeVar("R", bound=Request)
+Handler = Callable[[Context, R], Awaitable[Reply]]
+
+#: Request class → handler; filled by :func:`handles`.
+HANDLERS: Final[dict[type, Callable[[Context, Any], Awaitable[Reply]]]] = {}
+
+
+def handles(kind: type[R]) -> Callable[[Handler[R]], Handler[R]]:
+    def register(handler: Handler[R]) -> Handler[R]:
+        HANDLERS[kind] = handler
+        return handler
+
+    return register
+
+
+async def handle(ctx: Context, request: Request) -> Reply:
+    """Run the handler for ``request``."""
+    return await HANDLERS[type(request)](ctx, request)
+
+
+def _pubsub(owner: bool = False) -> ET.Element:
+    return ET.Element(ns.tag(ns.PUBSUB_OWNER if owner else ns.PUBSUB, "pubsub"))
+
+
+def _sub(parent: ET.Element, name: str, attrs: dict[str, str] | None = None) -> ET.Element:
+    namespace, _ = ns.split(parent.tag)
+    return ET.SubElement(parent, ns.tag(namespace, name), attrs or {})
+
+
+def _node_attrs(node: str | None) -> dict[str, str]:
+    return {} if node is None else {"node": node}
+
+
+def _subscription(
+    parent: ET.Element, sub: Subscription, *, with_node: bool = True, state: str | None = None
+) -> None:
+    attrs = {"node": sub.node} if with_node else {}
+    attrs |= {"jid": sub.jid, "subscription": state or sub.state.value, "subid": sub.subid}
+    _sub(parent, "subscription", attrs)
+
+
+# --- XEP-0199 and XEP-0030 --------------------------------------------------------------
+
+
+@handles(Ping)
+async def ping(ctx: Context, request: Ping) -> Reply:
+    return Reply()
+
+
+@handles(DiscoInfo)
+async def disco_info(ctx: Context, request: DiscoInfo) -> Reply:
+    if request.node is None:
+        return Reply(disco.service_info())
+    return Reply(disco.node_info(await ctx.service.metadata(request.node)))
+
+
+@handles(DiscoItems)
+async def disco_items(ctx: Context, request: DiscoItems) -> Reply:
+    if request.node is None:
+        page = rsm.page_of(await ctx.service.list_nodes(), request.page)
+        query = disco.node_items(ctx.service_jid, page.members)
+    else:
+        ids = await ctx.service.item_ids(ctx.actor, request.node)
+        page = rsm.page_of(ids, request.page, request.node)
+        query = disco.item_items(ctx.service_jid, request.node, page.members)
+    if request.page is not None:
+        query.append(rsm.set_element(page.members, page.first_index, page.count))
+    return Reply(query)
+
+
+# --- owner: nodes (§8.1-8.5) -----------------------------------------------------------
+
+
+@handles(Create)
+async def create(ctx: Context, request: Create) -> Reply:
+    node = await ctx.service.create_node(ctx.actor, request.node, request.config)
+    pubsub = _pubsub()
+    _sub(pubsub, "create", {"node": node})
+    return Reply(pubsub)
+
+
+@handles(GetConfig)
+async def get_config(ctx: Context, request: GetConfig) -> Reply:
+    config = await ctx.service.get_config(ctx.actor, request.node)
+    pubsub = _pubsub(owner=True)
+    _sub(pubsub, "configure", {"node": request.node}).append(forms.node_config_form(config))
+    return Reply(pubsub)
+
+
+@handles(SetConfig)
+async def set_config(ctx: Context, request: SetConfig) -> Reply:
+    if request.changes is None:  # cancelled: still only the owner may do even that
+        await ctx.service.get_config(ctx.actor, request.node)
+    else:
+        await ctx.service.configure_node(ctx.actor, request.node, request.changes)
+    return Reply()
+
+
+@handles(GetDefault)
+async def get_default(ctx: Context, request: GetDefault) -> Reply:
+    pubsub = _pubsub(owner=True)
+    _sub(pubsub, "default").append(forms.node_config_form(ctx.service.default_config()))
+    return Reply(pubsub)
+
+
+@handles(Delete)
+async def delete(ctx: Context, request: Delete) -> Reply:
+    await ctx.service.delete_node(ctx.actor, request.node, request.redirect)
+    return Reply()
+
+
+@handles(Purge)
+async def purge(ctx: Context, request: Purge) -> Reply:
+    await ctx.service.purge_node(ctx.actor, request.node)
+    return Reply()
+
+
+# --- publisher (§7) ------------------------------------------------------------------------
+
+
+@handles(Publish)
+async def publish(ctx: Context, request: Publish) -> Reply:
+    ids = await ctx.service.publish(
+        ctx.actor,
+        request.node,
+        [(item.id, item.payload) for item in request.items],
+        request.options,
+    )
+    pubsub = _pubsub()
+    published = _sub(pubsub, "publish", {"node": request.node})
+    for item_id in ids:
+        _sub(published, "item", {"id": item_id})
+    return Reply(pubsub)
+
+
+@handles(Retract)
+async def retract(ctx: Context, request: Retract) -> Reply:
+    await ctx.service.retract(ctx.actor, request.node, request.ids, request.notify)
+    return Reply()
+
+
+# --- subscriber (§6) -----------------------------------------------------------------------
+
+
+@handles(GetItems)
+async def get_items(ctx: Context, request: GetItems) -> Reply:
+    service = ctx.service
+    try:
+        page = await service.get_items(
+            ctx.actor, request.node, request.ids or None, request.max_items, request.page
+        )
+    except ItemNotFound:
+        if not request.ids:
+            raise
+        page = ItemsPage([], 0, None)  # §6.5.9.11: asked-for items that do not exist
+    pubsub = _pubsub()
+    items = _sub(pubsub, "items", {"node": request.node})
+    for item in page.items:
+        _sub(items, "item", {"id": item.id}).append(payloads.to_element(item.payload))
+    if request.page is not None:
+        ids = [item.id for item in page.items]
+        pubsub.append(rsm.set_element(ids, page.first_index, page.count))
+    return Reply(pubsub)
+
+
+@handles(Subscribe)
+async def subscribe(ctx: Context, request: Subscribe) -> Reply:
+    service = ctx.service
+    sub = await service.subscribe(ctx.actor, request.node, request.jid)
+    pubsub = _pubsub()
+    _subscription(pubsub, sub)
+    config = service.node_config_of(await service.store.config(request.node))
+    if config.send_last_published_item != SendLastPublished.ON_SUB:
+        return Reply(pubsub)
+
+    async def send_last() -> None:
+        await ctx.router.send_last_item(sub, await service.last_item(sub.node))
+
+    return Reply(pubsub, send_last)
+
+
+@handles(Unsubscribe)
+async def unsubscribe(ctx: Context, request: Unsubscribe) -> Reply:
+    mine = [
+        sub
+        for sub in await ctx.service.own_subscriptions(ctx.actor, request.node)
+        if sub.jid == request.jid and request.subid in (None, sub.subid)
+    ]
+    await ctx.service.unsubscribe(ctx.actor, request.node, request.jid, request.subid)
+    if len(mine) != 1:
+        return Reply()
+    pubsub = _pubsub()
+    _subscription(pubsub, mine[0], state=SubscriptionState.NONE.value)
+    return Reply(pubsub)
+
+
+@handles(OwnSubscriptions)
+async def own_subscriptions(ctx: Context, request: OwnSubscriptions) -> Reply:
+    subs = await ctx.service.own_subscriptions(ctx.actor, request.node)
+    pubsub = _pubsub()
+    listing = _sub(pubsub, "subscriptions", _node_attrs(request.node))
+    for sub in subs:
+        _subscription(listing, sub)
+    return Reply(pubsub)
+
+
+@handles(OwnAffiliations)
+async def own_affiliations(ctx: Context, request: OwnAffiliations) -> Reply:
+    found = await ctx.service.own_affiliations(ctx.actor, request.node)
+    pubsub = _pubsub()
+    listing = _sub(pubsub, "affiliations", _node_attrs(request.node))
+    for node, affiliation in found.items():
+        _sub(listing, "affiliation", {"node": node, "affiliation": affiliation.value})
+    return Reply(pubsub)
+
+
+# --- owner: subscriptions and affiliations (§8.8, §8.9) -----------------------------------
+
+
+@handles(GetSubscriptions)
+async def get_subscriptions(ctx: Context, request: GetSubscriptions) -> Reply:
+    subs = await ctx.service.node_subscriptions(ctx.actor, request.node)
+    pubsub = _pubsub(owner=True)
+    listing = _sub(pubsub, "subscriptions", {"node": request.node})
+    for sub in subs:
+        _subscription(listing, sub, with_node=False)
+    return Reply(pubsub)
+
+
+@handles(SetSubscriptions)
+async def set_subscriptions(ctx: Context, request: SetSubscriptions) -> Reply:
+    await ctx.service.set_subscriptions(ctx.actor, request.node, request.changes)
+    return Reply()
+
+
+@handles(GetAffiliations)
+async def get_affiliations(ctx: Context, request: GetAffiliations) -> Reply:
+    found = await ctx.service.node_affiliations(ctx.actor, request.node)
+    pubsub = _pubsub(owner=True)
+    listing = _sub(pubsub, "affiliations", {"node": request.node})
+    for jid, affiliation in found.items():
+        if affiliation != Affiliation.NONE:
+            _sub(listing, "affiliation", {"jid": jid, "affiliation": affiliation.value})
+    return Reply(pubsub)
+
+
+@handles(SetAffiliations)
+async def set_affiliations(ctx: Context, request: SetAffiliations) -> Reply:
+    await ctx.service.set_affiliations(ctx.actor, request.node, dict(request.changes))
+    return Reply()
+
+
+# --- the iq around a reply ------------------------------------------------------------------
+
+
+def result_iq(iq: ET.Element, payload: ET.Element | None) -> ET.Element:
+    """The ``result`` answer to request ``iq`` carrying ``payload``."""
+    reply = _answer(iq, "result")
+    if payload is not None:
+        reply.append(payload)
+    return reply
+
+
+def error_iq(iq: ET.Element, error: ET.Element) -> ET.Element:
+    """The ``error`` answer to request ``iq`` carrying the ``<error/>`` element."""
+    reply = _answer(iq, "error")
+    reply.append(error)
+    return reply
+
+
+def _answer(iq: ET.Element, kind: str) -> ET.Element:
+    attrs = {"type": kind, "id": iq.get("id", "")}
+    if iq.get("to"):
+        attrs["from"] = iq.get("to", "")
+    if iq.get("from"):
+        attrs["to"] = iq.get("from", "")
+    return ET.Element(ns.tag(ns.STANZA, "iq"), attrs)

@@ -1,0 +1,30 @@
+"""XML namespaces the adapter reads and writes."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Stanzas on an XEP-0114 component stream.
+STANZA: Final = "jabber:component:accept"
+STANZAS: Final = "urn:ietf:params:xml:ns:xmpp-stanzas"
+PUBSUB: Final = "http://jabber.org/protocol/pubsub"
+PUBSUB_OWNER: Final = "http://jabber.org/protocol/pubsub#owner"
+PUBSUB_ERRORS: Final = "http://jabber.org/protocol/pubsub#errors"
+DISCO_INFO: Final = "http://jabber.org/protocol/disco#info"
+DISCO_ITEMS: Final = "http://jabber.org/protocol/disco#items"
+RSM: Final = "http://jabber.org/protocol/rsm"
+PING: Final = "urn:xmpp:ping"
+DATA: Final = "jabber:x:data"
+
+
+def tag(namespace: str, name: str) -> str:
+    """ElementTree's ``{namespace}name``."""
+    return f"{{{namespace}}}{name}"
+
+
+def split(qualified: str) -> tuple[str, str]:
+    """``{namespace}name`` → ``(namespace, name)``; no namespace gives ``""``."""
+    if qualified.startswith("{"):
+        namespace, _, name = qualified[1:].partition("}")
+        return namespace, name
+    return "", qualified

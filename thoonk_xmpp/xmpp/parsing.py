@@ -1,0 +1,361 @@
+"""IQ stanzas parsed once, by table, into the typed requests of :mod:`.requests`.
+
+:data:`VERBS` maps (iq type, namespace, element) to a :class:`Verb`; for the two
+pubsub namespaces the element is the first child of ``<pubsub/>`` found in the
+table (so ``<create/>`` wins over the ``<configure/>`` that follows it), for
+other namespaces it is the iq's payload itself.  Each verb has one parser; a
+malformed stanza raises a :mod:`thoonk_xmpp.xmpp.errors` or
+:mod:`thoonk_xmpp.service.errors` error before any service call.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from slixmpp import JID
+from slixmpp.jid import InvalidJID
+
+from thoonk_xmpp.service.errors import InvalidPayload, ItemRequired, NodeIdRequired, Unsupported
+from thoonk_xmpp.service.model import Affiliation, SubscriptionState
+
+from . import forms, ns, payloads, rsm
+from .errors import JidRequired, MalformedJid, MalformedRequest, ServiceUnavailable, UnknownRequest
+from .requests import (
+    Create,
+    Delete,
+    DiscoInfo,
+    DiscoItems,
+    Envelope,
+    GetAffiliations,
+    GetConfig,
+    GetDefault,
+    GetItems,
+    GetSubscriptions,
+    IqType,
+    OwnAffiliations,
+    OwnSubscriptions,
+    Ping,
+    Publish,
+    PublishedItem,
+    Purge,
+    Request,
+    Retract,
+    SetAffiliations,
+    SetConfig,
+    SetSubscriptions,
+    Subscribe,
+    Unsubscribe,
+    Verb,
+)
+
+_G, _S, _P, _O = IqType.GET, IqType.SET, ns.PUBSUB, ns.PUBSUB_OWNER
+
+#: (iq type, namespace, element) → verb: the whole request vocabulary.
+VERBS: Final[Mapping[tuple[IqType, str, str], Verb]] = {
+    (_G, ns.PING, "ping"): Verb.PING,
+    (_G, ns.DISCO_INFO, "query"): Verb.DISCO_INFO,
+    (_G, ns.DISCO_ITEMS, "query"): Verb.DISCO_ITEMS,
+    (_S, _P, "create"): Verb.CREATE,
+    (_S, _P, "publish"): Verb.PUBLISH,
+    (_S, _P, "retract"): Verb.RETRACT,
+    (_G, _P, "items"): Verb.GET_ITEMS,
+    (_S, _P, "subscribe"): Verb.SUBSCRIBE,
+    (_S, _P, "unsubscribe"): Verb.UNSUBSCRIBE,
+    (_G, _P, "subscriptions"): Verb.OWN_SUBSCRIPTIONS,
+    (_G, _P, "affiliations"): Verb.OWN_AFFILIATIONS,
+    (_G, _O, "configure"): Verb.GET_CONFIG,
+    (_S, _O, "configure"): Verb.SET_CONFIG,
+    (_G, _O, "default"): Verb.GET_DEFAULT,
+    (_S, _O, "delete"): Verb.DELETE,
+    (_S, _O, "purge"): Verb.PURGE,
+    (_G, _O, "subscriptions"): Verb.GET_SUBSCRIPTIONS,
+    (_S, _O, "subscriptions"): Verb.SET_SUBSCRIPTIONS,
+    (_G, _O, "affiliations"): Verb.GET_AFFILIATIONS,
+    (_S, _O, "affiliations"): Verb.SET_AFFILIATIONS,
+}
+
+#: Pubsub requests we know but do not implement → the XEP-0060 feature to name.
+UNSUPPORTED: Final[Mapping[tuple[str, str], str]] = {
+    (_P, "options"): "subscription-options",
+    (_P, "default"): "retrieve-default-sub",
+}
+
+
+# --- attribute helpers ----------------------------------------------------------------------
+
+
+def _node(element: ET.Element) -> str:
+    node = element.get("node")
+    if not node:
+        raise NodeIdRequired()
+    return node
+
+
+def _optional_node(element: ET.Element) -> str | None:
+    return element.get("node") or None
+
+
+def normalise_jid(text: str | None) -> str:
+    """A JID attribute in normal form (full if it has a resource)."""
+    if not text:
+        raise JidRequired()
+    try:
+        return str(JID(text))
+    except InvalidJID:
+        raise MalformedJid(text) from None
+
+
+def _boolean(value: str, what: str) -> bool:
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false"):
+        return False
+    raise MalformedRequest(f"{what} must be a boolean (1, 0, true, false), got {value!r}")
+
+
+def _item_id(item: ET.Element) -> str:
+    item_id = item.get("id")
+    if not item_id:
+        raise ItemRequired("an item id")
+    return item_id
+
+
+def _child(parent: ET.Element, namespace: str, name: str) -> ET.Element | None:
+    return parent.find(ns.tag(namespace, name))
+
+
+def _all(parent: ET.Element, namespace: str, name: str) -> list[ET.Element]:
+    return parent.findall(ns.tag(namespace, name))
+
+
+# --- one parser per verb (element, its parent) ---------------------------------------------
+
+
+def _ping(element: ET.Element, parent: ET.Element) -> Ping:
+    return Ping()
+
+
+def _disco_info(element: ET.Element, parent: ET.Element) -> DiscoInfo:
+    return DiscoInfo(_optional_node(element))
+
+
+def _disco_items(element: ET.Element, parent: ET.Element) -> DiscoItems:
+    return DiscoItems(_optional_node(element), rsm.parse_set(element))
+
+
+def _create(element: ET.Element, pubsub: ET.Element) -> Create:
+    configure = _child(pubsub, _P, "configure")
+    if configure is not None and configure.get("node") is not None:
+        raise MalformedRequest("<configure/> beside <create/> must not have a 'node'")
+    return Create(_optional_node(element), forms.submitted(configure, forms.NODE_CONFIG))
+
+
+def _get_config(element: ET.Element, pubsub: ET.Element) -> GetConfig:
+    return GetConfig(_node(element))
+
+
+def _set_config(element: ET.Element, pubsub: ET.Element) -> SetConfig:
+    node = _node(element)
+    if forms.find_form(element) is None:
+        raise MalformedRequest("<configure/> must hold a data form")
+    return SetConfig(node, forms.submitted(element, forms.NODE_CONFIG))
+
+
+def _get_default(element: ET.Element, pubsub: ET.Element) -> GetDefault:
+    kind = element.get("type", "leaf")
+    if kind != "leaf":
+        raise Unsupported("collections", f"node type {kind!r}")
+    return GetDefault()
+
+
+def _delete(element: ET.Element, pubsub: ET.Element) -> Delete:
+    node = _node(element)
+    redirect = _child(element, _O, "redirect")
+    if redirect is None:
+        return Delete(node)
+    uri = redirect.get("uri")
+    if not uri:
+        raise MalformedRequest("<redirect/> must have a 'uri'")
+    return Delete(node, uri)
+
+
+def _purge(element: ET.Element, pubsub: ET.Element) -> Purge:
+    return Purge(_node(element))
+
+
+def _published_item(item: ET.Element) -> PublishedItem:
+    children = list(item)
+    if len(children) > 1:
+        raise InvalidPayload(f"an item holds one payload element, this one holds {len(children)}")
+    payload = None
+    if children:
+        try:
+            payload = payloads.to_stored(children[0])
+        except payloads.PayloadError as exc:
+            raise InvalidPayload(str(exc)) from None
+    return PublishedItem(item.get("id") or None, payload)
+
+
+def _publish(element: ET.Element, pubsub: ET.Element) -> Publish:
+    node = _node(element)
+    items = tuple(_published_item(item) for item in _all(element, _P, "item"))
+    options = _child(pubsub, _P, "publish-options")
+    return Publish(node, items, forms.submitted(options, forms.PUBLISH_OPTIONS))
+
+
+def _retract(element: ET.Element, pubsub: ET.Element) -> Retract:
+    node = _node(element)
+    ids = tuple(_item_id(item) for item in _all(element, _P, "item"))
+    if not ids:
+        raise ItemRequired("an item id")
+    notify = element.get("notify")
+    return Retract(node, ids, notify is not None and _boolean(notify, "'notify'"))
+
+
+def _get_items(element: ET.Element, pubsub: ET.Element) -> GetItems:
+    node = _node(element)
+    ids = tuple(_item_id(item) for item in _all(element, _P, "item"))
+    raw_max = element.get("max_items")
+    max_items = None
+    if raw_max is not None:
+        if not (raw_max.isascii() and raw_max.isdigit()) or int(raw_max) < 1:
+            raise MalformedRequest(f"'max_items' must be a positive integer, got {raw_max!r}")
+        max_items = int(raw_max)
+    return GetItems(node, ids, max_items, rsm.parse_set(pubsub))
+
+
+def _subscribe(element: ET.Element, pubsub: ET.Element) -> Subscribe:
+    return Subscribe(_node(element), normalise_jid(element.get("jid")))
+
+
+def _unsubscribe(element: ET.Element, pubsub: ET.Element) -> Unsubscribe:
+    node = _node(element)
+    return Unsubscribe(node, normalise_jid(element.get("jid")), element.get("subid") or None)
+
+
+def _own_subscriptions(element: ET.Element, pubsub: ET.Element) -> OwnSubscriptions:
+    return OwnSubscriptions(_optional_node(element))
+
+
+def _own_affiliations(element: ET.Element, pubsub: ET.Element) -> OwnAffiliations:
+    return OwnAffiliations(_optional_node(element))
+
+
+def _get_subscriptions(element: ET.Element, pubsub: ET.Element) -> GetSubscriptions:
+    return GetSubscriptions(_node(element))
+
+
+def _set_subscriptions(element: ET.Element, pubsub: ET.Element) -> SetSubscriptions:
+    node = _node(element)
+    changes: list[tuple[str, SubscriptionState, str | None]] = []
+    for entry in _all(element, _O, "subscription"):
+        jid = normalise_jid(entry.get("jid"))
+        state = entry.get("subscription")
+        if state is None:
+            continue  # §8.8.2.1: no 'subscription' attribute, no change
+        try:
+            changes.append((jid, SubscriptionState(state), entry.get("subid") or None))
+        except ValueError:
+            raise MalformedRequest(
+                f"subscription {state!r} for {jid}: only 'subscribed' or 'none' can be set"
+            ) from None
+    return SetSubscriptions(node, tuple(changes))
+
+
+def _get_affiliations(element: ET.Element, pubsub: ET.Element) -> GetAffiliations:
+    return GetAffiliations(_node(element))
+
+
+def _set_affiliations(element: ET.Element, pubsub: ET.Element) -> SetAffiliations:
+    node = _node(element)
+    changes: dict[str, Affiliation] = {}
+    seen: set[str] = set()
+    for entry in _all(element, _O, "affiliation"):
+        jid = normalise_jid(entry.get("jid"))
+        if jid in seen:
+            raise MalformedRequest(f"{jid} appears twice (§8.9.2.4)")
+        seen.add(jid)
+        value = entry.get("affiliation")
+        if value is None:
+            continue  # §8.9.2.1: no 'affiliation' attribute, no change
+        try:
+            changes[jid] = Affiliation(value)
+        except ValueError:
+            raise MalformedRequest(f"{value!r} is not an affiliation") from None
+    return SetAffiliations(node, tuple(changes.items()))
+
+
+_Parser = Callable[[ET.Element, ET.Element], Request]
+
+PARSERS: Final[Mapping[Verb, _Parser]] = {
+    Verb.PING: _ping,
+    Verb.DISCO_INFO: _disco_info,
+    Verb.DISCO_ITEMS: _disco_items,
+    Verb.CREATE: _create,
+    Verb.GET_CONFIG: _get_config,
+    Verb.SET_CONFIG: _set_config,
+    Verb.GET_DEFAULT: _get_default,
+    Verb.DELETE: _delete,
+    Verb.PURGE: _purge,
+    Verb.PUBLISH: _publish,
+    Verb.RETRACT: _retract,
+    Verb.GET_ITEMS: _get_items,
+    Verb.SUBSCRIBE: _subscribe,
+    Verb.UNSUBSCRIBE: _unsubscribe,
+    Verb.OWN_SUBSCRIPTIONS: _own_subscriptions,
+    Verb.OWN_AFFILIATIONS: _own_affiliations,
+    Verb.GET_SUBSCRIPTIONS: _get_subscriptions,
+    Verb.SET_SUBSCRIPTIONS: _set_subscriptions,
+    Verb.GET_AFFILIATIONS: _get_affiliations,
+    Verb.SET_AFFILIATIONS: _set_affiliations,
+}
+
+
+# --- entry points -------------------------------------------------------------------------
+
+
+def envelope(iq: ET.Element) -> Envelope:
+    """The iq's id, type and addresses; raises MalformedRequest for a non-request."""
+    try:
+        kind = IqType(iq.get("type", ""))
+    except ValueError:
+        raise MalformedRequest(f"iq type {iq.get('type')!r} is not a request") from None
+    sender = iq.get("from")
+    if not sender:
+        raise MalformedRequest("the iq has no 'from'")
+    return Envelope(iq.get("id", ""), kind, normalise_jid(sender), iq.get("to", ""))
+
+
+def parse(iq: ET.Element) -> Request:
+    """The typed request in ``iq`` (type get or set)."""
+    kind = envelope(iq).type
+    payload = next(iter(iq), None)
+    if payload is None:
+        raise MalformedRequest("the iq has no payload")
+    namespace, name = ns.split(payload.tag)
+    if name == "pubsub" and namespace in (_P, _O):
+        return _parse_pubsub(kind, payload)
+    verb = VERBS.get((kind, namespace, name))
+    if verb is None:
+        raise ServiceUnavailable(namespace)
+    return PARSERS[verb](payload, iq)
+
+
+def _parse_pubsub(kind: IqType, pubsub: ET.Element) -> Request:
+    children = [(child, *ns.split(child.tag)) for child in pubsub]
+    for child, namespace, name in children:
+        verb = VERBS.get((kind, namespace, name))
+        if verb is not None:
+            return PARSERS[verb](child, pubsub)
+    for _, namespace, name in children:
+        feature = UNSUPPORTED.get((namespace, name))
+        if feature is not None:
+            raise Unsupported(feature)
+        other = IqType.SET if kind == IqType.GET else IqType.GET
+        if (other, namespace, name) in VERBS:
+            raise MalformedRequest(f"<{name}/> needs an iq of type {other.value!r}")
+    if not children:
+        raise MalformedRequest("<pubsub/> is empty")
+    raise UnknownRequest(f"<{children[0][2]}/> in {children[0][1]}")
