@@ -254,3 +254,28 @@ async def test_feed_object_on_list_key_is_wrong_type(
     with pytest.raises(WrongFeedType):
         await feed.purge()
     assert await snapshot(redis_client) == before
+
+
+async def test_max_length_from_legacy_json_config(
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis
+) -> None:
+    await redis_client.sadd(b"feeds", b"old")
+    await redis_client.set(b"feed.config:old", b'{"type": "feed", "max_length": 2}')
+    feed = await thoonk.feed("old")
+    for n in range(4):
+        await feed.publish(str(n), id=str(n))
+    assert await feed.get_ids() == ["2", "3"]
+    assert await redis_client.type(b"feed.config:old") == b"string"
+
+
+@pytest.mark.parametrize(
+    ("stored", "kept"), [(b"0", 5), (b"-1", 5), (b"junk", 5), (b"2.7", 2), (b"", 5)]
+)
+async def test_odd_max_length_from_other_clients(
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis, stored: bytes, kept: int
+) -> None:
+    # thoonk.js/py may store anything there; only a positive number bounds the feed.
+    feed = await thoonk.feed("f")
+    await redis_client.hset(b"feed.config:f", b"max_length", stored)
+    await feed.publish_many([(str(n), str(n)) for n in range(5)])
+    assert await feed.count() == kept

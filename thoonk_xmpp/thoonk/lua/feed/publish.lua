@@ -10,9 +10,18 @@
 -- Returns a list with 1 (new) or 0 (edit) per id.
 check_feed('zset')
 local ok, conf = pcall(redis.call, 'HMGET', KEYS[3], 'max_length', 'persist')
-if not ok then conf = {} end
+if not ok then
+  -- Not a hash: pre-2011-11 thoonk.py kept the config as a JSON string.
+  conf = {}
+  local got, text = pcall(redis.call, 'GET', KEYS[3])
+  local decoded, legacy = pcall(cjson.decode, got and text or '')
+  if decoded and type(legacy) == 'table' then
+    conf = {legacy['max_length'], tostring(legacy['persist'])}
+  end
+end
 local max = tonumber(conf[1])
-if max and max < 1 then max = nil end
+-- Only a positive integer bounds the feed; thoonk.js/py may have stored anything.
+if max and max >= 1 then max = math.floor(max) else max = nil end
 local sep = '\0'
 if conf[2] == 'false' then
   local result = {}
