@@ -139,6 +139,15 @@ async def test_unicode_names_and_ids_are_utf8(
     assert (await tap.rest())[2:] == [("feed.publish:nöws:x".encode(), "ü\x00ï".encode())]
 
 
+async def test_retract_many_announces_each_id_once(thoonk: AsyncThoonk, tap: Tap) -> None:
+    feed = await thoonk.feed("news")
+    await feed.publish_many([("a", "1"), ("b", "2")])
+    await tap.rest()
+    await feed.retract_many(["1", "2", "1"])
+    assert await tap.rest() == [(b"feed.retract:news", b"1"), (b"feed.retract:news", b"2")]
+    assert await feed.count() == 0
+
+
 async def test_purge_notices(thoonk: AsyncThoonk, tap: Tap) -> None:
     feed = await thoonk.feed("news")
     await feed.publish("a", id="1")
