@@ -1,7 +1,7 @@
 """Thoonk for Python: feeds, sorted feeds, queues and jobs on Redis.
 
 Wire-compatible with thoonk.py 1.0.1.0 and thoonk.js 0.5.x (generation 1 of
-the Thoonk contract).  ``AsyncThoonk`` is the asyncio client.
+the Thoonk contract).  ``AsyncThoonk`` is the asyncio client, ``Thoonk`` its blocking twin.
 """
 
 from .client import AsyncThoonk
@@ -26,6 +26,7 @@ from .job import NO_RESULT, ClaimedJob, Job, JobCounts
 from .notices import Listener, Notice, NoticeKind
 from .queue import Priority, Queue
 from .sorted_feed import SortedFeed
+from .sync import Thoonk
 
 __all__ = [
     "BYTES",
@@ -58,6 +59,7 @@ __all__ = [
     "Queue",
     "SortedFeed",
     "TextCodec",
+    "Thoonk",
     "ThoonkError",
     "WrongFeedType",
 ]
