@@ -3,6 +3,8 @@
 ::
 
     thoonk-xmpp --version
+    thoonk-xmpp run [--config FILE]
+    thoonk-xmpp check-config [--config FILE] [--connect]
     thoonk-xmpp thoonk feeds [--redis URL] [--json]
     thoonk-xmpp thoonk info FEED [--redis URL] [--json]
     thoonk-xmpp thoonk tail FEED [--redis URL] [--count N] [--json]
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__
+from .settings import Settings, SettingsError
 from .thoonk import keys
 from .thoonk.client import AsyncThoonk
 from .thoonk.codecs import BYTES
@@ -218,6 +221,94 @@ def add_tail(subparsers: Any) -> None:
     parser.set_defaults(handler=_run_tail)
 
 
+# --- run and check-config ---------------------------------------------------------------
+
+#: Where ``--config`` defaults to when the environment does not say.
+DEFAULT_CONFIG = "thoonk_xmpp.toml"
+CONFIG_ENV = "THOONK_XMPP_CONFIG"
+#: Exit status for a settings file that cannot be used.
+EXIT_BAD_CONFIG = 2
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        default=os.environ.get(CONFIG_ENV, DEFAULT_CONFIG),
+        help=f"settings file (default: ${CONFIG_ENV} or {DEFAULT_CONFIG})",
+    )
+
+
+def _load_settings(path: str) -> Settings | None:
+    """The settings in ``path``, or None after printing why they cannot be used."""
+    try:
+        return Settings.from_toml(path)
+    except SettingsError as exc:
+        print(f"{PROG}: error: {path}: {exc}", file=sys.stderr)
+        return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .xmpp.runner import configure_logging, run
+
+    settings = _load_settings(args.config)
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    configure_logging(settings.log.level)
+    try:
+        return asyncio.run(run(settings))
+    except KeyboardInterrupt:  # before the signal handlers were installed
+        return 130
+
+
+def add_run(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help="serve the pubsub component until SIGINT or SIGTERM")
+    _config_option(parser)
+    parser.set_defaults(handler=_run)
+
+
+async def _try_connect(settings: Settings) -> int:
+    from .xmpp.runner import Bridge, StartupError
+
+    bridge = Bridge(settings)
+    try:
+        await bridge.start()
+    except StartupError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    await bridge.aclose()
+    _print(f"connected: Redis and the XMPP server accept {settings.component.jid}")
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings = _load_settings(args.config)
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    component, policy = settings.component, settings.pubsub
+    _print(f"{args.config}: OK")
+    _print(f"component: {component.jid} via {component.host}:{component.port} (secret set)")
+    _print(f"redis: {settings.redis.redacted_url}")
+    _print(f"node creation: {policy.node_creation.value}; admins: {len(policy.admins)}")
+    if args.connect:
+        return asyncio.run(_try_connect(settings))
+    return 0
+
+
+def add_check_config(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check-config", help="check a settings file (and with --connect, the servers it names)"
+    )
+    _config_option(parser)
+    parser.add_argument(
+        "--connect",
+        action="store_true",
+        help="also reach Redis and hand-shake with the XMPP server, then disconnect",
+    )
+    parser.set_defaults(handler=_check_config)
+
+
 # --- the command ------------------------------------------------------------------------
 
 
@@ -229,7 +320,7 @@ def add_thoonk(subparsers: Any) -> None:
 
 
 #: Top-level subcommands; each adds its parser and sets ``handler``.
-COMMANDS: list[Callable[[Any], None]] = [add_thoonk]
+COMMANDS: list[Callable[[Any], None]] = [add_thoonk, add_run, add_check_config]
 
 
 def build_parser() -> argparse.ArgumentParser:

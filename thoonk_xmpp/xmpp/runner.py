@@ -1,0 +1,198 @@
+"""The thoonk-xmpp process: Redis, the pubsub service, event delivery and the component link.
+
+:class:`Bridge` owns the running objects; :func:`run` adds signal handling and
+turns startup failures into a message and an exit status.  Once started, the
+bridge keeps serving through outages: it reconnects to the XMPP server with
+capped exponential backoff, and the Thoonk listener resubscribes to Redis by
+itself (requests made while Redis is away get an error reply, never silence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Coroutine
+from typing import Any, Final, TextIO
+
+from redis.exceptions import RedisError
+
+from thoonk_xmpp.service.events import EventRouter
+from thoonk_xmpp.service.service import PubSubService
+from thoonk_xmpp.settings import Settings
+from thoonk_xmpp.thoonk import AsyncThoonk, ThoonkError
+
+from .component import ComponentError, PubSubComponent
+from .notifications import Notifier
+
+log = logging.getLogger(__name__)
+
+#: Exit statuses of ``thoonk-xmpp run``.
+EXIT_OK: Final = 0
+EXIT_STARTUP: Final = 1
+
+#: Seconds to wait for Redis or for a component session at startup.
+STARTUP_TIMEOUT: Final = 10.0
+#: First wait before reconnecting to the XMPP server; doubles up to the configured cap.
+FIRST_RETRY_DELAY: Final = 0.5
+
+
+class StartupError(Exception):
+    """The bridge could not start; the message says what to fix."""
+
+
+class Bridge:
+    """One running thoonk-xmpp: build with settings, then :meth:`start`, :meth:`serve`, :meth:`aclose`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: float = STARTUP_TIMEOUT,
+        first_retry_delay: float = FIRST_RETRY_DELAY,
+    ) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self.first_retry_delay = first_retry_delay
+        component = settings.component
+        self.thoonk = AsyncThoonk.from_url(settings.redis.url, listen=True)
+        self.service = PubSubService(self.thoonk, settings.pubsub)
+        self.notifier = Notifier(self._send, component.jid)
+        self.router = EventRouter(self.service, self.notifier)
+        self.component = PubSubComponent(
+            component.jid,
+            component.secret,
+            component.host,
+            component.port,
+            self.service,
+            self.router,
+        )
+        #: How many sessions with the XMPP server were started (1 after :meth:`start`).
+        self.sessions = 0
+
+    def _send(self, element: ET.Element) -> None:
+        self.component.send_element(element)
+
+    @property
+    def where(self) -> str:
+        component = self.settings.component
+        return f"{component.host}:{component.port}"
+
+    async def start(self) -> None:
+        """Reach Redis, start event delivery, open the component session.
+
+        Raises :class:`StartupError` (after releasing what was opened) if Redis or
+        the XMPP server cannot be used within the timeout.
+        """
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _start(self) -> None:
+        self.thoonk.listener.add_sink(self.router.on_notice)
+        try:
+            await asyncio.wait_for(self.thoonk.connect(), self.timeout)
+        except (ThoonkError, RedisError, OSError, TimeoutError) as exc:
+            raise StartupError(
+                f"cannot use Redis at {self.settings.redis.redacted_url}: {exc or 'timed out'}"
+            ) from None
+        self.router.start()
+        try:
+            await self.component.connect(self.timeout)
+        except ComponentError as exc:
+            raise StartupError(
+                f"cannot connect to the XMPP server at {self.where} as "
+                f"{self.settings.component.jid}: {exc}"
+            ) from None
+        self.sessions = 1
+        log.info("serving %s through %s", self.settings.component.jid, self.where)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Keep the component session up until ``stop`` is set."""
+        while not stop.is_set():
+            await _first(stop.wait(), self.component.wait_disconnected())
+            if stop.is_set():
+                return
+            log.warning("lost the XMPP server at %s; reconnecting", self.where)
+            await self._reconnect(stop)
+
+    async def _reconnect(self, stop: asyncio.Event) -> None:
+        delay = self.first_retry_delay
+        cap = self.settings.component.reconnect_max_delay
+        while not stop.is_set():
+            try:
+                await self.component.connect(self.timeout)
+            except ComponentError as exc:
+                log.warning(
+                    "reconnecting to %s failed (%s); next try in %.1f s", self.where, exc, delay
+                )
+            else:
+                self.sessions += 1
+                log.info("reconnected to the XMPP server at %s", self.where)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, cap)
+
+    async def aclose(self) -> None:
+        """Close the session, stop delivery and the listener, release Redis."""
+        with contextlib.suppress(Exception):
+            await self.component.disconnect()
+        await self.router.aclose()
+        await self.thoonk.aclose()
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait for the first of several coroutines; cancel the rest."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def run(
+    settings: Settings, stop: asyncio.Event | None = None, *, err: TextIO | None = None
+) -> int:
+    """Run the bridge until SIGINT/SIGTERM (or ``stop``); returns the exit status."""
+    err = err or sys.stderr
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        bridge = Bridge(settings)
+        try:
+            await bridge.start()
+        except StartupError as exc:
+            print(f"thoonk-xmpp: error: {exc}", file=err, flush=True)
+            return EXIT_STARTUP
+        try:
+            await bridge.serve(stop)
+        finally:
+            log.info("stopping")
+            await bridge.aclose()
+        return EXIT_OK
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Log to ``stream`` (stderr) at ``level``; slixmpp's stanza dumps only at ``debug``."""
+    logging.basicConfig(
+        level=level.upper(),
+        stream=stream or sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    if level != "debug":
+        logging.getLogger("slixmpp").setLevel(logging.WARNING)
