@@ -118,7 +118,11 @@ class PubSubClient:
         self.service_jid = service_jid
         self.events: asyncio.Queue[ET.Element] = asyncio.Queue()
         xmpp.register_handler(
-            Callback("pubsub events", MatchXPath(f"{{jabber:client}}message/{{{EVENT}}}event"), self._on_message)
+            Callback(
+                "pubsub events",
+                MatchXPath(f"{{jabber:client}}message/{{{EVENT}}}event"),
+                self._on_message,
+            )
         )
 
     @property
@@ -167,7 +171,9 @@ class PubSubClient:
         await self.ok("set", pubsub(f"<create node='{node}'/>{configure}"))
 
     async def publish(self, node: str, item_id: str, body: str = "<x xmlns='urn:t'/>") -> None:
-        await self.ok("set", pubsub(f"<publish node='{node}'><item id='{item_id}'>{body}</item></publish>"))
+        await self.ok(
+            "set", pubsub(f"<publish node='{node}'><item id='{item_id}'>{body}</item></publish>")
+        )
 
     async def affiliate(self, node: str, jid: str, affiliation: str) -> None:
         await self.ok(
@@ -185,6 +191,28 @@ class PubSubClient:
     async def item_ids(self, node: str) -> list[str]:
         result = await self.ok("get", pubsub(f"<items node='{node}'/>"))
         return [item.get("id", "") for item in result.iter(ns.tag(PUBSUB, "item"))]
+
+
+def form_values(x: ET.Element | None) -> dict[str, list[str]]:
+    """var → values of a data form element."""
+    assert x is not None
+    return {
+        f.get("var", ""): [v.text or "" for v in f.findall(ns.tag(DATA, "value"))]
+        for f in x.findall(ns.tag(DATA, "field"))
+    }
+
+
+def find(element: ET.Element, path: str, namespace: str = PUBSUB) -> ET.Element:
+    """The first descendant at ``path`` (slash-separated local names in ``namespace``)."""
+    qualified = "/".join(ns.tag(namespace, part) for part in path.split("/"))
+    found = element.find(qualified)
+    assert found is not None, f"no {path} in {ET.tostring(element).decode()}"
+    return found
+
+
+def ids_in(element: ET.Element, namespace: str = PUBSUB) -> list[str]:
+    """The ids of every <item/> below ``element``."""
+    return [item.get("id", "") for item in element.iter(ns.tag(namespace, "item"))]
 
 
 class RecordingSink:
@@ -218,6 +246,13 @@ class Bridge:
     async def state(self) -> State:
         """Every Redis key and value (compare before/after a refused request)."""
         return await snapshot(self.redis)
+
+    async def refuses(self, client: PubSubClient, kind: str, payload: str) -> StanzaError:
+        """``client`` sends; the reply must be an error and Redis must not have changed."""
+        before = await self.state()
+        error = await client.fails(kind, payload)
+        assert await self.state() == before
+        return error
 
 
 @pytest.fixture
