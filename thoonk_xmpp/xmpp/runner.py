@@ -25,7 +25,7 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk, ThoonkError
 
-from .component import ComponentError, PubSubComponent
+from .component import ComponentError, PubSubComponent, StreamRefused
 from .notifications import Notifier
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Bridge:
         except ComponentError as exc:
             raise StartupError(
                 f"cannot connect to the XMPP server at {self.where} as "
-                f"{self.settings.component.jid}: {exc}"
+                f"{self.settings.component.jid}: {exc}{_hint(exc)}"
             ) from None
         self.sessions = 1
         log.info("serving %s through %s", self.settings.component.jid, self.where)
@@ -145,6 +145,16 @@ class Bridge:
             await self.component.disconnect()
         await self.router.aclose()
         await self.thoonk.aclose()
+
+
+def _hint(error: ComponentError) -> str:
+    if isinstance(error, StreamRefused) and error.condition == "not-authorized":
+        return "; check that [component] secret is the server's component_secret"
+    if isinstance(error, StreamRefused) and error.condition == "host-unknown":
+        return "; the server has no Component block for this jid"
+    if isinstance(error, StreamRefused) and error.condition == "conflict":
+        return "; another process is connected as this component"
+    return ""
 
 
 async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
