@@ -31,7 +31,7 @@ from thoonk_xmpp.service.events import Event, EventRouter
 from thoonk_xmpp.service.model import NodeCreation
 from thoonk_xmpp.service.policy import ServicePolicy
 from thoonk_xmpp.service.service import PubSubService
-from thoonk_xmpp.thoonk import AsyncThoonk
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed
 from thoonk_xmpp.xmpp import ns
 from thoonk_xmpp.xmpp.component import PubSubComponent
 from thoonk_xmpp.xmpp.notifications import Notifier
@@ -246,6 +246,10 @@ class Bridge:
     async def state(self) -> State:
         """Every Redis key and value (compare before/after a refused request)."""
         return await snapshot(self.redis)
+
+    async def stored(self, node: str) -> dict[str, bytes]:
+        """The node's items as Thoonk stores them (id → payload bytes), in feed order."""
+        return await Feed(self.thoonk, node, BYTES).get_all()
 
     async def refuses(self, client: PubSubClient, kind: str, payload: str) -> StanzaError:
         """``client`` sends; the reply must be an error and Redis must not have changed."""
