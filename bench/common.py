@@ -185,6 +185,10 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
+        """Median of the per-run ratios (each run's ours and ceiling were measured
+        back to back, so noise that hits both cancels); else ratio of medians."""
+        if self.ours and len(self.ours) == len(self.ceiling) and all(self.ceiling):
+            return statistics.median(o / c for o, c in zip(self.ours, self.ceiling, strict=True))
         ours, ceiling = self.ours_median, self.ceiling_median
         if ours is None or not ceiling:
             return None
@@ -234,6 +238,22 @@ def table(rows: Sequence[Row]) -> str:
         cells = [
             c.ljust(w) if i in left else c.rjust(w)
             for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def text_table(header: Sequence[str], lines: Sequence[Sequence[str]], left: set[int]) -> str:
+    """Plain-text columns: cells in ``left`` are left-aligned, the others right-aligned."""
+    rows = [tuple(header), *(tuple(line) for line in lines)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    out = []
+    for n, row in enumerate(rows):
+        cells = [
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         out.append("  ".join(cells).rstrip())
         if n == 0:

@@ -152,11 +152,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.seconds = 0.5 if args.quick else 2.0
     started = time.monotonic()
     rows = asyncio.run(run(args))
+    options = "".join(f" {o}" for o in args.client_option)
     print(
         f"\nThoonk library: median of {args.repeat} run(s) of {args.seconds:g} s, "
-        f"clients {args.clients}{' ' + ' '.join(args.client_option) if args.client_option else ''}."
-        f"  ceiling = redis-benchmark sending the same EVALSHA calls "
-        f"with as many connections; ratio = ours / ceiling."
+        f"clients {args.clients}{options}.\nceiling = redis-benchmark sending the same "
+        "EVALSHA calls with as many connections; ratio = median over runs of ours/ceiling "
+        "(each pair measured back to back)."
     )
     print(table(rows))
     print(f"({time.monotonic() - started:.0f} s)")

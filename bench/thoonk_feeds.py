@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+import time
 from typing import Any
 
-from bench.common import rate
+from bench.common import rate, redis_benchmark
 from bench.thoonk_harness import FEED, PAYLOAD, Bench, Step
 from thoonk_xmpp.thoonk import AsyncThoonk, keys
 from thoonk_xmpp.thoonk.feed_config import ConfigValue
@@ -136,12 +137,14 @@ async def notices_ours(bench: Bench, callers: int) -> float:
 
 
 class _Subscriber:
-    """``redis-cli psubscribe`` as a C subscriber; counts the lines it prints."""
+    """``redis-cli psubscribe``, a C subscriber; counts the lines it prints and when."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
         self.process = process
         self.lines = 0
+        #: perf_counter() when the last output arrived.
+        self.last = time.perf_counter()
         self._want = 0
         self._reached = asyncio.Event()
         self._task = asyncio.create_task(self._read(process.stdout))
@@ -149,11 +152,12 @@ class _Subscriber:
     async def _read(self, stream: asyncio.StreamReader) -> None:
         while chunk := await stream.read(1 << 16):
             self.lines += chunk.count(b"\n")
+            self.last = time.perf_counter()
             if self.lines >= self._want:
                 self._reached.set()
         self._reached.set()
 
-    async def wait_lines(self, lines: int, timeout: float = 10) -> None:
+    async def wait_lines(self, lines: int, timeout: float = 30) -> None:
         """Until ``lines`` lines came (or the output ended, or ``timeout``)."""
         self._want = lines
         if self.lines < lines:
@@ -162,33 +166,50 @@ class _Subscriber:
                 await asyncio.wait_for(self._reached.wait(), timeout)
 
     async def close(self) -> None:
-        self.process.terminate()
+        if self.process.returncode is None:
+            self.process.terminate()
         await self.process.wait()
         await self._task
 
 
+_LIMIT = "client-output-buffer-limit"
+#: Lines redis-cli prints per notice: pmessage, pattern, channel, payload.
+_LINES = 4
+
+
 async def notices_ceiling(bench: Bench, callers: int) -> float:
-    """Items/s of redis-benchmark's publish_many calls while redis-cli receives every notice."""
+    """Notices/s that a C subscriber (redis-cli) receives from redis-benchmark's publish_many.
+
+    Counted like ours: notices received over the time from the first publish
+    to the last notice.  The pub/sub output-buffer limit is lifted meanwhile
+    so that a subscriber slower than the publishers is not disconnected.
+    """
     await make_feed(bench)
     command = await Publish(batch=BATCH).command(bench, BATCH)
-    cli = [require("redis-cli", "redis-tools"), "-p", str(bench.server.port)]
-    stdbuf = require("stdbuf", "coreutils")  # redis-cli would hold its last lines in a buffer
+    port = bench.server.port
+    cli = require("redis-cli", "redis-tools")
+    pattern = keys.publish_channel("*").decode()
+    limits = str((await bench.admin.config_get(_LIMIT))[_LIMIT])
+    await bench.admin.config_set(_LIMIT, "pubsub 0 0 0")
     subscriber = _Subscriber(
         await asyncio.create_subprocess_exec(
-            *[stdbuf, "-oL", *cli, "psubscribe", keys.publish_channel("*").decode()],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            cli, "-p", str(port), "psubscribe", pattern, stdout=subprocess.PIPE
         )
     )
     try:
         await subscriber.wait_lines(3)  # the psubscribe reply
+        probe = 50 * callers
+        first = await redis_benchmark(port, command, clients=callers, requests=probe)
+        await subscriber.wait_lines(3 + _LINES * probe * BATCH)
         before = subscriber.lines
-        items_per_s = await bench.ceiling(command, callers) * BATCH
-        total = int(await bench.admin.get(keys.publishes(FEED)) or 0) - BATCH
-        await subscriber.wait_lines(before + 4 * total)  # pmessage, pattern, channel, payload
-        got = (subscriber.lines - before) // 4
-        if got < total:
-            print(f"  note: redis-cli received {got} of {total} notices", file=sys.stderr)
-        return items_per_s
+        requests = max(probe, int(first * bench.seconds))
+        start = time.perf_counter()
+        await redis_benchmark(port, command, clients=callers, requests=requests)
+        await subscriber.wait_lines(before + _LINES * requests * BATCH)
+        got = (subscriber.lines - before) // _LINES
+        if got < 0.999 * requests * BATCH:  # a random-id collision is an edit, not a publish
+            print(f"  note: redis-cli got {got} of {requests * BATCH} notices", file=sys.stderr)
+        return got / (subscriber.last - start)
     finally:
         await subscriber.close()
+        await bench.admin.config_set(_LIMIT, limits)

@@ -13,11 +13,13 @@ from thoonk_xmpp.thoonk.scripts import source
 # A bench-only finish: redis-benchmark cannot know which ids are claimed, so the
 # script looks up the oldest claim itself (one ZRANGE more than the real finish,
 # which only makes the ceiling lower) and runs the unchanged finish body with it.
+# With nothing claimed (a rare random-id collision at put) it does nothing.
 # KEYS[6] is feed.claimed and ARGV[3] the id in every job script call.
-_FINISH_OLDEST_CLAIM = (
-    "local ARGV = {ARGV[1], ARGV[2], redis.call('ZRANGE', KEYS[6], 0, 0)[1] or '',"
-    " ARGV[4], ARGV[5], ARGV[6], ARGV[7]}\n"
-)
+_FINISH_OLDEST_CLAIM = """\
+local oldest = redis.call('ZRANGE', KEYS[6], 0, 0)[1]
+if not oldest then return 0 end
+local ARGV = {ARGV[1], ARGV[2], oldest, ARGV[4], ARGV[5], ARGV[6], ARGV[7]}
+"""
 
 
 def finish_oldest_claim_script() -> str:
