@@ -210,7 +210,7 @@ def _spread(values: Sequence[float]) -> str:
 def table(rows: Sequence[Row]) -> str:
     """A plain-text table: operation, callers, ours, ceiling, ratio and the aim."""
     header = ("operation", "callers", "unit", "ours", "spread", "ceiling", "ratio", "aim")
-    lines: list[tuple[str, ...]] = [header]
+    lines: list[tuple[str, ...]] = []
     for row in rows:
         ratio = row.ratio
         if row.aim is None:
@@ -231,18 +231,7 @@ def table(rows: Sequence[Row]) -> str:
                 aim,
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    left = {0, 2, 7}
-    out = []
-    for n, line in enumerate(lines):
-        cells = [
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.append("  ".join(cells).rstrip())
-        if n == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+    return text_table(header, lines, left={0, 2, 7})
 
 
 def text_table(header: Sequence[str], lines: Sequence[Sequence[str]], left: set[int]) -> str:
