@@ -1,4 +1,4 @@
-"""``thoonk-xmpp run`` and ``check-config`` as real subprocesses against the test servers.
+"""``thoonk-xmpp run``, ``check-config`` and the demo as real subprocesses on the test servers.
 
 Startup failures must end the process with a non-zero status and one clear
 line on stderr, within a bound (the subprocess timeout below is that bound, a
@@ -14,14 +14,17 @@ import secrets
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.streams import TIMEOUT
+from tests.integration.bridge_fixtures import Bridge
+from tests.integration.streams import TIMEOUT, Account
 from tools.localservers import ProsodyServer, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+MakeAccount = Callable[[], Account]
 #: Longest a failing startup may take before the test calls it a hang.
 BOUND = 60.0
 
@@ -170,3 +173,42 @@ async def test_run_serves_until_sigterm_and_never_logs_the_secret(
     everything = "".join(seen) + err.decode() + out.decode()
     assert "SEND:" in everything  # debug logging really was on
     assert prosody.secret not in everything
+
+
+async def test_demo_session_runs_against_a_running_bridge(
+    bridge: Bridge, prosody: ProsodyServer, redis_server: RedisServer, make_account: MakeAccount
+) -> None:
+    alice, bob = make_account(), make_account()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "thoonk_xmpp.demo",
+        "--redis",
+        redis_server.url,
+        "--xmpp",
+        f"127.0.0.1:{prosody.c2s_port}",
+        "--service",
+        bridge.jid,
+        "--account",
+        *alice,
+        "--account",
+        *bob,
+        "--node",
+        "demo-node",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), BOUND)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    output = out.decode()
+    assert process.returncode == 0, output + err.decode()
+    assert "Hello from XMPP" in output  # bob got alice's XMPP publish
+    assert "a plain Thoonk app heard: publish demo-node id=from-xmpp" in output
+    assert "urn:xmpp:json:0" in output  # and the Thoonk app's JSON, wrapped
+    assert "items: from-xmpp, from-thoonk-json, from-thoonk-text" in output
+    assert '<delete node="demo-node" />' in output
