@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from slixmpp.xmlstream import tostring
@@ -417,3 +418,27 @@ async def test_remote_subscriber_is_addressed_like_a_local_one(
     assert far.get("type") == local.get("type") == "headline"
     assert far.get("id") != local.get("id")
     assert [tostring(child) for child in far] == [tostring(child) for child in local]
+
+
+# --- last published item ------------------------------------------------------------------
+
+
+async def test_new_subscriber_gets_the_last_item_stamped_with_delay(
+    bridge: Bridge, pubsub_client: PubSubClientFactory, thoonk: AsyncThoonk
+) -> None:
+    alice = await pubsub_client()
+    await alice.create("with-history", {"pubsub#send_last_published_item": "on_sub"})
+    await alice.publish("with-history", "older")
+    await (await thoonk.feed("with-history")).publish("<p xmlns='urn:p'>newest</p>", "newest")
+    late = await pubsub_client()
+    await late.subscribe("with-history")
+    message = await expect_item(late, "with-history", "newest")
+    assert payload_of(message, "with-history").text == "newest"
+    delay = message.find("{urn:xmpp:delay}delay")
+    assert delay is not None, ET.tostring(message)
+    assert delay.get("from") == bridge.jid
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", delay.get("stamp", ""))
+    # live items after that carry no stamp
+    await alice.publish("with-history", "live")
+    live = await expect_item(late, "with-history", "live")
+    assert live.find("{urn:xmpp:delay}delay") is None
