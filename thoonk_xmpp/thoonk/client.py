@@ -33,6 +33,22 @@ T = TypeVar("T")
 _LIST_TYPES = (FeedType.SORTED_FEED, FeedType.QUEUE, FeedType.JOB)
 
 
+def _connection_defaults() -> dict[str, Any]:
+    """Connection options for every client we build.
+
+    No socket timeout: redis-py would wrap every send and read in a timer task,
+    which costs more than the Redis work of a publish.  Dead peers are found by
+    TCP keepalive and a PING before reusing a connection idle for 30 s; blocking
+    waits carry their own server-side timeout.
+    """
+    return {
+        "retry": _retry(),
+        "socket_timeout": None,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+    }
+
+
 def _retry() -> Retry:
     """Reconnect and resend when a pooled connection went stale (e.g. Redis restarted).
 
@@ -66,7 +82,7 @@ class AsyncThoonk:
             db=db,
             password=password,
             max_connections=max_connections,
-            retry=_retry(),
+            **_connection_defaults(),
         )
         #: Random id sent in our registry notices; we ignore notices carrying it.
         self.instance = uuid.uuid4().hex
@@ -77,7 +93,7 @@ class AsyncThoonk:
     @classmethod
     def from_url(cls, url: str, listen: bool = False, **kwargs: Any) -> Self:
         """Connect from a ``redis://`` or ``rediss://`` URL."""
-        kwargs.setdefault("retry", _retry())
+        kwargs = {**_connection_defaults(), **kwargs}
         return cls(redis=aioredis.Redis.from_url(url, **kwargs), listen=listen)
 
     async def __aenter__(self) -> Self:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from typing import TypeVar
 
 from . import keys
 from .base import FeedObject
-from .names import decode_id, item_id
+from .names import decode_id, item_id, new_ids
 from .replies import bdict, blist, integer
 
 T = TypeVar("T")
@@ -29,11 +28,12 @@ class Feed(FeedObject[T]):
 
         Each entry is an item (a new id is generated) or an ``(item, id)`` pair.
         """
+        pairs = [entry if isinstance(entry, tuple) else (entry, None) for entry in entries]
+        fresh = iter(new_ids(sum(1 for _, given in pairs if given is None)))
         args: list[bytes] = []
         ids: list[str] = []
-        for entry in entries:
-            item, given = entry if isinstance(entry, tuple) else (entry, None)
-            raw_id = item_id(given) if given is not None else uuid.uuid4().hex.encode()
+        for item, given in pairs:
+            raw_id = item_id(given) if given is not None else next(fresh)
             args += (raw_id, self.codec.encode(item))
             ids.append(decode_id(raw_id))
         if not ids:

@@ -14,7 +14,6 @@ nothing (see :func:`wait_for_list`) and tries again.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import TYPE_CHECKING, TypeVar
@@ -26,6 +25,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from . import keys
 from .base import FeedObject
 from .errors import ConnectionLost, Empty
+from .names import new_ids
 from .replies import blist, integer
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def ordered_puts(items: list[bytes], push: str) -> tuple[list[bytes], list[bytes
     The arguments are ordered so that the first item given is the first taken
     (a batch of RPUSHes goes in reversed).
     """
-    ids = [uuid.uuid4().hex.encode() for _ in items]
+    ids = new_ids(len(items))
     pairs = list(zip(ids, items, strict=True))
     if push == "RPUSH":
         pairs.reverse()
