@@ -182,10 +182,15 @@ class Listener:
     async def stop(self) -> None:
         """Stop the listener task (by cancellation) and release its connection."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        # A cancellation can be swallowed inside the Redis client while it
+        # reconnects; keep asking until the task is really over.
+        while not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=1.0)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the subscription is (re-)established."""
@@ -206,6 +211,9 @@ class Listener:
                         await self._dispatch(message["channel"], message["data"])
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 self._ready.clear()
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise asyncio.CancelledError from exc
                 log.warning("notice listener lost Redis (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
