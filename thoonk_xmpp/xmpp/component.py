@@ -108,8 +108,12 @@ class PubSubComponent:
         port: int,
         service: PubSubService,
         router: EventRouter,
+        *,
+        request_timeout: float = 15.0,
     ) -> None:
         self.jid = JID(jid).bare
+        #: Longest a request may take (e.g. Redis hung); then internal-server-error.
+        self.request_timeout = request_timeout
         self.host = host
         self.port = port
         self.service = service
@@ -218,7 +222,8 @@ class PubSubComponent:
             ctx = handlers.Context(
                 self.service, self.router, self.jid, envelope.sender, envelope.actor
             )
-            reply = await handlers.handle(ctx, request)
+            async with asyncio.timeout(self.request_timeout):
+                reply = await handlers.handle(ctx, request)
         except Exception as exc:
             if not isinstance(exc, PubSubError):
                 log.exception("answering %s failed", tostring(iq))
