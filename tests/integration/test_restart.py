@@ -195,3 +195,29 @@ async def test_bridge_survives_a_redis_restart(
                 await (await app.feed("weather")).publish("rain", "rainy")
             await expect_item(bob, "weather", "rainy")
             assert await alice.item_ids("weather") == ["sunny", "rainy"]
+
+
+async def test_bridge_retries_while_prosody_is_down_and_stops_on_request(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    with ProsodyServer() as own:
+        bridge = Bridge(
+            settings_for(own, redis_server.url), timeout=TIMEOUT, first_retry_delay=0.05
+        )
+        await bridge.start()
+        stop = asyncio.Event()
+        serving = asyncio.create_task(bridge.serve(stop))
+        try:
+            own.stop()
+            await until(lambda: bridge.component.disconnected.is_set(), "the session ended")
+            own.start()
+            await until(lambda: bridge.sessions == 2, "the component reconnected")
+            own.stop()
+            await until(lambda: bridge.component.disconnected.is_set(), "the session ended again")
+            stop.set()  # while it keeps retrying a server that is gone
+            await asyncio.wait_for(serving, TIMEOUT)
+        finally:
+            stop.set()
+            await asyncio.gather(serving, return_exceptions=True)
+            await bridge.aclose()
+        assert bridge.sessions == 2

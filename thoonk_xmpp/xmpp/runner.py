@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any, Final, TextIO
 
 from redis.exceptions import RedisError
@@ -125,9 +125,15 @@ class Bridge:
         delay = self.first_retry_delay
         cap = self.settings.component.reconnect_max_delay
         while not stop.is_set():
+            attempt = asyncio.ensure_future(self.component.connect(self.timeout))
+            await _first(stop.wait(), asyncio.shield(attempt))
+            if stop.is_set():
+                attempt.cancel()
+                await asyncio.gather(attempt, return_exceptions=True)
+                return
             try:
-                await self.component.connect(self.timeout)
-            except ComponentError as exc:
+                attempt.result()
+            except Exception as exc:  # whatever went wrong, the next try may work
                 log.warning(
                     "reconnecting to %s failed (%s); next try in %.1f s", self.where, exc, delay
                 )
@@ -157,8 +163,8 @@ def _hint(error: ComponentError) -> str:
     return ""
 
 
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Wait for the first of several coroutines; cancel the rest."""
+async def _first(*waits: Awaitable[Any]) -> None:
+    """Wait for the first of several awaitables; cancel the rest."""
     tasks = [asyncio.ensure_future(w) for w in waits]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
