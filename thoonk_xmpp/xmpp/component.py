@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from slixmpp import JID, ComponentXMPP
 from slixmpp.xmlstream import StanzaBase, tostring
 from slixmpp.xmlstream.handler import CoroutineCallback
@@ -24,6 +25,7 @@ from slixmpp.xmlstream.matcher.base import MatcherBase
 from thoonk_xmpp.service.errors import PubSubError
 from thoonk_xmpp.service.events import EventRouter
 from thoonk_xmpp.service.service import PubSubService
+from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 
 from . import handlers, ns, parsing
 from .errors import error_element
@@ -225,7 +227,9 @@ class PubSubComponent:
             async with asyncio.timeout(self.request_timeout):
                 reply = await handlers.handle(ctx, request)
         except Exception as exc:
-            if not isinstance(exc, PubSubError):
+            if isinstance(exc, ThoonkConnectionLost | RedisConnectionError | TimeoutError):
+                log.warning("cannot answer %s now: %s", iq.get("id"), exc or "timed out")
+            elif not isinstance(exc, PubSubError):
                 log.exception("answering %s failed", tostring(iq))
             self.send_element(handlers.error_iq(iq, error_element(exc)))
             return

@@ -72,8 +72,18 @@ class Bridge:
         )
         #: How many sessions with the XMPP server were started (1 after :meth:`start`).
         self.sessions = 0
+        #: Notifications dropped because the link to the XMPP server was down.
+        self.dropped = 0
 
     def _send(self, element: ET.Element) -> None:
+        # While the link is down slixmpp would queue without bound; the server
+        # could not route them anyway, so count and drop (subscribers can
+        # re-fetch items), like a server drops messages to an offline component.
+        if not self.component.connected.is_set():
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("XMPP link down: %d notifications dropped so far", self.dropped)
+            return
         self.component.send_element(element)
 
     @property
