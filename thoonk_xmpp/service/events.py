@@ -2,9 +2,12 @@
 
 Notifications are driven by notices, never by the request path: an item
 published by any Thoonk client reaches subscribers exactly like an XMPP
-publish.  The router reads the node's options and subscribers once per
-notice, then queues the event for one delivery task (so events of a node keep
-their order and the IQ path never waits for fan-out).
+publish.  Notices queue for one routing task, which takes every notice
+already waiting as a batch, reads the options and subscribers of the batch's
+nodes in one round trip (after the whole batch arrived, so never older than
+any of its notices), and queues the events in notice order for one delivery
+task (so events of a node keep their order and the IQ path never waits for
+fan-out).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from .service import PubSubService
 from .store import bare
 
 log = logging.getLogger(__name__)
+
+#: Most notices routed with one read of their nodes.
+_NOTICE_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,10 @@ class NodeConfigured(Event):
     config: NodeConfig | None
 
 
+#: A node's config and the recipients of its events; None when it is not a node.
+Loaded = tuple[NodeConfig, tuple[Recipient, ...]] | None
+
+
 class NotificationSink(Protocol):
     """Where events go (the XMPP adapter)."""
 
@@ -93,7 +103,9 @@ class EventRouter:
         self.redis = service.store.redis
         self.sink = sink
         self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
+        self._routing: asyncio.Task[None] | None = None
         # node → number of retract notices still to swallow after a purge notice
         self._purging: dict[str, int] = {}
 
@@ -102,16 +114,20 @@ class EventRouter:
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._deliver_forever(), name="pubsub-delivery")
+        if self._routing is None or self._routing.done():
+            self._routing = asyncio.create_task(self._route_forever(), name="pubsub-routing")
 
     async def aclose(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._routing, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._routing = self._task = None
 
     async def drain(self) -> None:
-        """Wait until every queued event has been handed to the sink."""
+        """Wait until every queued notice is routed and every event handed to the sink."""
+        await self._notices.join()
         await self._queue.join()
 
     async def _deliver_forever(self) -> None:
@@ -131,11 +147,41 @@ class EventRouter:
     # --- notices --------------------------------------------------------------------
 
     async def on_notice(self, notice: Notice) -> None:
-        """Listener sink: route one Thoonk notice."""
+        """Listener sink: queue one Thoonk notice for routing (routed at once if not started)."""
+        if self._routing is not None and not self._routing.done():
+            await self._notices.put(notice)
+            return
         try:
             await self._route(notice)
         except Exception:
             log.exception("routing %r failed", notice)
+
+    async def _route_forever(self) -> None:
+        while True:
+            batch = [await self._notices.get()]
+            while len(batch) < _NOTICE_BATCH and not self._notices.empty():
+                batch.append(self._notices.get_nowait())
+            try:
+                await self._route_batch(batch)
+            finally:
+                for _ in batch:
+                    self._notices.task_done()
+
+    async def _route_batch(self, batch: list[Notice]) -> None:
+        nodes = {n.feed for n in batch if n.kind in self._ROUTED}
+        try:
+            loaded = await self._load_many(sorted(nodes))
+        except Exception:
+            log.exception("reading nodes %s failed", sorted(nodes))
+            loaded = {}
+        for notice in batch:
+            try:
+                await self._route(notice, loaded)
+            except Exception:
+                log.exception("routing %r failed", notice)
+            if notice.kind == NoticeKind.DELETE:
+                # the node may be gone or re-created: later notices read it afresh
+                loaded.pop(notice.feed, None)
 
     _ROUTED = frozenset(
         {
@@ -147,7 +193,7 @@ class EventRouter:
         }
     )
 
-    async def _route(self, notice: Notice) -> None:
+    async def _route(self, notice: Notice, loaded_nodes: dict[str, Loaded] | None = None) -> None:
         if notice.kind == NoticeKind.DELETE:
             await self._node_deleted(notice.feed)
             return
@@ -161,7 +207,10 @@ class EventRouter:
             self.service.forced_retract_notices.discard(asked)
             if self._swallow_purged(notice.feed):
                 return
-        loaded = await self._load(notice.feed)
+        if loaded_nodes is not None and notice.feed in loaded_nodes:
+            loaded = loaded_nodes[notice.feed]
+        else:
+            loaded = await self._load(notice.feed)
         if loaded is None:
             return
         config, recipients = loaded
@@ -203,13 +252,32 @@ class EventRouter:
             self._purging[node] = left - 1
         return True
 
-    async def _load(self, node: str) -> tuple[NodeConfig, tuple[Recipient, ...]] | None:
+    async def _load(self, node: str) -> Loaded:
         """The node's config and who may be notified, in one round trip."""
+        return (await self._load_many([node]))[node]
+
+    async def _load_many(self, nodes: list[str]) -> dict[str, Loaded]:
+        """:meth:`_load` for several nodes, in one round trip."""
+        if not nodes:
+            return {}
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.config(node))
-            pipe.hgetall(keys.node_subscriptions(node))
-            pipe.hgetall(keys.node_affiliations(node))
-            raw_config, raw_subs, raw_affs = await pipe.execute(raise_on_error=False)
+            for node in nodes:
+                pipe.hgetall(keys.config(node))
+                pipe.hgetall(keys.node_subscriptions(node))
+                pipe.hgetall(keys.node_affiliations(node))
+            replies = await pipe.execute(raise_on_error=False)
+        loaded: dict[str, Loaded] = {}
+        for at, node in enumerate(nodes):
+            raw_config, raw_subs, raw_affs = replies[3 * at : 3 * at + 3]
+            for reply in (raw_subs, raw_affs):
+                if isinstance(reply, Exception):
+                    raise reply
+            loaded[node] = await self._decode(node, raw_config, raw_subs, raw_affs)
+        return loaded
+
+    async def _decode(
+        self, node: str, raw_config: object, raw_subs: object, raw_affs: object
+    ) -> Loaded:
         if isinstance(raw_config, Exception):
             # a JSON string written by pre-2011-11 thoonk.py: still a node (contract 15.8)
             stored = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
