@@ -25,8 +25,8 @@ from slixmpp.exceptions import IqError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
+from tests.dbstate import State, snapshot
 from tests.integration.streams import TIMEOUT, Account, ClientFactory
-from tests.thoonk.dbtools import State, snapshot
 from thoonk_xmpp.service.events import Event, EventRouter
 from thoonk_xmpp.service.model import NodeCreation
 from thoonk_xmpp.service.policy import ServicePolicy

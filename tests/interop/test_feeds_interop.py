@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from tests.thoonk.dbtools import Recorder, snapshot
+from tests.dbstate import snapshot
+from tests.thoonk.dbtools import Recorder
 from thoonk_xmpp.thoonk import AsyncThoonk
 
 from .conftest import PeerFactory, Py2Peer

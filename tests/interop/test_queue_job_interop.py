@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from tests.thoonk.dbtools import Recorder, snapshot
+from tests.dbstate import snapshot
+from tests.thoonk.dbtools import Recorder
 from thoonk_xmpp.thoonk import AsyncThoonk, Empty
 from thoonk_xmpp.thoonk.job import JobCounts
 

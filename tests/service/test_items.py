@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, refused
 from thoonk_xmpp.service.errors import (
     BadRequest,
     Forbidden,
@@ -23,7 +24,6 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import AsyncThoonk, keys
 
 from .conftest import ADMIN, ALICE, BOB, OWNER, REMOTE, make_policy
-from .dbstate import Tap, refused
 
 PUBLISH_OPTIONS = "http://jabber.org/protocol/pubsub#publish-options"
 

@@ -8,6 +8,7 @@ import json
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, refused, snapshot
 from thoonk_xmpp.service.errors import (
     BadRequest,
     Forbidden,
@@ -22,7 +23,6 @@ from thoonk_xmpp.service.service import CREATION_DATE, CREATOR, PubSubService
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, keys
 
 from .conftest import ADMIN, ALICE, BOB, OWNER, REMOTE, make_policy
-from .dbstate import Tap, refused, snapshot
 
 
 async def stored_config(redis: aioredis.Redis, node: str) -> dict[str, str]:

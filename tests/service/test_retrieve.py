@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import refused
 from thoonk_xmpp.service.errors import (
     BadRequest,
     ClosedNode,
@@ -18,7 +19,6 @@ from thoonk_xmpp.service.model import Affiliation, Item
 from thoonk_xmpp.service.service import PageRequest, PubSubService
 
 from .conftest import ADMIN, ALICE, BOB, OWNER, REMOTE
-from .dbstate import refused
 
 
 async def node_with_items(service: PubSubService, count: int) -> list[str]:

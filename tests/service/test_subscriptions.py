@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from tests.dbstate import refused
 from thoonk_xmpp.service.errors import (
     ClosedNode,
     Forbidden,
@@ -21,7 +22,6 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import AsyncThoonk, keys
 
 from .conftest import ADMIN, ALICE, BOB, OWNER, REMOTE, make_policy
-from .dbstate import refused
 
 SUBSCRIBED = SubscriptionState.SUBSCRIBED
 NONE = SubscriptionState.NONE

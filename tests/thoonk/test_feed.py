@@ -7,6 +7,7 @@ import re
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import snapshot
 from thoonk_xmpp.thoonk import (
     BYTES,
     JSON,
@@ -17,7 +18,7 @@ from thoonk_xmpp.thoonk import (
     WrongFeedType,
 )
 
-from .dbtools import Recorder, snapshot
+from .dbtools import Recorder
 
 
 def record_items(thoonk: AsyncThoonk) -> Recorder:

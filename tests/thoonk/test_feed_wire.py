@@ -4,12 +4,13 @@ Refused operations raise a typed error, change nothing and publish nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, redis_ms, snapshot
 from thoonk_xmpp.thoonk import (
     BYTES,
     AsyncThoonk,
@@ -20,21 +21,7 @@ from thoonk_xmpp.thoonk import (
     WrongFeedType,
 )
 
-from .dbtools import Tap, redis_ms, snapshot
-
-
-@pytest.fixture
-async def tap(redis_client: aioredis.Redis) -> AsyncIterator[Tap]:
-    wire = Tap(redis_client)
-    await wire.start()
-    try:
-        yield wire
-    finally:
-        await wire.close()
-
-
-def registry(thoonk: AsyncThoonk, name: bytes) -> bytes:
-    return name + b"\x00" + thoonk.instance.encode()
+from .dbtools import registry_notice
 
 
 async def test_keys_and_types(thoonk: AsyncThoonk, redis_client: aioredis.Redis) -> None:
@@ -117,16 +104,16 @@ async def test_notice_bytes(thoonk: AsyncThoonk, tap: Tap) -> None:
     await thoonk.set_config("news", {"title": "N"})
     await thoonk.delete_feed("news")
     assert await tap.rest() == [
-        (b"newfeed", registry(thoonk, b"news")),
-        (b"conffeed", registry(thoonk, b"news")),
+        (b"newfeed", registry_notice(thoonk, b"news")),
+        (b"conffeed", registry_notice(thoonk, b"news")),
         (b"feed.publish:news", b"a\x00one"),
         (b"feed.publish:news", b"b\x00two\x00with nul"),
         (b"feed.edit:news", b"a\x00one edited"),
         (b"feed.retract:news", b"b"),
         (b"feed.publish:news", b"c\x00three"),
         (b"feed.retract:news", b"a"),
-        (b"conffeed", registry(thoonk, b"news")),
-        (b"delfeed", registry(thoonk, b"news")),
+        (b"conffeed", registry_notice(thoonk, b"news")),
+        (b"delfeed", registry_notice(thoonk, b"news")),
     ]
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, snapshot
 from thoonk_xmpp.thoonk import (
     JSON,
     TEXT,
@@ -24,29 +25,8 @@ from thoonk_xmpp.thoonk import (
     WrongFeedType,
 )
 from thoonk_xmpp.thoonk.job import ClaimedJob, Job, JobCounts
-from tools.localservers import RedisServer
 
-from .dbtools import Tap, snapshot
 from .jobtools import Clients, blocked_on
-
-
-@pytest.fixture
-async def clients(
-    redis_server: RedisServer, redis_client: aioredis.Redis
-) -> AsyncIterator[Clients]:
-    pool = Clients(redis_server.url)
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-async def tap(redis_client: aioredis.Redis) -> AsyncIterator[Tap]:
-    wire = Tap(redis_client)
-    await wire.start()
-    try:
-        yield wire
-    finally:
-        await wire.close()
 
 
 async def test_put_claim_finish(thoonk: AsyncThoonk) -> None:

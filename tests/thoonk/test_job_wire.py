@@ -3,25 +3,12 @@ and jobs shared with clients that speak it with plain commands (thoonk.py, thoon
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, redis_ms
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk
 from thoonk_xmpp.thoonk.job import ClaimedJob, Job
-
-from .dbtools import Tap, redis_ms
-
-
-@pytest.fixture
-async def tap(redis_client: aioredis.Redis) -> AsyncIterator[Tap]:
-    wire = Tap(redis_client)
-    await wire.start()
-    try:
-        yield wire
-    finally:
-        await wire.close()
 
 
 @pytest.fixture

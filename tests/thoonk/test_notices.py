@@ -188,12 +188,8 @@ async def test_start_twice_and_stop(redis_server: RedisServer) -> None:
 
 @pytest.fixture
 def own_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer() as server:
         yield server
-    finally:
-        server.close()
 
 
 async def _probe_until_heard(url: str, rec: Recorder, timeout: float = 30) -> None:

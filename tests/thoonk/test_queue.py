@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, snapshot
 from thoonk_xmpp.thoonk import (
     JSON,
     TEXT,
@@ -20,27 +20,7 @@ from thoonk_xmpp.thoonk import (
 from thoonk_xmpp.thoonk.queue import Priority, Queue
 from tools.localservers import RedisServer
 
-from .dbtools import Tap, snapshot
 from .jobtools import Clients, blocked_on
-
-
-@pytest.fixture
-async def clients(
-    redis_server: RedisServer, redis_client: aioredis.Redis
-) -> AsyncIterator[Clients]:
-    pool = Clients(redis_server.url)
-    yield pool
-    await pool.aclose()
-
-
-@pytest.fixture
-async def tap(redis_client: aioredis.Redis) -> AsyncIterator[Tap]:
-    wire = Tap(redis_client)
-    await wire.start()
-    try:
-        yield wire
-    finally:
-        await wire.close()
 
 
 async def test_fifo_and_priority(thoonk: AsyncThoonk) -> None:

@@ -4,12 +4,13 @@ refused calls raise a typed error and change nothing, not even a notice."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, snapshot
 from thoonk_xmpp.thoonk import (
     AsyncThoonk,
     FeedExists,
@@ -21,21 +22,7 @@ from thoonk_xmpp.thoonk import (
 )
 from thoonk_xmpp.thoonk.client import AsyncThoonk as _AsyncThoonk
 
-from .dbtools import Tap, snapshot
-
-
-@pytest.fixture
-async def tap(redis_client: aioredis.Redis) -> AsyncIterator[Tap]:
-    wire = Tap(redis_client)
-    await wire.start()
-    try:
-        yield wire
-    finally:
-        await wire.close()
-
-
-def notice(thoonk: AsyncThoonk, name: bytes) -> bytes:
-    return name + b"\x00" + thoonk.instance.encode()
+from .dbtools import registry_notice
 
 
 def test_instance_id_is_32_hex() -> None:
@@ -52,8 +39,8 @@ async def test_create_default_type(
     assert await redis_client.type(b"feed.config:news") == b"hash"
     assert await redis_client.hgetall(b"feed.config:news") == {b"type": b"feed"}
     assert await tap.rest() == [
-        (b"newfeed", notice(thoonk, b"news")),
-        (b"conffeed", notice(thoonk, b"news")),
+        (b"newfeed", registry_notice(thoonk, b"news")),
+        (b"conffeed", registry_notice(thoonk, b"news")),
     ]
     assert await thoonk.feed_exists("news")
     assert await thoonk.get_config("news") == {"type": "feed"}
@@ -99,7 +86,7 @@ async def test_set_config_keeps_other_fields(
         "title": "T",
         "extra": "x",
     }
-    assert await tap.rest() == [(b"conffeed", notice(thoonk, b"news"))]
+    assert await tap.rest() == [(b"conffeed", registry_notice(thoonk, b"news"))]
     # None (and "" for max_length) deletes a field; the same type may be re-sent.
     await thoonk.set_config("news", {"max_length": "", "title": None, "type": "feed"})
     assert await redis_client.hgetall(b"feed.config:news") == {b"type": b"feed", b"extra": b"x"}
@@ -168,7 +155,7 @@ async def test_delete_removes_every_key(
         await redis_client.set(b"feed." + suffix + b":gone", b"1")
     await tap.rest()
     await thoonk.delete_feed("gone")
-    assert await tap.rest() == [(b"delfeed", notice(thoonk, b"gone"))]
+    assert await tap.rest() == [(b"delfeed", registry_notice(thoonk, b"gone"))]
     assert sorted(await redis_client.keys()) == [b"feed.config:keep", b"feeds"]
     assert await thoonk.get_feeds() == ["keep"]
     assert not await thoonk.feed_exists("gone")

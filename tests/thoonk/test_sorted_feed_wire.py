@@ -3,13 +3,13 @@ change nothing and publish nothing."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from tests.dbstate import Tap, refused, snapshot
 from thoonk_xmpp.thoonk import (
     BYTES,
     AsyncThoonk,
@@ -19,79 +19,9 @@ from thoonk_xmpp.thoonk import (
     ItemNotFound,
     WrongFeedType,
 )
-from thoonk_xmpp.thoonk.replies import optional_bytes
 from thoonk_xmpp.thoonk.sorted_feed import SortedFeed
 
 Op = Callable[[SortedFeed[str]], Awaitable[Any]]
-SENTINEL = b"test.sentinel"
-
-
-async def snapshot(redis: aioredis.Redis) -> dict[bytes, tuple[bytes, Any]]:
-    """Every key with its type and full value (no DUMP, so it reads like a diff)."""
-    state: dict[bytes, tuple[bytes, Any]] = {}
-    async for key in redis.scan_iter(count=1000):
-        kind = optional_bytes(await redis.type(key)) or b"none"
-        value: Any
-        match kind:
-            case b"string":
-                value = await redis.get(key)
-            case b"list":
-                value = await redis.lrange(key, 0, -1)
-            case b"hash":
-                value = sorted((await redis.hgetall(key)).items())
-            case b"set":
-                value = sorted(await redis.smembers(key))
-            case b"zset":
-                value = await redis.zrange(key, 0, -1, withscores=True)
-            case _:
-                value = None
-        state[key] = (kind, value)
-    return state
-
-
-class Wire:
-    """Every message published on the server, as (channel, payload) bytes."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self.redis = redis
-        self.pubsub = redis.pubsub()
-
-    async def start(self) -> None:
-        await self.pubsub.psubscribe(b"*")
-
-        async def confirmed() -> None:
-            while True:
-                message = await self.pubsub.get_message(timeout=1)
-                if message is not None and message["type"] == "psubscribe":
-                    return
-
-        await asyncio.wait_for(confirmed(), 10)
-
-    async def next(self) -> tuple[bytes, bytes]:
-        async def wait() -> tuple[bytes, bytes]:
-            while True:
-                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
-                if message is not None and message["type"] == "pmessage":
-                    return message["channel"], message["data"]
-
-        return await asyncio.wait_for(wait(), 10)
-
-    async def take(self, count: int) -> list[tuple[bytes, bytes]]:
-        return [await self.next() for _ in range(count)]
-
-    async def quiet(self) -> None:
-        """Assert nothing else was published: the next message is our own marker."""
-        await self.redis.publish(SENTINEL, b"mark")
-        assert await self.next() == (SENTINEL, b"mark")
-
-
-@pytest.fixture
-async def wire(redis_client: aioredis.Redis) -> AsyncIterator[Wire]:
-    watcher = Wire(redis_client)
-    try:
-        yield watcher
-    finally:
-        await watcher.pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def test_keys_and_types(thoonk: AsyncThoonk, redis_client: aioredis.Redis) -> None:
@@ -113,11 +43,10 @@ async def test_keys_and_types(thoonk: AsyncThoonk, redis_client: aioredis.Redis)
     assert await snapshot(redis_client) == {}
 
 
-async def test_notice_bytes(thoonk: AsyncThoonk, wire: Wire) -> None:
-    await wire.start()
+async def test_notice_bytes(thoonk: AsyncThoonk, tap: Tap) -> None:
     feed = await thoonk.sorted_feed("s")
     me = thoonk.instance.encode()
-    assert await wire.take(2) == [(b"newfeed", b"s\x00" + me), (b"conffeed", b"s\x00" + me)]
+    assert await tap.take(2) == [(b"newfeed", b"s\x00" + me), (b"conffeed", b"s\x00" + me)]
     pub, pos, ret = b"feed.publish:s", b"feed.position:s", b"feed.retract:s"
 
     await feed.append("a")
@@ -126,7 +55,7 @@ async def test_notice_bytes(thoonk: AsyncThoonk, wire: Wire) -> None:
     await feed.publish_before("2", "d")
     await feed.publish_after("1", "e")
     await feed.append_many(["f", "g"])
-    assert await wire.take(14) == [
+    assert await tap.take(14) == [
         (pub, b"1\x00a"),
         (pos, b"1\x00:end"),
         (pub, b"2\x00b"),
@@ -142,7 +71,7 @@ async def test_notice_bytes(thoonk: AsyncThoonk, wire: Wire) -> None:
         (pub, b"7\x00g"),
         (pos, b"7\x00:end"),
     ]
-    await wire.quiet()
+    assert await tap.rest() == []
 
     await feed.edit("4", "D")
     await feed.move_first("6")
@@ -154,7 +83,7 @@ async def test_notice_bytes(thoonk: AsyncThoonk, wire: Wire) -> None:
     await feed.move("begin:", "1")
     await feed.move(":end", "6")
     await feed.retract("3")
-    assert await wire.take(10) == [
+    assert await tap.take(10) == [
         (pub, b"4\x00D"),
         (pos, b"6\x00begin:"),
         (pos, b"3\x00:end"),
@@ -166,28 +95,28 @@ async def test_notice_bytes(thoonk: AsyncThoonk, wire: Wire) -> None:
         (pos, b"6\x00:end"),
         (ret, b"3"),
     ]
-    await wire.quiet()
+    assert await tap.rest() == []
     assert await feed.get_ids() == ["1", "7", "2", "4", "5", "6"]
 
     await thoonk.delete_feed("s")
-    assert await wire.take(1) == [(b"delfeed", b"s\x00" + me)]
-    await wire.quiet()
+    assert await tap.take(1) == [(b"delfeed", b"s\x00" + me)]
+    assert await tap.rest() == []
 
 
 async def test_binary_items_travel_untouched(
-    thoonk: AsyncThoonk, wire: Wire, redis_client: aioredis.Redis
+    thoonk: AsyncThoonk, tap: Tap, redis_client: aioredis.Redis
 ) -> None:
     feed = await thoonk.sorted_feed("b", codec=BYTES)
-    await wire.start()
+    await tap.rest()  # drop the registry notices
     item = b"\x00\xff\x00x\x00"
     assert await feed.append(item) == "1"
     await feed.edit("1", b"")
-    assert await wire.take(3) == [
+    assert await tap.take(3) == [
         (b"feed.publish:b", b"1\x00" + item),
         (b"feed.position:b", b"1\x00:end"),
         (b"feed.publish:b", b"1\x00"),
     ]
-    await wire.quiet()
+    assert await tap.rest() == []
     assert await redis_client.hget(b"feed.items:b", b"1") == b""
     assert await feed.get_item("1") == b""
 
@@ -212,15 +141,12 @@ async def prepared(thoonk: AsyncThoonk) -> SortedFeed[str]:
 
 
 async def assert_refused(
-    redis_client: aioredis.Redis, wire: Wire, feed: SortedFeed[str], op: Op, error: type[Exception]
+    redis_client: aioredis.Redis, feed: SortedFeed[str], op: Op, error: type[Exception]
 ) -> Exception:
-    before = await snapshot(redis_client)
-    await wire.start()
-    with pytest.raises(error) as caught:
-        await op(feed)
-    await wire.quiet()
-    assert await snapshot(redis_client) == before
-    return caught.value
+    async def call() -> Any:
+        return await op(feed)
+
+    return await refused(redis_client, error, call())
 
 
 MISSING = "9"
@@ -266,10 +192,10 @@ MISSING = "9"
     ],
 )
 async def test_item_not_found_changes_nothing(
-    thoonk: AsyncThoonk, redis_client: aioredis.Redis, wire: Wire, op: Op, missing: str
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis, op: Op, missing: str
 ) -> None:
     feed = await prepared(thoonk)
-    error = await assert_refused(redis_client, wire, feed, op, ItemNotFound)
+    error = await assert_refused(redis_client, feed, op, ItemNotFound)
     assert isinstance(error, ItemNotFound)
     assert error.item_id == missing
     assert repr(missing) in str(error)
@@ -305,10 +231,10 @@ async def test_item_not_found_changes_nothing(
     ],
 )
 async def test_invalid_position_changes_nothing(
-    thoonk: AsyncThoonk, redis_client: aioredis.Redis, wire: Wire, op: Op, position: str
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis, op: Op, position: str
 ) -> None:
     feed = await prepared(thoonk)
-    error = await assert_refused(redis_client, wire, feed, op, InvalidPosition)
+    error = await assert_refused(redis_client, feed, op, InvalidPosition)
     assert isinstance(error, InvalidPosition)
     assert error.position == position
 
@@ -343,10 +269,10 @@ async def test_invalid_position_changes_nothing(
     ],
 )
 async def test_invalid_name_changes_nothing(
-    thoonk: AsyncThoonk, redis_client: aioredis.Redis, wire: Wire, op: Op
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis, op: Op
 ) -> None:
     feed = await prepared(thoonk)
-    await assert_refused(redis_client, wire, feed, op, InvalidName)
+    await assert_refused(redis_client, feed, op, InvalidName)
 
 
 MUTATIONS: list[Op] = [
@@ -383,7 +309,7 @@ MUTATION_IDS = [
 
 @pytest.mark.parametrize("op", MUTATIONS, ids=MUTATION_IDS)
 async def test_ids_key_of_wrong_type(
-    thoonk: AsyncThoonk, redis_client: aioredis.Redis, wire: Wire, op: Op
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis, op: Op
 ) -> None:
     # Registered as a sorted feed, but feed.ids holds a plain feed's zset.
     await redis_client.sadd(b"feeds", b"z")
@@ -391,19 +317,17 @@ async def test_ids_key_of_wrong_type(
     await redis_client.zadd(b"feed.ids:z", {b"1": 1, b"2": 2})
     await redis_client.hset(b"feed.items:z", mapping={b"1": b"a", b"2": b"b"})
     feed = await thoonk.sorted_feed("z")
-    error = await assert_refused(redis_client, wire, feed, op, WrongFeedType)
+    error = await assert_refused(redis_client, feed, op, WrongFeedType)
     assert isinstance(error, WrongFeedType)
     assert error.feed == "z"
 
 
 @pytest.mark.parametrize("op", MUTATIONS, ids=MUTATION_IDS)
-async def test_deleted_feed(
-    thoonk: AsyncThoonk, redis_client: aioredis.Redis, wire: Wire, op: Op
-) -> None:
+async def test_deleted_feed(thoonk: AsyncThoonk, redis_client: aioredis.Redis, op: Op) -> None:
     feed = await prepared(thoonk)
     await thoonk.create_feed("other")  # so the database is not empty
     await thoonk.delete_feed("s")
-    error = await assert_refused(redis_client, wire, feed, op, FeedNotFound)
+    error = await assert_refused(redis_client, feed, op, FeedNotFound)
     assert isinstance(error, FeedNotFound)
     assert error.feed == "s"
     assert await feed.get_ids() == []
@@ -412,9 +336,9 @@ async def test_deleted_feed(
 
 
 async def test_position_syntax_checked_before_redis(
-    thoonk: AsyncThoonk, redis_client: aioredis.Redis, wire: Wire
+    thoonk: AsyncThoonk, redis_client: aioredis.Redis
 ) -> None:
     # On a deleted feed Redis would answer FeedNotFound: the syntax error comes first.
     feed = await prepared(thoonk)
     await thoonk.delete_feed("s")
-    await assert_refused(redis_client, wire, feed, lambda f: f.move("bogus", "1"), InvalidPosition)
+    await assert_refused(redis_client, feed, lambda f: f.move("bogus", "1"), InvalidPosition)

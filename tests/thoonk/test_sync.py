@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.dbstate import snapshot_blocking
 from thoonk_xmpp.thoonk import (
     BYTES,
     JSON,
@@ -75,27 +76,6 @@ class Calls:
             return list(self.calls)
 
 
-def snapshot(raw: redis.Redis) -> dict[bytes, Any]:
-    """Every key with its type and value (the blocking twin of dbtools.snapshot)."""
-    state: dict[bytes, Any] = {}
-    for key in raw.scan_iter():
-        kind = raw.type(key)
-        value: Any
-        match kind:
-            case b"hash":
-                value = raw.hgetall(key)
-            case b"zset":
-                value = raw.zrange(key, 0, -1, withscores=True)
-            case b"list":
-                value = raw.lrange(key, 0, -1)
-            case b"set":
-                value = raw.smembers(key)
-            case _:
-                value = raw.get(key)
-        state[key] = (kind, value)
-    return state
-
-
 def test_host_port_constructor(redis_server: RedisServer, raw: redis.Redis) -> None:
     thoonk = Thoonk("127.0.0.1", redis_server.port, 0)
     try:
@@ -136,7 +116,7 @@ def test_unreachable_redis_raises_and_cleans_up() -> None:
 
 def test_typed_errors_cross_the_thread(client: Thoonk, raw: redis.Redis) -> None:
     client.feed("f").publish("x", id="1")
-    before = snapshot(raw)
+    before = snapshot_blocking(raw)
     with pytest.raises(FeedExists):
         client.create_feed("f")
     with pytest.raises(FeedNotFound):
@@ -145,7 +125,7 @@ def test_typed_errors_cross_the_thread(client: Thoonk, raw: redis.Redis) -> None
         client.set_config("f", {"max_length": 0})
     with pytest.raises(WrongFeedType):
         client.sorted_feed("f")
-    assert snapshot(raw) == before
+    assert snapshot_blocking(raw) == before
 
 
 def test_feed(client: Thoonk, raw: redis.Redis) -> None:
@@ -164,10 +144,10 @@ def test_feed(client: Thoonk, raw: redis.Redis) -> None:
     assert feed.count() == 2 and feed.rank("b") == 0
     assert feed.get_range(-1, -1) == [(first, "one again")]
     assert feed.publish_many(["x", ("y", "y")])[1] == "y"
-    before = snapshot(raw)
+    before = snapshot_blocking(raw)
     with pytest.raises(ItemNotFound):
         feed.retract("nope")
-    assert snapshot(raw) == before
+    assert snapshot_blocking(raw) == before
     feed.retract("y")
     feed.retract_many([])
     assert len(feed.purge()) == 1

@@ -17,17 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Final, Generic, Literal, NamedTuple, NoReturn, TypeVar
 
 from . import feed_config, keys
-from .base import FeedObject
 from .codecs import Codec
 from .errors import ConnectionLost, Empty
 from .names import decode_id, item_id
-from .queue import Priority, deadline_after, ordered_puts, priority_push, wait_for_list
+from .queue import PriorityPuts, deadline_after, wait_for_list
 from .replies import blist, integer, optional_bytes
 
 if TYPE_CHECKING:
@@ -77,7 +75,7 @@ def _seconds(what: str, value: float) -> float:
     return float(value)
 
 
-class Job(FeedObject[T]):
+class Job(PriorityPuts[T]):
     """A Thoonk job feed (``type=job``). Open with ``await thoonk.job(name)``.
 
     Config field ``timeout`` (seconds) sets how long a claim may last before
@@ -85,8 +83,6 @@ class Job(FeedObject[T]):
     """
 
     type_name = "job"
-    NORMAL = Priority.NORMAL
-    HIGH = Priority.HIGH
 
     def __init__(self, thoonk: AsyncThoonk, name: str, codec: Codec[T]) -> None:
         super().__init__(thoonk, name, codec)
@@ -107,24 +103,10 @@ class Job(FeedObject[T]):
             keys.finishes(name),
         )
 
-    # --- producing ------------------------------------------------------------------
+    # --- producing: put and put_many come from PriorityPuts, which calls _put ---------
 
-    async def put(self, item: T, priority: Priority | bool = Priority.NORMAL) -> str:
-        """Add a job; ``HIGH`` priority puts it before every waiting job. Returns its id."""
-        (new_id,) = await self.put_many([item], priority)
-        return new_id
-
-    async def put_many(
-        self, items: Iterable[T], priority: Priority | bool = Priority.NORMAL
-    ) -> list[str]:
-        """Add several jobs in one atomic call; they are claimed in the order given."""
-        push = priority_push(priority)
-        encoded = [self.codec.encode(i) for i in items]
-        if not encoded:
-            return []
-        ids, args = ordered_puts(encoded, push)
+    async def _put(self, push: str, args: list[bytes]) -> None:
         await self._run("job/put", self._keys, (keys.job_put_channel(self.name), push, *args))
-        return self._ids_text(ids)
 
     # --- working ------------------------------------------------------------------------
 

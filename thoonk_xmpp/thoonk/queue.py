@@ -117,36 +117,48 @@ async def wait_for_list(redis: aioredis.Redis, key: bytes, deadline: float | Non
     return True
 
 
-class Queue(FeedObject[T]):
-    """A Thoonk queue (``type=queue``). Open with ``await thoonk.queue(name)``.
+class PriorityPuts(FeedObject[T]):
+    """Base of Queue and Job: puts at either end of ``feed.ids``, a batch in one script."""
 
-    Nothing is published for queue traffic.
-    """
-
-    type_name = "queue"
     NORMAL = Priority.NORMAL
     HIGH = Priority.HIGH
 
     async def put(self, item: T, priority: Priority | bool = Priority.NORMAL) -> str:
-        """Add ``item``; ``HIGH`` priority puts it before every waiting item. Returns its id."""
+        """Add ``item``; ``HIGH`` priority puts it before every waiting one. Returns its id."""
         (new_id,) = await self.put_many([item], priority)
         return new_id
 
     async def put_many(
         self, items: Iterable[T], priority: Priority | bool = Priority.NORMAL
     ) -> list[str]:
-        """Add several items in one atomic call; they come out in the order given."""
+        """Add several items in one atomic call; they are taken in the order given."""
         push = priority_push(priority)
         encoded = [self.codec.encode(i) for i in items]
         if not encoded:
             return []
         ids, args = ordered_puts(encoded, push)
+        await self._put(push, args)
+        return self._ids_text(ids)
+
+    async def _put(self, push: str, args: list[bytes]) -> None:
+        """Run the type's put script with ``push`` and the ``id, item, ...`` arguments."""
+        raise NotImplementedError
+
+
+class Queue(PriorityPuts[T]):
+    """A Thoonk queue (``type=queue``). Open with ``await thoonk.queue(name)``.
+
+    Nothing is published for queue traffic.
+    """
+
+    type_name = "queue"
+
+    async def _put(self, push: str, args: list[bytes]) -> None:
         await self._run(
             "queue/put",
             (keys.FEEDS, self._ids, keys.config(self.name), self._items, keys.publishes(self.name)),
             (push, *args),
         )
-        return self._ids_text(ids)
 
     async def get(self, timeout: float | None = None) -> T:
         """Take the next item, waiting up to ``timeout`` seconds (None: forever).
