@@ -54,7 +54,7 @@ def summarize(raw: Path) -> str:
             inclusive[frame] += count
     if not total:
         return "  (no samples)"
-    out = [f"  {total} samples (idle waits included); top by own time:"]
+    out = [f"  {total} CPU samples at 200 Hz (idle time is not sampled); top by own time:"]
     out += [f"    {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(TOP)]
     out.append("  top by inclusive time (event loop and start-up frames left out):")
     shown = [(name, n) for name, n in inclusive.most_common() if not _plumbing(name)]
