@@ -109,6 +109,7 @@ async def test_notice_bytes(thoonk: AsyncThoonk, tap: Tap) -> None:
         (b"feed.publish:news", b"a\x00one"),
         (b"feed.publish:news", b"b\x00two\x00with nul"),
         (b"feed.edit:news", b"a\x00one edited"),
+        (b"thoonkx.trim:news", b"1"),
         (b"feed.retract:news", b"b"),
         (b"feed.publish:news", b"c\x00three"),
         (b"feed.retract:news", b"a"),
@@ -145,6 +146,25 @@ async def test_purge_notices(thoonk: AsyncThoonk, tap: Tap) -> None:
         (b"thoonkx.purge:news", b"2"),
         (b"feed.retract:news", b"1"),
         (b"feed.retract:news", b"2"),
+    ]
+
+
+async def test_trim_notice_precedes_each_publish_trim(thoonk: AsyncThoonk, tap: Tap) -> None:
+    feed = await thoonk.feed("news")
+    await feed.publish_many([("a", "1"), ("b", "2"), ("c", "3")])
+    await thoonk.set_config("news", {"max_length": 2})
+    await tap.rest()
+    await feed.publish("c2", id="3")  # an edit never trims: no trim notice
+    await feed.publish_many([("d", "4"), ("e", "5")])
+    assert await tap.rest() == [
+        (b"feed.edit:news", b"3\x00c2"),
+        (b"thoonkx.trim:news", b"2"),
+        (b"feed.retract:news", b"1"),
+        (b"feed.retract:news", b"2"),
+        (b"feed.publish:news", b"4\x00d"),
+        (b"thoonkx.trim:news", b"1"),
+        (b"feed.retract:news", b"3"),
+        (b"feed.publish:news", b"5\x00e"),
     ]
 
 

@@ -44,6 +44,7 @@ from .dbtools import Recorder
         (b"feed.claimed:j", b"id", Notice(NoticeKind.JOB_CLAIM, "j", item_id="id")),
         (b"thoonkx.purge:f", b"12", Notice(NoticeKind.PURGE, "f", count=12)),
         (b"thoonkx.purge:f", b"x", Notice(NoticeKind.PURGE, "f", count=0)),
+        (b"thoonkx.trim:f", b"3", Notice(NoticeKind.TRIM, "f", count=3)),
         (
             "feed.publish:ü".encode(),
             "é\x00ï".encode(),
@@ -72,6 +73,7 @@ def test_handler_args_follow_thoonkpy_order() -> None:
         (b"job.finish:f", b"1\x00r"): ("f", "1", "r"),
         (b"feed.claimed:f", b"1"): ("f", "1"),
         (b"thoonkx.purge:f", b"2"): ("f", 2),
+        (b"thoonkx.trim:f", b"1"): ("f", 1),
         (b"newfeed", b"f\x00i"): ("f",),
     }
     for (channel, payload), args in samples.items():

@@ -46,6 +46,7 @@ class Feed(FeedObject[T]):
                 keys.publish_channel(name),
                 keys.edit_channel(name),
                 keys.retract_channel(name),
+                keys.trim_channel(name),
                 *args,
             ),
         )

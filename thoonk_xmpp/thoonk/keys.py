@@ -44,6 +44,7 @@ NOTICE_PATTERNS: Final = (
     _JOB_PUT + b"*",
     _JOB_CLAIM + b"*",
     b"thoonkx.purge:*",
+    b"thoonkx.trim:*",
 )
 
 #: Channel prefix → notice kind name, for parsing received messages.
@@ -56,6 +57,7 @@ CHANNEL_KINDS: Final = {
     _JOB_PUT: "job_put",
     _JOB_CLAIM: "job_claim",
     b"thoonkx.purge:": "purge",
+    b"thoonkx.trim:": "trim",
 }
 
 
@@ -283,3 +285,11 @@ _PURGE: Final = b"thoonkx.purge:"
 def purge_channel(name: str | bytes) -> bytes:
     """Ours: announces a purge (payload: the number of retract notices that follow)."""
     return _key(_PURGE, name)
+
+
+_TRIM: Final = b"thoonkx.trim:"
+
+
+def trim_channel(name: str | bytes) -> bytes:
+    """Ours: announces a publish's trim (payload: the number of retract notices that follow)."""
+    return _key(_TRIM, name)

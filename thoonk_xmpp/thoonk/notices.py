@@ -12,6 +12,7 @@ Handler arguments, by kind (thoonk.py's order; items are ``str``)::
     publish(feed, item, id) edit(feed, item, id)    retract(feed, id)
     position(feed, id, rel) finish(feed, id, result)
     job_put(feed, item, id) job_claim(feed, id)   purge(feed, count)
+    trim(feed, count)
 
 A handler may be a plain function or a coroutine function; handlers run in
 the listener task, in notice order.  Sinks (:meth:`Listener.add_sink`) get
@@ -58,6 +59,8 @@ class NoticeKind(StrEnum):
     JOB_CLAIM = "job_claim"
     #: Ours: a purge; ``count`` retract notices for the purged ids follow.
     PURGE = "purge"
+    #: Ours: a publish trimmed the feed; ``count`` retract notices for the trimmed ids follow.
+    TRIM = "trim"
 
 
 _REGISTRY_KINDS = {
@@ -107,7 +110,7 @@ def parse(channel: bytes, payload: bytes) -> Notice | None:
             return Notice(kind, feed, item_id=_text(first), position=_text(second))
         case NoticeKind.FINISH:
             return Notice(kind, feed, item_id=_text(first), result=second)
-        case NoticeKind.PURGE:
+        case NoticeKind.PURGE | NoticeKind.TRIM:
             return Notice(kind, feed, count=int(payload) if payload.isdigit() else 0)
         case _:
             return Notice(kind, feed, item_id=_text(payload))
@@ -126,7 +129,7 @@ def handler_args(notice: Notice) -> tuple[Any, ...]:
             return (notice.feed, notice.item_id, result)
         case NoticeKind.RETRACT | NoticeKind.JOB_CLAIM:
             return (notice.feed, notice.item_id)
-        case NoticeKind.PURGE:
+        case NoticeKind.PURGE | NoticeKind.TRIM:
             return (notice.feed, notice.count)
         case _:
             return (notice.feed,)

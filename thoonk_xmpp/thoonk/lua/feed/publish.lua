@@ -1,8 +1,11 @@
 -- Publish items to a plain feed; an id already present is an edit (re-scored, newest).
 -- New ids trim the feed to max_length first (oldest go, each with a retract notice);
--- edits never shrink the feed (contract 15.4).
+-- edits never shrink the feed (contract 15.4). Before a new id's trim retracts comes our
+-- trim notice carrying how many retracts follow (only when there are some), so a bridge
+-- can tell trims from explicit retracts.
 -- KEYS: feeds, feed.ids, feed.config, feed.items, feed.publishes
--- ARGV: name, publish channel, edit channel, retract channel, id1, item1, id2, item2, ...
+-- ARGV: name, publish channel, edit channel, retract channel, trim channel,
+--       id1, item1, id2, item2, ...
 -- Scores are integer epoch ms, strictly increasing within the feed: a publish in the
 -- same millisecond as the newest item gets newest + 1, so feed order is publish order
 -- (ties would otherwise sort by id). Only a sustained rate over 1000/s runs ahead of the clock.
@@ -25,7 +28,7 @@ if max and max >= 1 then max = math.floor(max) else max = nil end
 local sep = '\0'
 if conf[2] == 'false' then
   local result = {}
-  for i = 5, #ARGV, 2 do
+  for i = 6, #ARGV, 2 do
     redis.call('INCR', KEYS[5])
     redis.call('PUBLISH', ARGV[2], ARGV[i] .. sep .. ARGV[i + 1])
     result[#result + 1] = 1
@@ -36,11 +39,13 @@ local now = tonumber(now_ms())
 local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
 if newest and tonumber(newest) >= now then now = tonumber(newest) + 1 end
 local result = {}
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local id, item = ARGV[i], ARGV[i + 1]
   local is_new = redis.call('ZSCORE', KEYS[2], id) == false
   if is_new and max then
-    for _, old in ipairs(redis.call('ZRANGE', KEYS[2], 0, -max)) do
+    local trimmed = redis.call('ZRANGE', KEYS[2], 0, -max)
+    if #trimmed > 0 then redis.call('PUBLISH', ARGV[5], tostring(#trimmed)) end
+    for _, old in ipairs(trimmed) do
       redis.call('ZREM', KEYS[2], old)
       redis.call('HDEL', KEYS[4], old)
       redis.call('PUBLISH', ARGV[4], old)
