@@ -31,6 +31,10 @@ STALL = 3.0
 #: Longest drain after a run.
 DRAIN = 60.0
 
+#: Node options our component gets on top of the shared ones: Prosody's mod_pubsub sends
+#: no retraction when max_items trims, so ours discards trimmed items silently too.
+OURS_NODE_OPTIONS = {"pubsub#publish_node_full": "discard-oldest"}
+
 _phases = itertools.count(1)
 _nodes = itertools.count(1)
 
@@ -76,6 +80,8 @@ async def prepare(target: Target, subscribers: int, options: Options) -> str:
     """A fresh node with ``max_items``, subscribed by the first ``subscribers`` clients."""
     node = f"bench-{target.name}-{subscribers}-{next(_nodes)}"
     config = {"pubsub#max_items": str(options.max_items), "pubsub#persist_items": "1"}
+    if target.name == "ours":
+        config |= OURS_NODE_OPTIONS
     await target.publisher.iq(create_iq(target.service, node, "%s", config))
     await asyncio.gather(
         *(

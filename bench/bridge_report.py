@@ -6,7 +6,7 @@ import argparse
 import statistics
 from collections.abc import Callable
 
-from bench.bridge_measure import Options, Result
+from bench.bridge_measure import OURS_NODE_OPTIONS, Options, Result
 from bench.common import text_table
 
 Samples = dict[tuple[str, int], list[Result]]
@@ -105,10 +105,15 @@ def print_report(
     args: argparse.Namespace, options: Options, samples: Samples, relays: Samples, placement: str
 ) -> None:
     counts = sorted({n for _, n in samples})
+    ours_extra = ", ".join(
+        f"{var.removeprefix('pubsub#')}={v}" for var, v in OURS_NODE_OPTIONS.items()
+    )
     print()
     print(
         f"Bridge benchmark: median of {args.repeat} run(s); every node pubsub#max_items="
-        f"{options.max_items}, persist_items=1; payloads ~{args.payload_bytes} bytes; one publisher "
+        f"{options.max_items}, persist_items=1 (ours also {ours_extra}, like for like with "
+        "Prosody, which sends no retraction on trim); "
+        f"payloads ~{args.payload_bytes} bytes; one publisher "
         f"keeping {options.window} publish IQs outstanding for {options.seconds:g} s after "
         f"{options.warmup:g} s warm-up (at most {options.items} publishes); latency from "
         f"{options.paced_items} publishes at {options.paced_rate:g}/s, payload timestamp to "

@@ -271,6 +271,37 @@ async def test_purge_is_silent_without_notify_retract(
     await expect_item(bob, "silent-purge", "sentinel")
 
 
+async def test_discard_oldest_trims_without_retract_events(
+    bridge: Bridge, pubsub_client: PubSubClientFactory, thoonk: AsyncThoonk
+) -> None:
+    node = "discarding"
+    config = {"pubsub#max_items": "1", "pubsub#publish_node_full": "discard-oldest"}
+    alice, bob = await setup(pubsub_client, node, config)
+    await alice.publish(node, "i1")
+    await alice.publish(node, "i2")  # trims i1
+    await (await thoonk.feed(node)).publish("x", "i3")  # a Thoonk app's trim (of i2) too
+    for item_id in ("i1", "i2", "i3"):
+        await expect_item(bob, node, item_id)
+    assert await (await thoonk.feed(node)).get_ids() == ["i3"]
+    # an explicit retract still notifies, and is the very next event: no trim came before
+    await alice.ok("set", pubsub(f"<retract node='{node}'><item id='i3'/></retract>"))
+    retract = event_child(await bob.next_event())
+    assert [(c.tag, c.get("id")) for c in retract] == [(f"{E}retract", "i3")]
+
+
+async def test_retract_oldest_trims_with_retract_events(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    node = "retracting-oldest"
+    alice, bob = await setup(pubsub_client, node, {"pubsub#max_items": "1"})  # the default
+    await alice.publish(node, "i1")
+    await expect_item(bob, node, "i1")
+    await alice.publish(node, "i2")
+    retract = event_child(await bob.next_event())
+    assert [(c.tag, c.get("id")) for c in retract] == [(f"{E}retract", "i1")]
+    await expect_item(bob, node, "i2")
+
+
 async def test_delete_notifies_with_redirect(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:

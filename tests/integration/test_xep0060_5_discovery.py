@@ -69,6 +69,7 @@ async def test_service_identity_and_features(pubsub_client: PubSubClientFactory)
         "multi-items",
         "persistent-items",
         "publish-options",
+        "publish-node-full",
         "delete-items",
         "retract-items",
         "retrieve-items",

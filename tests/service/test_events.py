@@ -158,6 +158,58 @@ async def test_notify_retract_off_unless_asked(harness: Harness) -> None:
     assert service.forced_retract_notices == set()
 
 
+async def test_discard_oldest_trims_silently(harness: Harness, app: AsyncThoonk) -> None:
+    service = harness.service
+    alice, bob = await node_with_subscribers(
+        service, {"pubsub#max_items": ["2"], "pubsub#publish_node_full": ["discard-oldest"]}
+    )
+    to = recipients(alice, bob)
+    await service.publish(OWNER, "n", [("a", b"1"), ("b", b"2"), ("c", b"3")])  # trims a
+    await service.retract(OWNER, "n", ["b"])  # an explicit retract is still announced
+    # a Thoonk app trimming the node (two at once after max_items was lowered) is silent too
+    feed = await app.feed("n", codec=BYTES)
+    await feed.publish_many([(b"d", "d"), (b"e", "e"), (b"f", "f")])  # trims c, d
+    await service.configure_node(OWNER, "n", {"pubsub#max_items": ["1"]})
+    await feed.publish(b"g", id="g")  # trims e, f
+    await feed.retract("g")
+    assert await harness.events() == [
+        ItemPublished("n", to, HEADLINE, "a", b"1"),
+        ItemPublished("n", to, HEADLINE, "b", b"2"),
+        ItemPublished("n", to, HEADLINE, "c", b"3"),
+        ItemRetracted("n", to, HEADLINE, "b"),
+        ItemPublished("n", to, HEADLINE, "d", b"d"),
+        ItemPublished("n", to, HEADLINE, "e", b"e"),
+        ItemPublished("n", to, HEADLINE, "f", b"f"),
+        ItemPublished("n", to, HEADLINE, "g", b"g"),
+        ItemRetracted("n", to, HEADLINE, "g"),
+    ]
+    assert (await app.get_config("n"))["pubsub#publish_node_full"] == "discard-oldest"
+
+
+async def test_retract_oldest_announces_trims(harness: Harness) -> None:
+    service = harness.service
+    alice, bob = await node_with_subscribers(
+        service, {"pubsub#max_items": ["1"], "pubsub#publish_node_full": ["retract-oldest"]}
+    )
+    to = recipients(alice, bob)
+    await service.publish(OWNER, "n", [("a", b"1"), ("b", b"2")])
+    assert await harness.events() == [
+        ItemPublished("n", to, HEADLINE, "a", b"1"),
+        ItemRetracted("n", to, HEADLINE, "a"),
+        ItemPublished("n", to, HEADLINE, "b", b"2"),
+    ]
+    # the option is read when the trim is routed: switching it takes effect at once
+    await service.configure_node(OWNER, "n", {"pubsub#publish_node_full": ["discard-oldest"]})
+    await service.publish(OWNER, "n", [("c", b"3")])
+    assert await harness.events() == [ItemPublished("n", to, HEADLINE, "c", b"3")]
+    await service.configure_node(OWNER, "n", {"pubsub#publish_node_full": ["retract-oldest"]})
+    await service.publish(OWNER, "n", [("d", b"4")])
+    assert await harness.events() == [
+        ItemRetracted("n", to, HEADLINE, "c"),
+        ItemPublished("n", to, HEADLINE, "d", b"4"),
+    ]
+
+
 async def test_purge_is_one_event(harness: Harness, app: AsyncThoonk) -> None:
     service = harness.service
     alice, bob = await node_with_subscribers(service)

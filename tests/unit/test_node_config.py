@@ -11,6 +11,7 @@ from thoonk_xmpp.service.model import (
     AccessModel,
     NotificationType,
     PublishModel,
+    PublishNodeFull,
     SendLastPublished,
 )
 from thoonk_xmpp.service.node_config import BY_VAR, FIELDS, NodeConfig, apply, render
@@ -43,6 +44,7 @@ def test_apply_every_field() -> None:
         "pubsub#send_last_published_item": ["on_sub"],
         "pubsub#max_payload_size": ["1024"],
         "pubsub#notification_type": ["normal"],
+        "pubsub#publish_node_full": ["discard-oldest"],
     }
     assert apply(DEFAULT, changes) == NodeConfig(
         title="Princely Musings",
@@ -60,6 +62,7 @@ def test_apply_every_field() -> None:
         send_last_published_item=SendLastPublished.ON_SUB,
         max_payload_size=1024,
         notification_type=NotificationType.NORMAL,
+        publish_node_full=PublishNodeFull.DISCARD_OLDEST,
     )
 
 
@@ -101,6 +104,8 @@ def test_apply_unknown_field_names_it() -> None:
         ("pubsub#max_payload_size", "0"),
         ("pubsub#max_payload_size", "big"),
         ("pubsub#notification_type", "chat"),
+        ("pubsub#publish_node_full", "reject"),
+        ("pubsub#publish_node_full", "retract_oldest"),
     ],
 )
 def test_apply_bad_value_names_the_field(var: str, value: str) -> None:
@@ -172,6 +177,7 @@ def test_to_stored_every_other_field_under_its_var() -> None:
         "pubsub#send_last_published_item": "never",
         "pubsub#max_payload_size": "64",
         "pubsub#notification_type": "headline",
+        "pubsub#publish_node_full": "retract-oldest",
     }
     assert node_config.to_stored(DEFAULT)["pubsub#max_payload_size"] is None
 
@@ -193,6 +199,7 @@ def test_to_stored_every_other_field_under_its_var() -> None:
             send_last_published_item=SendLastPublished.ON_SUB,
             max_payload_size=10,
             notification_type=NotificationType.NORMAL,
+            publish_node_full=PublishNodeFull.DISCARD_OLDEST,
         ),
     ],
 )
@@ -222,6 +229,7 @@ def test_from_stored_ignores_bad_values() -> None:
         "pubsub#notify_retract": "maybe",
         "pubsub#access_model": "roster",
         "pubsub#max_payload_size": "-1",
+        "pubsub#publish_node_full": "reject",
         "pubsub#title": "fine",
         "unrelated": "x",
     }
@@ -250,6 +258,9 @@ def test_render() -> None:
     assert shown["pubsub#max_payload_size"] == ""
     assert shown["pubsub#access_model"] == "open"
     assert shown["pubsub#notification_type"] == "headline"
+    assert shown["pubsub#publish_node_full"] == "retract-oldest"
+    discard = NodeConfig(publish_node_full=PublishNodeFull.DISCARD_OLDEST)
+    assert render(discard, BY_VAR["pubsub#publish_node_full"]) == "discard-oldest"
     assert render(NodeConfig(max_items=8), BY_VAR["pubsub#max_items"]) == "8"
 
 
@@ -260,6 +271,7 @@ def test_render_then_apply_is_identity() -> None:
         persist_items=False,
         access_model=AccessModel.WHITELIST,
         max_payload_size=12,
+        publish_node_full=PublishNodeFull.DISCARD_OLDEST,
     )
     form = {spec.var: [render(config, spec)] for spec in FIELDS}
     assert apply(DEFAULT, form) == config
@@ -268,5 +280,8 @@ def test_render_then_apply_is_identity() -> None:
 
 def test_list_fields_offer_their_options() -> None:
     assert BY_VAR["pubsub#access_model"].options == ("open", "whitelist")
+    full = BY_VAR["pubsub#publish_node_full"]
+    assert full.kind == "list-single"
+    assert full.options == ("retract-oldest", "discard-oldest")
     assert BY_VAR["pubsub#persist_items"].kind == "boolean"
     assert BY_VAR["pubsub#max_items"].kind == "text-single"

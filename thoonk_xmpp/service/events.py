@@ -24,7 +24,14 @@ from thoonk_xmpp.thoonk.feed_config import decode as decode_config
 from thoonk_xmpp.thoonk.replies import bdict, optional_bytes
 
 from .access import Action, may
-from .model import Affiliation, Item, NotificationType, SendLastPublished, Subscription
+from .model import (
+    Affiliation,
+    Item,
+    NotificationType,
+    PublishNodeFull,
+    SendLastPublished,
+    Subscription,
+)
 from .node_config import NodeConfig
 from .service import PubSubService
 from .store import bare
@@ -106,8 +113,9 @@ class EventRouter:
         self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
         self._routing: asyncio.Task[None] | None = None
-        # node → number of retract notices still to swallow after a purge notice
-        self._purging: dict[str, int] = {}
+        # node → number of retract notices still to swallow after a purge notice, or
+        # after a trim notice of a discard-oldest node
+        self._swallowing: dict[str, int] = {}
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -189,6 +197,7 @@ class EventRouter:
             NoticeKind.EDIT,
             NoticeKind.RETRACT,
             NoticeKind.PURGE,
+            NoticeKind.TRIM,
             NoticeKind.CONFIG,
         }
     )
@@ -205,7 +214,7 @@ class EventRouter:
             asked = (notice.feed, notice.item_id or "")
             forced = asked in self.service.forced_retract_notices
             self.service.forced_retract_notices.discard(asked)
-            if self._swallow_purged(notice.feed):
+            if self._swallow(notice.feed):
                 return
         if loaded_nodes is not None and notice.feed in loaded_nodes:
             loaded = loaded_nodes[notice.feed]
@@ -214,8 +223,14 @@ class EventRouter:
         if loaded is None:
             return
         config, recipients = loaded
-        if notice.kind == NoticeKind.PURGE and notice.count:
-            self._purging[notice.feed] = self._purging.get(notice.feed, 0) + notice.count
+        if notice.count and (
+            notice.kind == NoticeKind.PURGE
+            or (
+                notice.kind == NoticeKind.TRIM
+                and config.publish_node_full == PublishNodeFull.DISCARD_OLDEST
+            )
+        ):
+            self._swallowing[notice.feed] = self._swallowing.get(notice.feed, 0) + notice.count
         if config.deliver_notifications:
             event = self._event_for(notice, config, recipients, forced)
             if event is not None:
@@ -242,14 +257,15 @@ class EventRouter:
                     return NodeConfigured(node, recipients, kind_type, shown)
         return None
 
-    def _swallow_purged(self, node: str) -> bool:
-        left = self._purging.get(node, 0)
+    def _swallow(self, node: str) -> bool:
+        """Take one retract notice announced by a purge or a silent trim."""
+        left = self._swallowing.get(node, 0)
         if left <= 0:
             return False
         if left == 1:
-            del self._purging[node]
+            del self._swallowing[node]
         else:
-            self._purging[node] = left - 1
+            self._swallowing[node] = left - 1
         return True
 
     async def _load(self, node: str) -> Loaded:

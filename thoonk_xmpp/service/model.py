@@ -39,6 +39,15 @@ class SendLastPublished(StrEnum):
     ON_SUB = "on_sub"
 
 
+class PublishNodeFull(StrEnum):
+    """What a publish to a full node does with the oldest item (``pubsub#publish_node_full``)."""
+
+    #: Removed with a retract notification (when notify_retract is on).
+    RETRACT_OLDEST = "retract-oldest"
+    #: Removed silently.
+    DISCARD_OLDEST = "discard-oldest"
+
+
 class NotificationType(StrEnum):
     """The ``type`` of event messages (``pubsub#notification_type``)."""
 

@@ -16,7 +16,13 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import InvalidNodeConfig
-from .model import AccessModel, NotificationType, PublishModel, SendLastPublished
+from .model import (
+    AccessModel,
+    NotificationType,
+    PublishModel,
+    PublishNodeFull,
+    SendLastPublished,
+)
 
 #: Thoonk config fields holding max_items and persist_items.
 MAX_LENGTH = "max_length"
@@ -52,6 +58,7 @@ class NodeConfig:
     send_last_published_item: SendLastPublished = SendLastPublished.NEVER
     max_payload_size: int | None = None
     notification_type: NotificationType = NotificationType.HEADLINE
+    publish_node_full: PublishNodeFull = PublishNodeFull.RETRACT_OLDEST
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +207,14 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Message type of notifications",
         _choice(NotificationType),
         tuple(NotificationType),
+    ),
+    FieldSpec(
+        "pubsub#publish_node_full",
+        "publish_node_full",
+        FieldKind.LIST,
+        "What publishing to a full node does with the oldest item",
+        _choice(PublishNodeFull),
+        tuple(PublishNodeFull),
     ),
 )
 

@@ -33,6 +33,7 @@ _PUBSUB_FEATURES: Final = (
     "outcast-affiliation",
     "persistent-items",
     "publish",
+    "publish-node-full",
     "publish-only-affiliation",
     "publish-options",
     "publisher-affiliation",
