@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -460,7 +461,10 @@ async def test_new_subscriber_gets_the_last_item_stamped_with_delay(
     alice = await pubsub_client()
     await alice.create("with-history", {"pubsub#send_last_published_item": "on_sub"})
     await alice.publish("with-history", "older")
-    await (await thoonk.feed("with-history")).publish("<p xmlns='urn:p'>newest</p>", "newest")
+    feed = await thoonk.feed("with-history")
+    await feed.publish("<p xmlns='urn:p'>newest</p>", "newest")
+    published_ms = await feed.published_ms("newest")
+    assert published_ms is not None
     late = await pubsub_client()
     await late.subscribe("with-history")
     message = await expect_item(late, "with-history", "newest")
@@ -469,6 +473,9 @@ async def test_new_subscriber_gets_the_last_item_stamped_with_delay(
     assert delay is not None, ET.tostring(message)
     assert delay.get("from") == bridge.jid
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z", delay.get("stamp", ""))
+    # the stamp is when the item was published, not when it was replayed
+    stamped = datetime.datetime.strptime(delay.get("stamp", "")[:19], "%Y-%m-%dT%H:%M:%S")
+    assert stamped.replace(tzinfo=datetime.UTC).timestamp() == published_ms // 1000
     # live items after that carry no stamp
     await alice.publish("with-history", "live")
     live = await expect_item(late, "with-history", "live")

@@ -403,10 +403,19 @@ async def test_send_last_item_on_subscribe(harness: Harness) -> None:
     await harness.events()
     sub = await service.subscribe(ALICE, "n", ALICE.bare + "/new")
     last = await service.last_item("n")
-    assert last == Item("last", b"2")
+    assert last is not None and last.published_ms is not None
+    assert last == Item("last", b"2", last.published_ms)
     await harness.router.send_last_item(sub, last)
     assert await harness.events() == [
-        ItemPublished("n", recipients(sub), HEADLINE, "last", b"2", replay=True)
+        ItemPublished(
+            "n",
+            recipients(sub),
+            HEADLINE,
+            "last",
+            b"2",
+            replay=True,
+            published_ms=last.published_ms,
+        )
     ]
     # nothing to send on an empty node
     await service.purge_node(OWNER, "n")
@@ -432,11 +441,23 @@ async def test_send_last_item_honours_node_options(harness: Harness) -> None:
     for node in ("never", "bare", "quiet"):
         await service.publish(OWNER, node, [("i", b"payload")])
     await harness.events()
+    lasts: dict[str, Item | None] = {}
     for node in ("never", "bare", "quiet"):
         sent[node] = await service.subscribe(ALICE, node, ALICE.bare)
-        await harness.router.send_last_item(sent[node], await service.last_item(node))
+        lasts[node] = await service.last_item(node)
+        await harness.router.send_last_item(sent[node], lasts[node])
+    bare_last = lasts["bare"]
+    assert bare_last is not None
     assert await harness.events() == [
-        ItemPublished("bare", recipients(sent["bare"]), HEADLINE, "i", None, replay=True)
+        ItemPublished(
+            "bare",
+            recipients(sent["bare"]),
+            HEADLINE,
+            "i",
+            None,
+            replay=True,
+            published_ms=bare_last.published_ms,
+        )
     ]
 
 

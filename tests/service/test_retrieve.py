@@ -39,7 +39,9 @@ async def test_get_all_items_oldest_first(service: PubSubService) -> None:
     assert page.items[0] == Item("i0", b"i0")
     assert (page.count, page.first_index) == (4, 0)
     assert await service.item_ids(REMOTE, "n") == ids
-    assert await service.last_item("n") == Item("i3", b"i3")
+    last = await service.last_item("n")
+    assert last is not None and last.published_ms is not None
+    assert last == Item("i3", b"i3", last.published_ms)
 
 
 async def test_get_items_by_id(service: PubSubService, redis_client: aioredis.Redis) -> None:

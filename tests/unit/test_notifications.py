@@ -214,6 +214,19 @@ def test_replayed_item_is_stamped_and_headers_stay_last() -> None:
     assert delay.attrib == {"from": SERVICE, "stamp": "2003-12-13T23:58:37Z"}
 
 
+def test_replay_is_stamped_with_the_publication_time() -> None:
+    alice = Recipient("alice@example.org", ("a",))
+    published = 1_071_359_917_250  # 2003-12-13T23:58:37.250Z in epoch ms
+    event = ItemPublished(
+        "news", (alice,), HEADLINE, "i1", b"x", replay=True, published_ms=published
+    )
+    later = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    (message,) = messages(event, sender=SERVICE, ids=iter(["m"]), now=later)
+    delay = message.find(f"{{{DELAY_NS}}}delay")
+    assert delay is not None
+    assert delay.get("stamp", "").startswith("2003-12-13T23:58:37")
+
+
 def test_live_items_are_not_stamped() -> None:
     (message,) = messages(published(b"x"), sender=SERVICE, ids=iter(["m"]))
     assert message.find(f"{{{DELAY_NS}}}delay") is None

@@ -66,6 +66,8 @@ class ItemPublished(Event):
     payload: bytes | None
     #: True when sent as the last published item on subscription (gets a delay stamp).
     replay: bool = False
+    #: Epoch ms the replayed item was published (the delay stamp), where known.
+    published_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +379,12 @@ class EventRouter:
         recipient = Recipient(subscription.jid, (subscription.subid,))
         await self._emit(
             ItemPublished(
-                subscription.node, (recipient,), config.notification_type, item.id, payload, True
+                subscription.node,
+                (recipient,),
+                config.notification_type,
+                item.id,
+                payload,
+                replay=True,
+                published_ms=item.published_ms,
             )
         )

@@ -97,6 +97,8 @@ class Item:
 
     id: str
     payload: bytes
+    #: Epoch ms of its (last) publication, where known.
+    published_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,9 +372,13 @@ class PubSubService(SubscriptionOps):
         return await (await self._feed(node)).get_ids()
 
     async def last_item(self, node: str) -> Item | None:
-        """The newest item of a node, if any."""
-        entries = await (await self._feed(node)).get_range(-1, -1)
-        return Item(*entries[0]) if entries else None
+        """The newest item of a node, if any, with its publication time."""
+        feed = await self._feed(node)
+        entries = await feed.get_range(-1, -1)
+        if not entries:
+            return None
+        item_id, payload = entries[0]
+        return Item(item_id, payload, await feed.published_ms(item_id))
 
 
 __all__ = ["NodeAccess", "NodeMetadata", "PageRequest", "PubSubService", "bare"]

@@ -104,6 +104,14 @@ class Feed(FeedObject[T]):
             if v is not None
         ]
 
+    async def published_ms(self, id: str) -> int | None:
+        """When ``id`` was last published or edited (epoch ms; the feed score), or None.
+
+        Items written by thoonk.py carry seconds, not ms; their score is returned as stored.
+        """
+        score = await self.redis.zscore(self._ids, keys.encode_name(id))
+        return None if score is None else int(float(score))
+
     async def rank(self, id: str) -> int | None:
         """Position of ``id`` from the oldest (0), or None."""
         found = await self.redis.zrank(self._ids, keys.encode_name(id))

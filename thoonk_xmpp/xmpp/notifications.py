@@ -144,7 +144,11 @@ def messages(
     body = event_element(event)
     delayed = None
     if isinstance(event, ItemPublished) and event.replay:
-        delayed = now or datetime.datetime.now(datetime.UTC)
+        # Feed scores are epoch ms; thoonk.py wrote seconds (far in the past as ms).
+        if event.published_ms is not None and event.published_ms > 10**11:
+            delayed = datetime.datetime.fromtimestamp(event.published_ms / 1000, datetime.UTC)
+        else:
+            delayed = now or datetime.datetime.now(datetime.UTC)
     for recipient in event.recipients:
         yield message_element(
             event, recipient, sender=sender, message_id=next(ids), body=body, delayed=delayed
