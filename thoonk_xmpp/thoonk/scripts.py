@@ -1,7 +1,8 @@
 """The Lua scripts, one verb per file under ``lua/<type>/<verb>.lua``.
 
-Sources are read once per process; each client registers them once
-(``Script`` objects run EVALSHA and reload on NOSCRIPT by themselves).
+Sources are read and hashed once per process; every call is one EVALSHA
+(redis-py's Script wrapper costs more per call than the scripts themselves),
+and a NOSCRIPT reply loads the script and retries once.
 A script signals a refused operation with an error reply
 ``THOONK <Code> <argument>``; :func:`translate` turns it into the matching
 :class:`~thoonk_xmpp.thoonk.errors.ThoonkError`.
@@ -10,19 +11,19 @@ A script signals a refused operation with an error reply
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import errors
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.commands.core import AsyncScript
 
 EncodableT = bytes | str | int | float
 
@@ -76,19 +77,21 @@ def translate(exc: ResponseError, feed: str) -> errors.ThoonkError | ResponseErr
 
 
 class Scripts:
-    """The scripts of one Redis client, registered once, run by verb."""
+    """The scripts of one Redis client, loaded once, run by verb with EVALSHA."""
 
     def __init__(self, redis: Redis, package: str = __package__) -> None:
         self._redis = redis
         self._package = package
-        self._loaded: dict[str, AsyncScript] = {}
+        #: verb -> (sha1, source); the sha is computed once per process.
+        self._loaded: dict[str, tuple[str, str]] = {}
 
-    def _script(self, verb: str) -> AsyncScript:
-        script = self._loaded.get(verb)
-        if script is None:
-            script = self._redis.register_script(source(verb, self._package))
-            self._loaded[verb] = script
-        return script
+    def _script(self, verb: str) -> tuple[str, str]:
+        found = self._loaded.get(verb)
+        if found is None:
+            text = source(verb, self._package)
+            found = (hashlib.sha1(text.encode("utf-8")).hexdigest(), text)
+            self._loaded[verb] = found
+        return found
 
     async def run(
         self,
@@ -98,8 +101,14 @@ class Scripts:
         args: Sequence[EncodableT],
     ) -> Any:
         """Run script ``verb`` for ``feed``; refused operations raise typed errors."""
+        sha, text = self._script(verb)
         try:
-            return await self._script(verb)(keys=list(keys), args=list(args))
+            try:
+                return await self._redis.evalsha(sha, len(keys), *keys, *args)
+            except NoScriptError:
+                # First use on this server (or after SCRIPT FLUSH / a restart).
+                await self._redis.script_load(text)
+                return await self._redis.evalsha(sha, len(keys), *keys, *args)
         except ResponseError as exc:
             translated = translate(exc, feed)
             if translated is exc:

@@ -115,6 +115,10 @@ class Feed(_Blocking["feed.Feed[T]", T]):
         """Position of ``id`` from the oldest (0), or None."""
         return self._runner.run(self.aio.rank(id))
 
+    def published_ms(self, id: str) -> int | None:
+        """When ``id`` was last published or edited (epoch ms), or None."""
+        return self._runner.run(self.aio.published_ms(id))
+
 
 class SortedFeed(_Blocking["sorted_feed.SortedFeed[T]", T]):
     """Blocking sorted feed; see :class:`thoonk_xmpp.thoonk.sorted_feed.SortedFeed`."""
