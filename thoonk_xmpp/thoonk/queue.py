@@ -13,6 +13,7 @@ nothing (see :func:`wait_for_list`) and tries again.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 from collections.abc import Iterable
 from enum import IntEnum
@@ -117,7 +118,7 @@ async def wait_for_list(redis: aioredis.Redis, key: bytes, deadline: float | Non
     return True
 
 
-class PriorityPuts(FeedObject[T]):
+class PriorityPuts(FeedObject[T], abc.ABC):
     """Base of Queue and Job: puts at either end of ``feed.ids``, a batch in one script."""
 
     NORMAL = Priority.NORMAL
@@ -140,9 +141,9 @@ class PriorityPuts(FeedObject[T]):
         await self._put(push, args)
         return self._ids_text(ids)
 
+    @abc.abstractmethod
     async def _put(self, push: str, args: list[bytes]) -> None:
         """Run the type's put script with ``push`` and the ``id, item, ...`` arguments."""
-        raise NotImplementedError
 
 
 class Queue(PriorityPuts[T]):
