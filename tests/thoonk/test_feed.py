@@ -280,3 +280,13 @@ async def test_odd_max_length_from_other_clients(
     await redis_client.hset(b"feed.config:f", b"max_length", stored)
     await feed.publish_many([(str(n), str(n)) for n in range(5)])
     assert await feed.count() == kept
+
+
+async def test_get_items_reads_several_ids_in_order_with_none_for_absent(
+    thoonk: AsyncThoonk,
+) -> None:
+    feed = await thoonk.feed("several")
+    await feed.publish("one", id="a")
+    await feed.publish("two", id="b")
+    assert await feed.get_items(["b", "missing", "a"]) == ["two", None, "one"]
+    assert await feed.get_items([]) == []

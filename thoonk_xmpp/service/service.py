@@ -318,11 +318,8 @@ class PubSubService(SubscriptionOps):
             raise BadRequest("max_items must be a positive integer")
         feed = await self._feed(node)
         if ids:
-            found: list[Item] = []
-            for item_id in ids:
-                payload = await feed.get_item(item_id)
-                if payload is not None:
-                    found.append(Item(item_id, payload))
+            payloads = await feed.get_items(ids)
+            found = [Item(i, p) for i, p in zip(ids, payloads, strict=True) if p is not None]
             if not found:
                 raise ItemNotFound(node, ids[0])
             return ItemsPage(found, len(found), 0)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from . import keys
 from .codecs import Codec
 from .names import decode_id
-from .replies import optional_bytes
+from .replies import optional_blist, optional_bytes
 from .scripts import EncodableT
 
 if TYPE_CHECKING:
@@ -44,6 +44,15 @@ class FeedObject(Generic[T]):
         """The item stored under ``item_id``, or None."""
         data = optional_bytes(await self.redis.hget(self._items, keys.encode_name(item_id)))
         return None if data is None else self._decode(data)
+
+    async def get_items(self, item_ids: Sequence[str]) -> list[T | None]:
+        """The items stored under ``item_ids`` (None where absent), in one round trip."""
+        if not item_ids:
+            return []
+        raw = optional_blist(
+            await self.redis.hmget(self._items, [keys.encode_name(i) for i in item_ids])
+        )
+        return [None if data is None else self._decode(data) for data in raw]
 
     async def has_id(self, item_id: str) -> bool:
         """Whether an item with this id is stored."""

@@ -14,6 +14,11 @@ def blist(reply: Any) -> list[bytes]:
     return cast(list[bytes], reply)
 
 
+def optional_blist(reply: Any) -> list[bytes | None]:
+    """A list of bulk strings or nils (HMGET)."""
+    return cast(list[bytes | None], reply)
+
+
 def optional_bytes(reply: Any) -> bytes | None:
     """One bulk string or nil."""
     return cast(bytes | None, reply)

@@ -6,7 +6,7 @@ loop and waits for it; arguments, results and errors are the same.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .base import FeedObject
@@ -58,6 +58,10 @@ class _Blocking(Generic[O_co, T]):
     def get_item(self, item_id: str) -> T | None:
         """The item stored under ``item_id``, or None."""
         return self._runner.run(self.aio.get_item(item_id))
+
+    def get_items(self, item_ids: Sequence[str]) -> list[T | None]:
+        """The items stored under ``item_ids`` (None where absent), in one round trip."""
+        return self._runner.run(self.aio.get_items(item_ids))
 
     def has_id(self, item_id: str) -> bool:
         """Whether an item with this id is stored."""
