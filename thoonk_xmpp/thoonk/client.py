@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import errors, feed_config, keys
 from .codecs import TEXT, Codec
+from .connection import HiredisPackingConnection
 from .feed_config import ConfigValue, FeedType
 from .names import feed_name
 from .notices import Handler, Listener, NoticeKind
@@ -76,13 +77,17 @@ class AsyncThoonk:
         redis: aioredis.Redis | None = None,
         max_connections: int = 64,
     ) -> None:
-        self.redis: aioredis.Redis = redis or aioredis.Redis(
-            host=host,
-            port=port,
-            db=db,
-            password=password,
-            max_connections=max_connections,
-            **_connection_defaults(),
+        # from_pool: the client owns the pool and closes it in aclose().
+        self.redis: aioredis.Redis = redis or aioredis.Redis.from_pool(
+            aioredis.ConnectionPool(
+                connection_class=HiredisPackingConnection,
+                host=host,
+                port=port,
+                db=db,
+                password=password,
+                max_connections=max_connections,
+                **_connection_defaults(),
+            )
         )
         #: Random id sent in our registry notices; we ignore notices carrying it.
         self.instance = uuid.uuid4().hex
@@ -94,6 +99,8 @@ class AsyncThoonk:
     def from_url(cls, url: str, listen: bool = False, **kwargs: Any) -> Self:
         """Connect from a ``redis://`` or ``rediss://`` URL."""
         kwargs = {**_connection_defaults(), **kwargs}
+        if url.startswith("redis://"):
+            kwargs.setdefault("connection_class", HiredisPackingConnection)
         return cls(redis=aioredis.Redis.from_url(url, **kwargs), listen=listen)
 
     async def __aenter__(self) -> Self:
