@@ -188,10 +188,11 @@ async def _tail(args: argparse.Namespace) -> int:
             done.set()
 
     async with AsyncThoonk.from_url(args.redis) as thoonk:
-        thoonk.listener.add_sink(show)
-        await thoonk.listener.start()
+        # Look before listening: the note then always precedes the feed's own notices.
         if not await thoonk.feed_exists(args.feed):
             print(f"{PROG}: note: no feed {args.feed!r} (yet); waiting", file=sys.stderr)
+        thoonk.listener.add_sink(show)
+        await thoonk.listener.start()
         await done.wait()
     return 0
 
