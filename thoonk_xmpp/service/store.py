@@ -9,7 +9,7 @@ from typing import Any
 
 from thoonk_xmpp.thoonk import AsyncThoonk, FeedExists, FeedNotFound, ItemNotFound, keys
 from thoonk_xmpp.thoonk.feed_config import decode as decode_config
-from thoonk_xmpp.thoonk.replies import bdict, blist, optional_bytes
+from thoonk_xmpp.thoonk.replies import bdict, blist, optional_blist, optional_bytes
 from thoonk_xmpp.thoonk.scripts import Scripts
 
 from .errors import InvalidSubId, NodeExists, NodeNotFound
@@ -129,15 +129,26 @@ class NodeStore:
             raise InvalidSubId(node, str(exc.item_id)) from None
 
     async def jid_subscriptions(self, jid: str) -> list[Subscription]:
-        """Every subscription of a bare JID, across nodes."""
+        """Every subscription of a bare JID, across nodes (two round trips in all)."""
         members = blist(list(await self.redis.smembers(keys.jid_subscriptions(bare(jid)))))
-        found: list[Subscription] = []
-        for member in sorted(members):
-            node, _, subid = _text(member).partition(_SEP)
-            owner = optional_bytes(await self.redis.hget(keys.node_subscriptions(node), subid))
-            if owner is not None:
-                found.append(Subscription(node, _text(owner), subid))
-        return found
+        pairs = [_text(m).partition(_SEP)[::2] for m in sorted(members)]
+        owners = await self._hget_each(
+            [(keys.node_subscriptions(node), subid) for node, subid in pairs]
+        )
+        return [
+            Subscription(node, _text(owner), subid)
+            for (node, subid), owner in zip(pairs, owners, strict=True)
+            if owner is not None
+        ]
+
+    async def _hget_each(self, lookups: list[tuple[bytes, str]]) -> list[bytes | None]:
+        """HGET of each (key, field), pipelined in one round trip."""
+        if not lookups:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, field in lookups:
+                pipe.hget(key, field)
+            return optional_blist(await pipe.execute())
 
     # --- affiliations -------------------------------------------------------------
 
@@ -147,16 +158,16 @@ class NodeStore:
         return {_text(j): Affiliation(_text(a)) for j, a in sorted(raw.items())}
 
     async def jid_affiliations(self, jid: str) -> dict[str, Affiliation]:
-        """Affiliations of a bare JID, across nodes."""
+        """Affiliations of a bare JID, across nodes (two round trips in all)."""
         who = bare(jid)
-        nodes = sorted(blist(list(await self.redis.smembers(keys.jid_affiliations(who)))))
-        found: dict[str, Affiliation] = {}
-        for raw_node in nodes:
-            node = _text(raw_node)
-            aff = optional_bytes(await self.redis.hget(keys.node_affiliations(node), who))
-            if aff is not None:
-                found[node] = Affiliation(_text(aff))
-        return found
+        raw_nodes = sorted(blist(list(await self.redis.smembers(keys.jid_affiliations(who)))))
+        nodes = [_text(n) for n in raw_nodes]
+        affs = await self._hget_each([(keys.node_affiliations(node), who) for node in nodes])
+        return {
+            node: Affiliation(_text(aff))
+            for node, aff in zip(nodes, affs, strict=True)
+            if aff is not None
+        }
 
     async def set_affiliations(self, node: str, changes: Mapping[str, Affiliation]) -> None:
         """Apply affiliation changes atomically (``none`` removes one)."""
