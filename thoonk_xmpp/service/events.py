@@ -15,13 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from thoonk_xmpp.thoonk import FeedType, Notice, NoticeKind, keys
-from thoonk_xmpp.thoonk.feed_config import decode as decode_config
-from thoonk_xmpp.thoonk.replies import bdict, optional_bytes
+from thoonk_xmpp.thoonk import Notice, NoticeKind
 
 from .access import Action, may
 from .model import (
@@ -33,6 +31,7 @@ from .model import (
     Subscription,
 )
 from .node_config import NodeConfig
+from .node_states import NodeState
 from .service import PubSubService
 from .store import bare
 
@@ -40,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: Most notices routed with one read of their nodes.
 _NOTICE_BATCH = 256
+#: Nodes whose recipient lists are kept between notices.
+_RECIPIENTS_KEPT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,8 @@ class EventRouter:
         self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
         self._routing: asyncio.Task[None] | None = None
+        # node → (the state they were computed from, recipients): recomputed when it changes
+        self._recipients_of: dict[str, tuple[NodeState, tuple[Recipient, ...]]] = {}
         # node → number of retract notices still to swallow after a purge notice, or
         # after a trim notice of a discard-oldest node
         self._swallowing: dict[str, int] = {}
@@ -271,49 +274,31 @@ class EventRouter:
         return True
 
     async def _load(self, node: str) -> Loaded:
-        """The node's config and who may be notified, in one round trip."""
+        """The node's config and who may be notified (cached; see :mod:`.node_states`)."""
         return (await self._load_many([node]))[node]
 
     async def _load_many(self, nodes: list[str]) -> dict[str, Loaded]:
-        """:meth:`_load` for several nodes, in one round trip."""
+        """:meth:`_load` for several nodes, in one round trip at most."""
         if not nodes:
             return {}
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for node in nodes:
-                pipe.hgetall(keys.config(node))
-                pipe.hgetall(keys.node_subscriptions(node))
-                pipe.hgetall(keys.node_affiliations(node))
-            replies = await pipe.execute(raise_on_error=False)
-        loaded: dict[str, Loaded] = {}
-        for at, node in enumerate(nodes):
-            raw_config, raw_subs, raw_affs = replies[3 * at : 3 * at + 3]
-            for reply in (raw_subs, raw_affs):
-                if isinstance(reply, Exception):
-                    raise reply
-            loaded[node] = await self._decode(node, raw_config, raw_subs, raw_affs)
-        return loaded
+        states = await self.store.states_of(nodes)
+        return {node: self._loaded(state) for node, state in states.items()}
 
-    async def _decode(
-        self, node: str, raw_config: object, raw_subs: object, raw_affs: object
-    ) -> Loaded:
-        if isinstance(raw_config, Exception):
-            # a JSON string written by pre-2011-11 thoonk.py: still a node (contract 15.8)
-            stored = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
-        else:
-            stored = decode_config(bdict(raw_config))
-        if stored.get("type", FeedType.FEED.value) != FeedType.FEED.value:
+    def _loaded(self, state: NodeState) -> Loaded:
+        if not state.is_feed:
             return None
-        config = self.service.node_config_of(stored)
-        subs = [
-            Subscription(node, jid.decode(), subid.decode())
-            for subid, jid in bdict(raw_subs).items()
-        ]
-        affs = {j.decode(): Affiliation(a.decode()) for j, a in bdict(raw_affs).items()}
-        return config, self._recipients(config, subs, affs)
+        known = self._recipients_of.get(state.node)
+        if known is not None and known[0] is state:
+            return state.config, known[1]
+        recipients = self._recipients(state.config, state.subscriptions, state.affiliations)
+        self._recipients_of[state.node] = (state, recipients)
+        if len(self._recipients_of) > _RECIPIENTS_KEPT:
+            del self._recipients_of[next(iter(self._recipients_of))]
+        return state.config, recipients
 
     @staticmethod
     def _recipients(
-        config: NodeConfig, subs: list[Subscription], affs: dict[str, Affiliation]
+        config: NodeConfig, subs: Iterable[Subscription], affs: Mapping[str, Affiliation]
     ) -> tuple[Recipient, ...]:
         by_jid: dict[str, list[str]] = {}
         for sub in subs:

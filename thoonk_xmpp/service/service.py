@@ -76,7 +76,7 @@ class PubSubService(SubscriptionOps):
     def __init__(self, thoonk: AsyncThoonk, policy: ServicePolicy) -> None:
         self.thoonk = thoonk
         self.policy = policy
-        self.store = NodeStore(thoonk)
+        self.store = NodeStore(thoonk, self.node_config_of)
         #: (node, id) pairs whose retraction was asked with notify="true".
         self.forced_retract_notices: set[tuple[str, str]] = set()
 
@@ -89,10 +89,12 @@ class PubSubService(SubscriptionOps):
         """Load the node and the actor's standing; raise unless ``action`` is allowed."""
         if not node:
             raise NodeIdRequired()
-        stored, affiliation, subscribed = await self.store.node_state(node, actor.bare)
-        if stored.get("type", FeedType.FEED.value) != FeedType.FEED.value:
+        state = await self.store.state(node)
+        if not state.is_feed:
             raise NodeNotFound(node)
-        config = self.node_config_of(stored)
+        config = state.config
+        affiliation = state.affiliations.get(actor.bare)
+        subscribed = actor.bare in state.subscribers
         if self.policy.is_admin(actor):
             affiliation = Affiliation.OWNER
         allowed = may(
@@ -177,9 +179,12 @@ class PubSubService(SubscriptionOps):
         """Apply a submitted configuration form; returns the new config."""
         current = (await self.check(actor, node, Action.CONFIGURE)).config
         updated = node_config.apply(current, changes, cap=self.policy.max_items_cap)
-        await self.thoonk.set_config(
-            node, node_config.to_stored(updated, cap=self.policy.max_items_cap)
-        )
+        try:
+            await self.thoonk.set_config(
+                node, node_config.to_stored(updated, cap=self.policy.max_items_cap)
+            )
+        finally:
+            self.store.forget(node)
         return updated
 
     async def delete_node(self, actor: Actor, node: str, redirect: str | None = None) -> None:
@@ -199,6 +204,8 @@ class PubSubService(SubscriptionOps):
         except ThoonkFeedNotFound:
             await self.store.redis.delete(keys.node_tombstone(node))
             raise NodeNotFound(node) from None
+        finally:
+            self.store.forget(node)
 
     async def purge_node(self, actor: Actor, node: str) -> None:
         """Remove every item; subscribers get one purge event."""

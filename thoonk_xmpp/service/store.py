@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from thoonk_xmpp.thoonk import AsyncThoonk, FeedExists, FeedNotFound, ItemNotFound, keys
@@ -14,6 +14,8 @@ from thoonk_xmpp.thoonk.scripts import Scripts
 
 from .errors import InvalidSubId, NodeExists, NodeNotFound
 from .model import Affiliation, Subscription
+from .node_config import NodeConfig
+from .node_states import NodeState, NodeStates
 
 _SEP = "\x00"
 
@@ -28,12 +30,25 @@ def _text(raw: bytes) -> str:
 
 
 class NodeStore:
-    """Node registry queries plus subscription and affiliation storage."""
+    """Node registry queries plus subscription and affiliation storage.
 
-    def __init__(self, thoonk: AsyncThoonk) -> None:
+    ``config_of`` turns a stored Thoonk config into a :class:`NodeConfig`
+    (the service fills in its defaults).  Node states are cached
+    (:mod:`.node_states`); every change made here forgets the node's entry.
+    """
+
+    def __init__(
+        self, thoonk: AsyncThoonk, config_of: Callable[[Mapping[str, str]], NodeConfig]
+    ) -> None:
         self.thoonk = thoonk
         self.redis = thoonk.redis
+        self._config_of = config_of
         self._scripts = Scripts(self.redis, __package__)
+        self.states = NodeStates(self._read_states, thoonk.listener)
+
+    def _state_notice(self, node: str) -> tuple[bytes, str]:
+        """ARGV of a script's state notice: the channel and our instance id."""
+        return keys.state_channel(node), self.thoonk.instance
 
     # --- nodes -----------------------------------------------------------------
 
@@ -58,30 +73,65 @@ class NodeStore:
             )
         except FeedExists:
             raise NodeExists(node) from None
+        finally:
+            self.forget(node)
 
-    async def node_state(
-        self, node: str, jid: str
-    ) -> tuple[dict[str, str], Affiliation | None, bool]:
-        """Config, the bare JID's affiliation and whether ``jid`` (bare) is subscribed."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.sismember(keys.FEEDS, node)
-            pipe.type(keys.config(node))
-            pipe.hgetall(keys.config(node))
-            pipe.hget(keys.node_affiliations(node), bare(jid))
-            pipe.hvals(keys.node_subscriptions(node))
-            exists, kind, raw_config, raw_aff, subscribers = await pipe.execute(
-                raise_on_error=False
-            )
-        if not exists:
+    async def state(self, node: str) -> NodeState:
+        """The node's config, affiliations and subscriptions. Raises NodeNotFound.
+
+        Any Thoonk object is found here; callers check :attr:`NodeState.is_feed`.
+        """
+        found = (await self.states.get_many((node,)))[node]
+        if not found.exists:
             raise NodeNotFound(node)
-        if kind == b"string":
-            config = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
-        else:
-            config = decode_config(bdict(raw_config))
-        affiliation = None if raw_aff is None else Affiliation(_text(raw_aff))
-        who = bare(jid)
-        subscribed = any(bare(_text(s)) == who for s in blist(subscribers))
-        return config, affiliation, subscribed
+        return found
+
+    async def states_of(self, nodes: Collection[str]) -> dict[str, NodeState]:
+        """The states of several nodes, existing or not, in one round trip at most."""
+        return await self.states.get_many(nodes)
+
+    def forget(self, node: str) -> None:
+        """Say that ``node`` changed other than through this store (config, deletion)."""
+        self.states.forget(node)
+
+    async def _read_states(self, nodes: list[str]) -> dict[str, NodeState]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for node in nodes:
+                pipe.sismember(keys.FEEDS, node)
+                pipe.type(keys.config(node))
+                pipe.hgetall(keys.config(node))
+                pipe.hgetall(keys.node_affiliations(node))
+                pipe.hgetall(keys.node_subscriptions(node))
+            replies = await pipe.execute(raise_on_error=False)
+        states: dict[str, NodeState] = {}
+        for at, node in enumerate(nodes):
+            exists, kind, raw_config, raw_affs, raw_subs = replies[5 * at : 5 * at + 5]
+            for reply in (raw_affs, raw_subs):
+                if isinstance(reply, Exception):
+                    raise reply
+            if kind == b"string":  # a JSON config of pre-2011-11 thoonk.py (contract 15.8)
+                stored = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
+            else:
+                stored = decode_config(bdict(raw_config))
+            subscriptions = tuple(
+                sorted(
+                    (
+                        Subscription(node, _text(jid), _text(subid))
+                        for subid, jid in bdict(raw_subs).items()
+                    ),
+                    key=lambda s: (s.jid, s.subid),
+                )
+            )
+            states[node] = NodeState(
+                node=node,
+                exists=bool(exists),
+                stored=stored,
+                config=self._config_of(stored),
+                affiliations={_text(j): Affiliation(_text(a)) for j, a in bdict(raw_affs).items()},
+                subscriptions=subscriptions,
+                subscribers=frozenset(bare(s.jid) for s in subscriptions),
+            )
+        return states
 
     async def config(self, node: str) -> dict[str, str]:
         """The stored Thoonk config of a node. Raises NodeNotFound."""
@@ -108,10 +158,12 @@ class NodeStore:
                 "subscribe",
                 node,
                 (keys.FEEDS, keys.node_subscriptions(node), keys.jid_subscriptions(bare(jid))),
-                (node, subid, jid, node + _SEP + subid),
+                (node, *self._state_notice(node), subid, jid, node + _SEP + subid),
             )
         except FeedNotFound:
             raise NodeNotFound(node) from None
+        finally:
+            self.forget(node)
         return Subscription(node, jid, subid)
 
     async def unsubscribe(self, node: str, subscriptions: Iterable[Subscription]) -> None:
@@ -123,10 +175,15 @@ class NodeStore:
         index_keys = [keys.jid_subscriptions(bare(sub.jid)) for sub in subs]
         try:
             await self._scripts.run(
-                "unsubscribe", node, (keys.node_subscriptions(node), *index_keys), (node, *args)
+                "unsubscribe",
+                node,
+                (keys.node_subscriptions(node), *index_keys),
+                (node, *self._state_notice(node), *args),
             )
         except ItemNotFound as exc:
             raise InvalidSubId(node, str(exc.item_id)) from None
+        finally:
+            self.forget(node)
 
     async def jid_subscriptions(self, jid: str) -> list[Subscription]:
         """Every subscription of a bare JID, across nodes (two round trips in all)."""
@@ -186,10 +243,12 @@ class NodeStore:
                     keys.node_subscriptions(node),
                     *key_args,
                 ),
-                (node, "1", *args),
+                (node, *self._state_notice(node), *args),
             )
         except FeedNotFound:
             raise NodeNotFound(node) from None
+        finally:
+            self.forget(node)
 
     # --- deletion ------------------------------------------------------------------
 
@@ -221,5 +280,6 @@ class NodeStore:
                 keys.node_tombstone(node),
                 *index_keys,
             ),
-            (node, *members),
+            (node, *self._state_notice(node), *members),
         )
+        self.forget(node)

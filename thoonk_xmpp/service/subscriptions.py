@@ -51,7 +51,7 @@ class SubscriptionOps:
         if bare(jid) != actor.bare and not self.policy.is_admin(actor):
             await self.check(actor, node, Action.MANAGE_SUBSCRIPTIONS)
         else:
-            await self.store.node_state(node, actor.bare)  # NodeNotFound first
+            await self.store.state(node)  # NodeNotFound first
         mine = [s for s in await self.store.subscriptions(node) if s.jid == jid]
         if not mine:
             raise NotSubscribed(node, jid)
@@ -68,7 +68,7 @@ class SubscriptionOps:
     async def own_subscriptions(self, actor: Actor, node: str | None = None) -> list[Subscription]:
         """The actor's subscriptions, on one node or all."""
         if node is not None:
-            await self.store.node_state(node, actor.bare)
+            await self.store.state(node)
             return [s for s in await self.store.subscriptions(node) if bare(s.jid) == actor.bare]
         return await self.store.jid_subscriptions(actor.bare)
 
@@ -79,7 +79,7 @@ class SubscriptionOps:
         found = await self.store.jid_affiliations(actor.bare)
         if node is None:
             return found
-        await self.store.node_state(node, actor.bare)
+        await self.store.state(node)
         return {n: a for n, a in found.items() if n == node}
 
     async def node_subscriptions(self, actor: Actor, node: str) -> list[Subscription]:

@@ -45,6 +45,7 @@ NOTICE_PATTERNS: Final = (
     _JOB_CLAIM + b"*",
     b"thoonkx.purge:*",
     b"thoonkx.trim:*",
+    b"thoonkx.state:*",
 )
 
 #: Channel prefix → notice kind name, for parsing received messages.
@@ -58,6 +59,7 @@ CHANNEL_KINDS: Final = {
     _JOB_CLAIM: "job_claim",
     b"thoonkx.purge:": "purge",
     b"thoonkx.trim:": "trim",
+    b"thoonkx.state:": "state",
 }
 
 
@@ -293,3 +295,11 @@ _TRIM: Final = b"thoonkx.trim:"
 def trim_channel(name: str | bytes) -> bytes:
     """Ours: announces a publish's trim (payload: the number of retract notices that follow)."""
     return _key(_TRIM, name)
+
+
+_STATE: Final = b"thoonkx.state:"
+
+
+def state_channel(name: str | bytes) -> bytes:
+    """Ours: bookkeeping kept beside the feed changed (payload: the writer's instance id)."""
+    return _key(_STATE, name)

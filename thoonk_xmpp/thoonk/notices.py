@@ -12,7 +12,7 @@ Handler arguments, by kind (thoonk.py's order; items are ``str``)::
     publish(feed, item, id) edit(feed, item, id)    retract(feed, id)
     position(feed, id, rel) finish(feed, id, result)
     job_put(feed, item, id) job_claim(feed, id)   purge(feed, count)
-    trim(feed, count)
+    trim(feed, count)       state(feed)
 
 A handler may be a plain function or a coroutine function; handlers run in
 the listener task, in notice order.  Sinks (:meth:`Listener.add_sink`) get
@@ -61,6 +61,8 @@ class NoticeKind(StrEnum):
     PURGE = "purge"
     #: Ours: a publish trimmed the feed; ``count`` retract notices for the trimmed ids follow.
     TRIM = "trim"
+    #: Ours: state an application keeps beside the feed changed (pubsub subscriptions, …).
+    STATE = "state"
 
 
 _REGISTRY_KINDS = {
@@ -112,6 +114,8 @@ def parse(channel: bytes, payload: bytes) -> Notice | None:
             return Notice(kind, feed, item_id=_text(first), result=second)
         case NoticeKind.PURGE | NoticeKind.TRIM:
             return Notice(kind, feed, count=int(payload) if payload.isdigit() else 0)
+        case NoticeKind.STATE:
+            return Notice(kind, feed, instance=_text(payload))
         case _:
             return Notice(kind, feed, item_id=_text(payload))
 
@@ -175,6 +179,15 @@ class Listener:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    @property
+    def epoch(self) -> int | None:
+        """Which subscription notices come through now; ``None`` while there is none.
+
+        A cache kept coherent by notices may trust what it learned during one
+        epoch only while the epoch lasts: notices sent between two epochs are lost.
+        """
+        return self.connections if self._ready.is_set() else None
+
     async def start(self, timeout: float = 10.0) -> None:
         """Start listening; returns once subscribed (so no later notice is missed)."""
         if not self.running:
@@ -221,6 +234,7 @@ class Listener:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
+                self._ready.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 

@@ -1,13 +1,13 @@
 -- Set affiliations of bare JIDs on a node; 'none' removes one. An outcast loses its
--- subscriptions. Refuses to leave the node without an owner unless allowed.
+-- subscriptions.
 -- KEYS: feeds, node affiliations, node subscriptions, then per JID: its affiliation
 --       index, its subscription index
--- ARGV: node, owners required (1/0), then per JID: jid, affiliation
+-- ARGV: node, state channel, instance id, then per JID: jid, affiliation
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   raise('FeedNotFound')
 end
 local k = 4
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local jid, aff = ARGV[i], ARGV[i + 1]
   if aff == 'none' then
     redis.call('HDEL', KEYS[2], jid)
@@ -29,4 +29,5 @@ for i = 3, #ARGV, 2 do
   end
   k = k + 2
 end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
