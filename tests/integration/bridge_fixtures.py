@@ -273,9 +273,9 @@ async def bridge(
     service = PubSubService(thoonk, policy)
     component: PubSubComponent | None = None
 
-    def send(element: ET.Element) -> None:
+    def send(messages: list[str]) -> None:
         assert component is not None
-        component.send_element(element)
+        component.send_text("".join(messages))
 
     sink = RecordingSink(Notifier(send, prosody.component_jid))
     router = EventRouter(service, sink)

@@ -429,20 +429,21 @@ async def test_remote_subscriber_is_addressed_like_a_local_one(
             owner=True,
         ),
     )
-    sent: list[ET.Element] = []
-    real_send = bridge.component.send_element
+    written: list[str] = []
+    real_send = bridge.component.send_text
 
-    def spy(element: ET.Element) -> None:
-        sent.append(element)
-        real_send(element)
+    def spy(text: str) -> None:
+        written.append(text)
+        real_send(text)
 
-    bridge.component.send_element = spy  # type: ignore[method-assign]
+    bridge.component.send_text = spy  # type: ignore[method-assign]
     try:
         await (await thoonk.feed("federated")).publish("<p xmlns='urn:p'>hi</p>", "f1")
         await expect_item(bob, "federated", "f1")
         await bridge.router.drain()
     finally:
-        del bridge.component.send_element
+        del bridge.component.send_text
+    sent = list(ET.fromstring(f"<stream xmlns='{ns.STANZA}'>{''.join(written)}</stream>"))
     by_recipient = {m.get("to"): m for m in sent if m.tag == ns.tag(ns.STANZA, "message")}
     assert set(by_recipient) == {bob.jid, remote}
     local, far = by_recipient[bob.jid], by_recipient[remote]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import itertools
 import json
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 from slixmpp.xmlstream import tostring
@@ -28,7 +30,6 @@ from thoonk_xmpp.xmpp.notifications import (
     SHIM_NS,
     STANZA_NS,
     Notifier,
-    message_element,
     message_ids,
     messages,
     stamp,
@@ -40,8 +41,19 @@ ALICE = Recipient("alice@example.org", ("s1",))
 HEADLINE = NotificationType.HEADLINE
 
 
+def parse(message: str) -> ET.Element:
+    """One stanza text as it arrives inside the component stream."""
+    (element,) = ET.fromstring(f"<stream xmlns='{STANZA_NS}'>{message}</stream>")
+    return element
+
+
+def parsed(event: Event, **options: Any) -> list[ET.Element]:
+    return [parse(m) for m in messages(event, sender=SERVICE, **options)]
+
+
 def build(event: Event, recipient: Recipient = ALICE) -> ET.Element:
-    return message_element(event, recipient, sender=SERVICE, message_id="m1")
+    (message,) = parsed(dataclasses.replace(event, recipients=(recipient,)), ids=iter(["m1"]))
+    return message
 
 
 def text(element: ET.Element) -> str:
@@ -206,7 +218,7 @@ def test_replayed_item_is_stamped_and_headers_stay_last() -> None:
     twice = Recipient("alice@example.org", ("a", "b"))
     event = ItemPublished("news", (twice,), HEADLINE, "i1", b"x", replay=True)
     moment = datetime.datetime(2003, 12, 13, 23, 58, 37, tzinfo=datetime.UTC)
-    (message,) = messages(event, sender=SERVICE, ids=iter(["m"]), now=moment)
+    (message,) = parsed(event, ids=iter(["m"]), now=moment)
     tags = [child.tag for child in message]
     assert tags == [f"{E}event", f"{{{DELAY_NS}}}delay", f"{{{SHIM_NS}}}headers"]
     delay = message.find(f"{{{DELAY_NS}}}delay")
@@ -221,14 +233,14 @@ def test_replay_is_stamped_with_the_publication_time() -> None:
         "news", (alice,), HEADLINE, "i1", b"x", replay=True, published_ms=published
     )
     later = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
-    (message,) = messages(event, sender=SERVICE, ids=iter(["m"]), now=later)
+    (message,) = parsed(event, ids=iter(["m"]), now=later)
     delay = message.find(f"{{{DELAY_NS}}}delay")
     assert delay is not None
     assert delay.get("stamp", "").startswith("2003-12-13T23:58:37")
 
 
 def test_live_items_are_not_stamped() -> None:
-    (message,) = messages(published(b"x"), sender=SERVICE, ids=iter(["m"]))
+    (message,) = parsed(published(b"x"), ids=iter(["m"]))
     assert message.find(f"{{{DELAY_NS}}}delay") is None
 
 
@@ -247,7 +259,7 @@ def test_stamp_format() -> None:
 def test_one_message_per_recipient_with_unique_ids() -> None:
     recipients = tuple(Recipient(f"u{n}@example.org", (f"s{n}",)) for n in range(5))
     event = ItemPublished("news", recipients, HEADLINE, "i1", b"<p xmlns='urn:p'/>")
-    built = list(messages(event, sender=SERVICE, ids=message_ids()))
+    built = parsed(event, ids=message_ids())
     assert [m.get("to") for m in built] == [r.jid for r in recipients]
     assert len({m.get("id") for m in built}) == 5
 
@@ -265,13 +277,24 @@ def test_unknown_event_kind_is_refused() -> None:
 
 
 async def test_notifier_sends_every_message_in_order() -> None:
-    sent: list[ET.Element] = []
-    notifier = Notifier(sent.append, SERVICE)
+    writes: list[list[str]] = []
+    notifier = Notifier(writes.append, SERVICE)
     recipients = tuple(Recipient(f"u{n}@example.org", (f"s{n}",)) for n in range(1000))
     await notifier.deliver(NodePurged("news", recipients, HEADLINE))
     await notifier.deliver(ItemRetracted("news", recipients[:1], HEADLINE, "x"))
+    assert [len(batch) for batch in writes] == [256, 256, 256, 232, 1]
+    sent = [parse(message) for batch in writes for message in batch]
     assert len(sent) == 1001
     assert [m.get("to") for m in sent[:1000]] == [r.jid for r in recipients]
     assert all(m.get("from") == SERVICE for m in sent)
     assert len({m.get("id") for m in sent}) == 1001
     assert sent[-1].find(f"{E}event/{E}items/{E}retract") is not None
+
+
+def test_addresses_and_ids_are_escaped() -> None:
+    odd = Recipient("alice@example.org/a \"quoted\" <&> 'res'", ("s1",))
+    message = build(published(b"x"), odd)
+    assert message.get("to") == odd.jid
+    (sent,) = messages(published(b"x"), sender="p&s.example.org", ids=iter(['m"1']))
+    assert parse(sent).get("from") == "p&s.example.org"
+    assert parse(sent).get("id") == 'm"1'

@@ -201,7 +201,19 @@ class PubSubComponent:
 
     def send_element(self, element: ET.Element) -> None:
         """Send a finished stanza element (``{jabber:component:accept}message``, …)."""
-        self.xmpp.send(tostring(element, stream=self.xmpp, top_level=True))
+        self.send_text(tostring(element, stream=self.xmpp, top_level=True))
+
+    def send_text(self, text: str) -> None:
+        """Write finished stanza text (one stanza or several) to the stream now.
+
+        Straight to the transport, not through slixmpp's send queue and its
+        task: an answer leaves before anything queued after it, in one write.
+        Without a connection the text is dropped (it could not be routed).
+        """
+        if self.xmpp.transport is None:
+            log.debug("not connected; dropped %d characters", len(text))
+            return
+        self.xmpp.send_raw(text)
 
     # --- requests -----------------------------------------------------------------------
 

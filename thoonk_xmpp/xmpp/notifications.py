@@ -1,9 +1,9 @@
 """Event messages (XEP-0060 §7.1.2, §7.2.2.1, §8.2.5.4, §8.4.2, §8.5.2) built from service events.
 
 The builders are pure: they turn an :class:`~thoonk_xmpp.service.events.Event`
-into ``<message/>`` elements in the component namespace.  :class:`Notifier`
+into ``<message/>`` stanza texts for the component stream.  :class:`Notifier`
 is the :class:`~thoonk_xmpp.service.events.NotificationSink` that hands one
-message per recipient to the component's ``send``.
+message per recipient, in batches, to the component's ``send``.
 
 Every recipient gets the same message shape whatever its domain: a
 subscriber on another server is addressed exactly like a local one and its
@@ -20,6 +20,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Final
 
+from slixmpp.xmlstream import tostring
+
 from thoonk_xmpp.service.events import (
     Event,
     ItemPublished,
@@ -27,7 +29,6 @@ from thoonk_xmpp.service.events import (
     NodeConfigured,
     NodeDeleted,
     NodePurged,
-    Recipient,
 )
 from thoonk_xmpp.service.node_config import NodeConfig
 
@@ -102,35 +103,37 @@ def delay_element(moment: datetime.datetime, sender: str) -> ET.Element:
     return ET.Element(f"{{{DELAY_NS}}}delay", {"from": sender, "stamp": stamp(moment)})
 
 
-def message_element(
-    event: Event,
-    recipient: Recipient,
-    *,
-    sender: str,
-    message_id: str,
-    body: ET.Element | None = None,
-    delayed: datetime.datetime | None = None,
-) -> ET.Element:
-    """One event message to ``recipient``; ``body`` is a prebuilt :func:`event_element`.
+def _attr(value: str) -> str:
+    """``value`` escaped for a double-quoted XML attribute."""
+    return value.translate(_ATTR_ESCAPES)
 
-    Children in XEP-0060 order: the event, the delay stamp (replays only), then
-    SHIM SubID headers last, only when the JID holds several subscriptions.
-    """
-    message = ET.Element(
-        f"{{{STANZA_NS}}}message",
-        {
-            "from": sender,
-            "to": recipient.jid,
-            "type": event.notification_type.value,
-            "id": message_id,
-        },
-    )
-    message.append(event_element(event) if body is None else body)
-    if delayed is not None:
-        message.append(delay_element(delayed, sender))
-    if len(recipient.subids) > 1:
-        message.append(headers_element(recipient.subids))
-    return message
+
+_ATTR_ESCAPES: Final = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\t": "&#9;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+    }
+)
+
+
+def _xml(element: ET.Element) -> str:
+    """An element as text inside a component stream (its own namespace declared)."""
+    return tostring(element, xmlns=STANZA_NS)
+
+
+def _delayed(event: Event, now: datetime.datetime | None) -> datetime.datetime | None:
+    """The delay stamp of a replayed item; ``None`` for live events."""
+    if not isinstance(event, ItemPublished) or not event.replay:
+        return None
+    # Feed scores are epoch ms; thoonk.py wrote seconds (far in the past as ms).
+    if event.published_ms is not None and event.published_ms > 10**11:
+        return datetime.datetime.fromtimestamp(event.published_ms / 1000, datetime.UTC)
+    return now or datetime.datetime.now(datetime.UTC)
 
 
 def messages(
@@ -139,20 +142,24 @@ def messages(
     sender: str,
     ids: Iterator[str],
     now: datetime.datetime | None = None,
-) -> Iterator[ET.Element]:
-    """Every message for ``event``, one per recipient, in recipient order."""
-    body = event_element(event)
-    delayed = None
-    if isinstance(event, ItemPublished) and event.replay:
-        # Feed scores are epoch ms; thoonk.py wrote seconds (far in the past as ms).
-        if event.published_ms is not None and event.published_ms > 10**11:
-            delayed = datetime.datetime.fromtimestamp(event.published_ms / 1000, datetime.UTC)
-        else:
-            delayed = now or datetime.datetime.now(datetime.UTC)
+) -> Iterator[str]:
+    """Every ``<message/>`` for ``event`` as stanza text, one per recipient, in order.
+
+    The event (and the delay stamp of a replay) is serialized once and shared;
+    only ``to``, ``id`` and the SHIM SubID headers (last, and only for a JID
+    holding several subscriptions) differ between recipients.
+    """
+    body = _xml(event_element(event))
+    delayed = _delayed(event, now)
+    if delayed is not None:
+        body += _xml(delay_element(delayed, sender))
+    head = f'<message from="{_attr(sender)}" to="'
+    kind = f'" type="{event.notification_type.value}" id="'
     for recipient in event.recipients:
-        yield message_element(
-            event, recipient, sender=sender, message_id=next(ids), body=body, delayed=delayed
-        )
+        tail = body
+        if len(recipient.subids) > 1:
+            tail += _xml(headers_element(recipient.subids))
+        yield f'{head}{_attr(recipient.jid)}{kind}{_attr(next(ids))}">{tail}</message>'
 
 
 def message_ids() -> Iterator[str]:
@@ -164,21 +171,23 @@ def message_ids() -> Iterator[str]:
 class Notifier:
     """Sends each event as one message per recipient through ``send``.
 
-    ``send`` takes a finished ``<message/>`` element (the component's
-    ``send_element``).  Elements are shared between messages of one event and
-    never changed after they are handed over.
+    ``send`` takes a list of finished ``<message/>`` stanza texts and writes
+    them to the stream together (one write for up to ``_BATCH`` messages).
     """
 
-    def __init__(self, send: Callable[[ET.Element], None], service_jid: str) -> None:
+    def __init__(self, send: Callable[[list[str]], None], service_jid: str) -> None:
         self._send = send
         self.service_jid = service_jid
         self._ids = message_ids()
 
     async def deliver(self, event: Event) -> None:
         """Send ``event`` to all its recipients, yielding to the loop between batches."""
-        for count, message in enumerate(
-            messages(event, sender=self.service_jid, ids=self._ids), start=1
-        ):
-            self._send(message)
-            if count % _BATCH == 0:
+        batch: list[str] = []
+        for text in messages(event, sender=self.service_jid, ids=self._ids):
+            batch.append(text)
+            if len(batch) == _BATCH:
+                self._send(batch)
+                batch = []
                 await asyncio.sleep(0)
+        if batch:
+            self._send(batch)

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import signal
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Awaitable
 from typing import Any, Final, TextIO
 
@@ -75,16 +74,16 @@ class Bridge:
         #: Notifications dropped because the link to the XMPP server was down.
         self.dropped = 0
 
-    def _send(self, element: ET.Element) -> None:
-        # While the link is down slixmpp would queue without bound; the server
-        # could not route them anyway, so count and drop (subscribers can
-        # re-fetch items), like a server drops messages to an offline component.
+    def _send(self, messages: list[str]) -> None:
+        # While the link is down the server could not route them anyway, so
+        # count and drop (subscribers can re-fetch items), like a server drops
+        # messages to an offline component.
         if not self.component.connected.is_set():
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
+            before, self.dropped = self.dropped, self.dropped + len(messages)
+            if before == 0 or before // 1000 != self.dropped // 1000:
                 log.warning("XMPP link down: %d notifications dropped so far", self.dropped)
             return
-        self.component.send_element(element)
+        self.component.send_text("".join(messages))
 
     @property
     def where(self) -> str:
