@@ -28,6 +28,7 @@ from pathlib import Path
 from bench.bridge_measure import (
     Options,
     Result,
+    floor_latency,
     paced,
     prepare,
     relay,
@@ -45,6 +46,7 @@ from bench.bridge_setup import (
     register_accounts,
     servers,
 )
+from bench.floor_component import FloorProcess
 from bench.xmpp_load import (
     Collector,
     RawClient,
@@ -139,9 +141,8 @@ async def _measure(
         clients += [pub_a, *subs_a, pub_b, *subs_b]
         await wait_component(pub_a, memory.component_jid, component)
         await thoonk.connect()
-        raw = RawComponent(files.component_jid, files.secret)
-        await raw.connect("127.0.0.1", files.component_port)
-        closers.append(raw.close)
+        floor = FloorProcess(files.component_port, files.component_jid, files.secret, redis.port)
+        closers.append(floor.stop)
         me = os.getpid()
         assert memory.process and files.process and redis.process
         a, b = memory.process.pid, files.process.pid
@@ -211,7 +212,26 @@ async def _measure(
                     f"  | cpu {describe_cpu(result.cpu)}",
                     flush=True,
                 )
-                result = await routing_ceiling(raw, targets["prosody-file"], n, collector, options)
+                result = await floor_latency(
+                    floor, targets["prosody-file"], redis.process.pid, n, collector, options
+                )
+                relays.setdefault(("floor", n), []).append(result)
+                print(
+                    f"[{repeat + 1}/{args.repeat}] subs={n:<3} latency floor (bare component + one"
+                    f" Redis round trip, on Prosody B): p50 {result.p50:.2f} ms p99"
+                    f" {result.p99:.2f} ms"
+                    f"{f'  MISSING {result.missing}' if result.missing else ''}"
+                    f"  | cpu {describe_cpu(result.cpu)}",
+                    flush=True,
+                )
+                raw = RawComponent(files.component_jid, files.secret)
+                await raw.connect("127.0.0.1", files.component_port)
+                try:
+                    result = await routing_ceiling(
+                        raw, targets["prosody-file"], n, collector, options
+                    )
+                finally:
+                    await raw.close()
                 relays.setdefault(("ceiling", n), []).append(result)
                 print(
                     f"[{repeat + 1}/{args.repeat}] subs={n:<3} routing ceiling (raw component on "

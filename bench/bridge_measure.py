@@ -8,12 +8,14 @@ in count (``items``) and time (``seconds``, drain timeouts).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.bridge_setup import CpuMeter, Target
+from bench.floor_component import FloorProcess
 from bench.xmpp_load import (
     Collector,
     RawComponent,
@@ -268,3 +270,34 @@ async def routing_ceiling(
         drain=span,
         cpu=cpu,
     )
+
+
+async def floor_latency(
+    floor: FloorProcess,
+    server: Target,
+    redis_pid: int,
+    subscribers: int,
+    collector: Collector,
+    options: Options,
+) -> Result:
+    """:func:`paced` latency of the floor component, run on ``server``'s Prosody and clients.
+
+    The floor takes the server's component address for this run only.  Five
+    unmeasured publishes first: a fresh component session's first stanzas
+    route slowly.
+    """
+    await floor.start([client.full for client in server.subscribers])
+    try:
+        processes = {"prosody": server.processes["prosody"], "floor": floor.pid}
+        target = dataclasses.replace(
+            server,
+            name="floor",
+            service=server.server.component_jid,
+            processes=processes | {"redis": redis_pid, "loadgen": server.processes["loadgen"]},
+        )
+        node = f"floor-{subscribers}-{next(_nodes)}"
+        for warm in range(5):
+            await target.publisher.iq(publish_iq(target.service, node, "%s", payload(0, warm)))
+        return await paced(target, node, subscribers, collector, options)
+    finally:
+        await floor.stop()

@@ -42,6 +42,10 @@ def _spread(results: list[Result] | None, value: Callable[[Result], float]) -> s
     return f"±{(max(values) - min(values)) / middle / 2:.0%}" if middle else "-"
 
 
+def _per_subscriber(n: int) -> Callable[[Result], float]:
+    return lambda r: r.notifications / n
+
+
 def rows(samples: Samples, relays: Samples, counts: list[int], options: Options) -> list[list[str]]:
     metrics: list[tuple[str, str, Callable[[Result], float], int, bool]] = [
         (f"publish IQs/s (window {options.window})", "throughput", lambda r: r.publishes, 0, True),
@@ -76,17 +80,43 @@ def rows(samples: Samples, relays: Samples, counts: list[int], options: Options)
                 ]
             )
         relay = relays.get(("relay", n))
-        items = _median(relay, lambda r, n=n: r.notifications / n)
+        per_subscriber = _per_subscriber(n)
+        items = _median(relay, per_subscriber)
         lines.append(
             [
                 str(n),
                 "Thoonk relay items/s to all subs",
                 _number(items, 0),
-                _spread(relay, lambda r, n=n: r.notifications / n),
+                _spread(relay, per_subscriber),
             ]
             + ["-"] * 4
             + [""]
         )
+        floor = relays.get(("floor", n))
+        memory_paced = samples.get(("prosody-memory:paced", n))
+        percentiles: list[tuple[str, Callable[[Result], float]]] = [
+            ("p50", lambda r: r.p50),
+            ("p99", lambda r: r.p99),
+        ]
+        for name, value in percentiles:
+            floor_value = _median(floor, value)
+            memory = _median(memory_paced, value)
+            reachable = floor_value is not None and memory is not None and floor_value <= 2 * memory
+            lines.append(
+                [
+                    str(n),
+                    f"latency floor {name} ms (paced)",
+                    _number(floor_value, 2),
+                    _spread(floor, value),
+                    _number(memory, 2),
+                    "-",
+                    _ratio(floor_value, memory),
+                    "-",
+                    ""
+                    if floor is None
+                    else f"2x aim {'reachable' if reachable else 'BELOW FLOOR'}",
+                ]
+            )
         ceiling = relays.get(("ceiling", n))
         lines.append(
             [
@@ -134,6 +164,15 @@ def print_report(
         "aim",
     )
     print(text_table(header, rows(samples, relays, counts, options), left={1, 8}))
+    print(
+        "latency floor: a bare external component (bench/floor_component.py, its own process, no"
+        " XML parser, raw RESP) that makes one Redis round trip per publish before answering and"
+        " notifying; 'ours' column = the floor, ours/mem = floor / prosody-memory. When the floor"
+        " is above 2x prosody-memory no Redis-backed component can meet the latency aim here."
+        "\nrouting ceiling: the most notifications/s any external component gets through Prosody"
+        " B (bare component sending prebuilt messages); the throughput aim at a subscriber count"
+        " is out of reach when prosody-file's notifications/s are above it."
+    )
     missing = sum(r.missing for results in (*samples.values(), *relays.values()) for r in results)
     if missing:
         print(f"WARNING: {missing} notifications never arrived (see the MISSING lines above)")
