@@ -217,19 +217,18 @@ class PubSubService(SubscriptionOps):
 
     async def metadata(self, node: str) -> NodeMetadata:
         """Node metadata for disco#info."""
-        stored = await self.store.config(node)
-        if stored.get("type", FeedType.FEED.value) != FeedType.FEED.value:
+        state = await self.store.state(node)
+        if not state.is_feed:
             raise NodeNotFound(node)
-        affiliations = await self.store.affiliations(node)
-        subscriptions = await self.store.subscriptions(node)
+        affiliations = state.affiliations
         return NodeMetadata(
             node=node,
-            config=self.node_config_of(stored),
-            creator=stored.get(CREATOR),
-            creation_date=stored.get(CREATION_DATE),
+            config=state.config,
+            creator=state.stored.get(CREATOR),
+            creation_date=state.stored.get(CREATION_DATE),
             owners=[j for j, a in affiliations.items() if a == Affiliation.OWNER],
             publishers=[j for j, a in affiliations.items() if a == Affiliation.PUBLISHER],
-            num_subscribers=len(subscriptions),
+            num_subscribers=len(state.subscriptions),
         )
 
     # --- items -------------------------------------------------------------------------

@@ -29,6 +29,19 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
+def _subscriptions(node: str, raw: object) -> list[Subscription]:
+    """A node's subscriptions hash (subid → JID), sorted by JID then subid."""
+    return sorted(
+        (Subscription(node, _text(jid), _text(subid)) for subid, jid in bdict(raw).items()),
+        key=lambda s: (s.jid, s.subid),
+    )
+
+
+def _affiliations(raw: object) -> dict[str, Affiliation]:
+    """A node's affiliations hash (bare JID → affiliation), in JID order."""
+    return {_text(j): Affiliation(_text(a)) for j, a in sorted(bdict(raw).items())}
+
+
 class NodeStore:
     """Node registry queries plus subscription and affiliation storage.
 
@@ -113,21 +126,13 @@ class NodeStore:
                 stored = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
             else:
                 stored = decode_config(bdict(raw_config))
-            subscriptions = tuple(
-                sorted(
-                    (
-                        Subscription(node, _text(jid), _text(subid))
-                        for subid, jid in bdict(raw_subs).items()
-                    ),
-                    key=lambda s: (s.jid, s.subid),
-                )
-            )
+            subscriptions = tuple(_subscriptions(node, raw_subs))
             states[node] = NodeState(
                 node=node,
                 exists=bool(exists),
                 stored=stored,
                 config=self._config_of(stored),
-                affiliations={_text(j): Affiliation(_text(a)) for j, a in bdict(raw_affs).items()},
+                affiliations=_affiliations(raw_affs),
                 subscriptions=subscriptions,
                 subscribers=frozenset(bare(s.jid) for s in subscriptions),
             )
@@ -144,11 +149,7 @@ class NodeStore:
 
     async def subscriptions(self, node: str) -> list[Subscription]:
         """Every subscription of a node."""
-        raw = bdict(await self.redis.hgetall(keys.node_subscriptions(node)))
-        return sorted(
-            (Subscription(node, _text(jid), _text(subid)) for subid, jid in raw.items()),
-            key=lambda s: (s.jid, s.subid),
-        )
+        return _subscriptions(node, await self.redis.hgetall(keys.node_subscriptions(node)))
 
     async def subscribe(self, node: str, jid: str) -> Subscription:
         """Add a subscription of ``jid`` (bare or full) to ``node``."""
@@ -211,8 +212,7 @@ class NodeStore:
 
     async def affiliations(self, node: str) -> dict[str, Affiliation]:
         """Stored affiliations of a node (bare JID → affiliation)."""
-        raw = bdict(await self.redis.hgetall(keys.node_affiliations(node)))
-        return {_text(j): Affiliation(_text(a)) for j, a in sorted(raw.items())}
+        return _affiliations(await self.redis.hgetall(keys.node_affiliations(node)))
 
     async def jid_affiliations(self, jid: str) -> dict[str, Affiliation]:
         """Affiliations of a bare JID, across nodes (two round trips in all)."""
