@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
 from thoonk_xmpp.service.access import Action
-from thoonk_xmpp.service.errors import ClosedNode, Forbidden, NodeNotFound
-from thoonk_xmpp.service.model import Affiliation
+from thoonk_xmpp.service.errors import ClosedNode, Forbidden, NodeNotFound, PubSubError
+from thoonk_xmpp.service.model import Actor, Affiliation
 from thoonk_xmpp.service.node_states import NodeState, NodeStates
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.service.store import NodeStore
@@ -42,9 +42,26 @@ class CountedLoads:
         return loaded
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - polls Redis-backed state, not a flag
+async def refusal(service: PubSubService, actor: Actor, node: str, action: Action) -> object:
+    """The error class ``check`` raises now, or None when it allows the action."""
+    try:
+        await service.check(actor, node, action)
+    except PubSubError as exc:
+        return type(exc)
+    return None
+
+
+async def until_refused_with(
+    expected: type[PubSubError] | None,
+    service: PubSubService,
+    actor: Actor,
+    node: str,
+    action: Action,
+) -> None:
+    """Poll ``check`` (up to 3 s) until it answers ``expected`` (None: allowed)."""
+    async with asyncio.timeout(3.0):
+        # polls Redis-backed state until a notice lands, not a local flag
+        while await refusal(service, actor, node, action) is not expected:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 
@@ -97,15 +114,7 @@ async def test_a_change_by_another_component_is_seen_after_its_notice(
         await service.check(BOB, "n", Action.PUBLISH)
     loads = CountedLoads(service.store)
     await other.set_affiliations(OWNER, "n", {BOB.bare: Affiliation.PUBLISHER})
-
-    async def bob_may_publish() -> bool:
-        try:
-            await service.check(BOB, "n", Action.PUBLISH)
-        except Forbidden:
-            return False
-        return True
-
-    await eventually(bob_may_publish)
+    await until_refused_with(None, service, BOB, "n", Action.PUBLISH)
     assert loads.reads  # read again because of the state notice, not served stale
 
 
@@ -115,15 +124,7 @@ async def test_a_config_change_by_a_thoonk_app_is_seen_after_its_notice(
     await service.create_node(OWNER, "n")
     await service.check(ALICE, "n", Action.SUBSCRIBE)
     await app.set_config("n", {"pubsub#access_model": "whitelist"})
-
-    async def closed() -> bool:
-        try:
-            await service.check(ALICE, "n", Action.SUBSCRIBE)
-        except ClosedNode:
-            return True
-        return False
-
-    await eventually(closed)
+    await until_refused_with(ClosedNode, service, ALICE, "n", Action.SUBSCRIBE)
 
 
 async def test_a_feed_deleted_by_a_thoonk_app_is_gone_after_its_notice(
@@ -132,15 +133,7 @@ async def test_a_feed_deleted_by_a_thoonk_app_is_gone_after_its_notice(
     await service.create_node(OWNER, "n")
     await service.check(OWNER, "n", Action.PUBLISH)
     await app.delete_feed("n")
-
-    async def gone() -> bool:
-        try:
-            await service.check(OWNER, "n", Action.PUBLISH)
-        except NodeNotFound:
-            return True
-        return False
-
-    await eventually(gone)
+    await until_refused_with(NodeNotFound, service, OWNER, "n", Action.PUBLISH)
 
 
 async def test_a_read_that_raced_a_change_is_not_kept(
@@ -207,12 +200,4 @@ async def test_a_missing_node_is_not_found_and_its_creation_is_seen(
     with pytest.raises(NodeNotFound):
         await service.check(OWNER, "later", Action.PUBLISH)
     await other.create_node(OWNER, "later")
-
-    async def found() -> bool:
-        try:
-            await service.check(OWNER, "later", Action.PUBLISH)
-        except NodeNotFound:
-            return False
-        return True
-
-    await eventually(found)
+    await until_refused_with(None, service, OWNER, "later", Action.PUBLISH)
