@@ -286,7 +286,7 @@ async def floor_latency(
     unmeasured publishes first: a fresh component session's first stanzas
     route slowly.
     """
-    await floor.start([client.full for client in server.subscribers])
+    await floor.start([client.bare for client in server.subscribers])
     try:
         processes = {"prosody": server.processes["prosody"], "floor": floor.pid}
         target = dataclasses.replace(

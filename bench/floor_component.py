@@ -73,7 +73,7 @@ async def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jid", required=True)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--redis-port", type=int, required=True)
-    parser.add_argument("subscribers", nargs="*", help="full JIDs, in subscriber order")
+    parser.add_argument("subscribers", nargs="*", help="JIDs to notify, in subscriber order")
     args = parser.parse_args(argv)
     component = RawComponent(args.jid, args.secret)
     await component.connect("127.0.0.1", args.port)

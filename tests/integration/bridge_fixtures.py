@@ -226,6 +226,12 @@ class RecordingSink:
         self.events.append(event)
         await self.inner.deliver(event)
 
+    def deliver_now(self, event: Event) -> bool:
+        if not self.inner.deliver_now(event):
+            return False
+        self.events.append(event)
+        return True
+
 
 @dataclass
 class Bridge:
@@ -275,7 +281,7 @@ async def bridge(
 
     def send(messages: list[str]) -> None:
         assert component is not None
-        component.send_text("".join(messages))
+        component.send_soon("".join(messages))
 
     sink = RecordingSink(Notifier(send, prosody.component_jid))
     router = EventRouter(service, sink)

@@ -430,7 +430,7 @@ async def test_remote_subscriber_is_addressed_like_a_local_one(
         ),
     )
     written: list[str] = []
-    real_send = bridge.component.send_text
+    real_send = bridge.component.send_text  # what send_soon writes with
 
     def spy(text: str) -> None:
         written.append(text)

@@ -26,11 +26,15 @@ class RecordingSink:
         self.fail_first = fail_first
 
     async def deliver(self, event: Event) -> None:
+        self.deliver_now(event)
+
+    def deliver_now(self, event: Event) -> bool:
         self.events.append(event)
         self.changed.set()
         if self.fail_first:
             self.fail_first = False
             raise RuntimeError("the sink failed once")
+        return True
 
 
 class Harness:

@@ -101,6 +101,10 @@ class NotificationSink(Protocol):
 
     def deliver(self, event: Event) -> Awaitable[None]: ...
 
+    def deliver_now(self, event: Event) -> bool:
+        """Deliver ``event`` without waiting if it can; False leaves it to :meth:`deliver`."""
+        ...
+
 
 class EventRouter:
     """Turns notices into events and delivers them in order through a bounded queue."""
@@ -116,6 +120,9 @@ class EventRouter:
         self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
         self._routing: asyncio.Task[None] | None = None
+        # set while the routing task works on a batch / the delivery task on an event
+        self._batching = False
+        self._delivering = False
         # node → (the state they were computed from, recipients): recomputed when it changes
         self._recipients_of: dict[str, tuple[NodeState, tuple[Recipient, ...]]] = {}
         # node → number of retract notices still to swallow after a purge notice, or
@@ -146,11 +153,13 @@ class EventRouter:
     async def _deliver_forever(self) -> None:
         while True:
             event = await self._queue.get()
+            self._delivering = True
             try:
                 await self.sink.deliver(event)
             except Exception:
                 log.exception("delivering %r failed", event)
             finally:
+                self._delivering = False
                 self._queue.task_done()
 
     async def _emit(self, event: Event) -> None:
@@ -160,23 +169,60 @@ class EventRouter:
     # --- notices --------------------------------------------------------------------
 
     async def on_notice(self, notice: Notice) -> None:
-        """Listener sink: queue one Thoonk notice for routing (routed at once if not started)."""
+        """Listener sink: route one Thoonk notice.
+
+        When nothing is queued before it and its node's state is cached, the
+        notice is routed here and its event handed to the sink at once (no task
+        hops: the common case of light load); otherwise it queues for the
+        routing task.  Routed at once if the router is not started.
+        """
         if self._routing is not None and not self._routing.done():
-            await self._notices.put(notice)
+            if not self._route_now(notice):
+                await self._notices.put(notice)
             return
         try:
             await self._route(notice)
         except Exception:
             log.exception("routing %r failed", notice)
 
+    def _route_now(self, notice: Notice) -> bool:
+        """Route and deliver ``notice`` without waiting, if order allows; False if not done."""
+        if (
+            not self._notices.empty()
+            or self._batching
+            or self._queue.full()  # checked first: nothing below may wait for room
+            or notice.kind not in self._ROUTED
+        ):
+            return False
+        state = self.store.states.cached(notice.feed)
+        if state is None:
+            return False
+        forced, swallowed = self._take_retract(notice)
+        if swallowed:
+            return True
+        event = self._decide(notice, self._loaded(state), forced)
+        if event is None or not event.recipients:
+            return True
+        if self._queue.empty() and not self._delivering:
+            try:
+                if self.sink.deliver_now(event):
+                    return True
+            except Exception:
+                log.exception("delivering %r failed", event)
+                return True
+        self._queue.put_nowait(event)  # behind earlier events; room was checked above
+        return True
+
     async def _route_forever(self) -> None:
         while True:
             batch = [await self._notices.get()]
             while len(batch) < _NOTICE_BATCH and not self._notices.empty():
                 batch.append(self._notices.get_nowait())
+            self._batching = True
             try:
                 await self._route_batch(batch)
             finally:
+                self._batching = False
                 for _ in batch:
                     self._notices.task_done()
 
@@ -213,20 +259,31 @@ class EventRouter:
             return
         if notice.kind not in self._ROUTED:
             return
-        forced = False
-        if notice.kind == NoticeKind.RETRACT:
-            # taken here, so that no entry outlives its notice whatever the outcome
-            asked = (notice.feed, notice.item_id or "")
-            forced = asked in self.service.forced_retract_notices
-            self.service.forced_retract_notices.discard(asked)
-            if self._swallow(notice.feed):
-                return
+        forced, swallowed = self._take_retract(notice)
+        if swallowed:
+            return
         if loaded_nodes is not None and notice.feed in loaded_nodes:
             loaded = loaded_nodes[notice.feed]
         else:
             loaded = await self._load(notice.feed)
+        event = self._decide(notice, loaded, forced)
+        if event is not None:
+            await self._emit(event)
+
+    def _take_retract(self, notice: Notice) -> tuple[bool, bool]:
+        """For a retract notice: (asked with notify="true", swallowed after a purge or trim)."""
+        if notice.kind != NoticeKind.RETRACT:
+            return False, False
+        # taken here, so that no entry outlives its notice whatever the outcome
+        asked = (notice.feed, notice.item_id or "")
+        forced = asked in self.service.forced_retract_notices
+        self.service.forced_retract_notices.discard(asked)
+        return forced, self._swallow(notice.feed)
+
+    def _decide(self, notice: Notice, loaded: Loaded, forced: bool) -> Event | None:
+        """The event a routed notice makes, given its node (also counts what to swallow)."""
         if loaded is None:
-            return
+            return None
         config, recipients = loaded
         if notice.count and (
             notice.kind == NoticeKind.PURGE
@@ -236,10 +293,9 @@ class EventRouter:
             )
         ):
             self._swallowing[notice.feed] = self._swallowing.get(notice.feed, 0) + notice.count
-        if config.deliver_notifications:
-            event = self._event_for(notice, config, recipients, forced)
-            if event is not None:
-                await self._emit(event)
+        if not config.deliver_notifications:
+            return None
+        return self._event_for(notice, config, recipients, forced)
 
     @staticmethod
     def _event_for(

@@ -92,6 +92,12 @@ class NodeStates:
             # a read issued before this change may answer after it: never keep it
             self._changed.add(node)
 
+    def cached(self, node: str) -> NodeState | None:
+        """The node's state if the cache holds a trustworthy one, without reading Redis."""
+        if self._listener.epoch != self._epoch:
+            return None
+        return self._entries.get(node)
+
     async def get_many(self, nodes: Collection[str]) -> dict[str, NodeState]:
         """The state of each node, from the cache or read in one round trip."""
         epoch = self._listener.epoch

@@ -129,6 +129,7 @@ class PubSubComponent:
         self._outcome: asyncio.Future[None] | None = None
         self._lanes = _Lanes()
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._outbox: list[str] = []
         self.xmpp.register_handler(
             CoroutineCallback("thoonk-xmpp requests", _RequestsTo(self.jid), self._on_iq)
         )
@@ -202,6 +203,22 @@ class PubSubComponent:
     def send_element(self, element: ET.Element) -> None:
         """Send a finished stanza element (``{jabber:component:accept}message``, …)."""
         self.send_text(tostring(element, stream=self.xmpp, top_level=True))
+
+    def send_soon(self, text: str) -> None:
+        """Queue stanza text for one write at the next turn of the event loop.
+
+        Notifications go this way, so an IQ answer written in the same turn
+        (:meth:`send_text`) always leaves before them, and whatever is queued
+        in one turn shares a write.
+        """
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(text)
+
+    def _flush(self) -> None:
+        text = "".join(self._outbox)
+        self._outbox.clear()
+        self.send_text(text)
 
     def send_text(self, text: str) -> None:
         """Write finished stanza text (one stanza or several) to the stream now.

@@ -180,6 +180,13 @@ class Notifier:
         self.service_jid = service_jid
         self._ids = message_ids()
 
+    def deliver_now(self, event: Event) -> bool:
+        """Send an event of fewer than ``_BATCH`` recipients at once; False for bigger ones."""
+        if len(event.recipients) >= _BATCH:
+            return False
+        self._send(list(messages(event, sender=self.service_jid, ids=self._ids)))
+        return True
+
     async def deliver(self, event: Event) -> None:
         """Send ``event`` to all its recipients, yielding to the loop between batches."""
         batch: list[str] = []

@@ -83,7 +83,7 @@ class Bridge:
             if before == 0 or before // 1000 != self.dropped // 1000:
                 log.warning("XMPP link down: %d notifications dropped so far", self.dropped)
             return
-        self.component.send_text("".join(messages))
+        self.component.send_soon("".join(messages))
 
     @property
     def where(self) -> str:
