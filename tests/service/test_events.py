@@ -235,6 +235,26 @@ async def test_purge_is_one_event(harness: Harness, app: AsyncThoonk) -> None:
     ]
 
 
+async def test_retracts_owed_by_a_purge_are_not_swallowed_across_a_listener_reconnect(
+    harness: Harness, thoonk: AsyncThoonk
+) -> None:
+    service = harness.service
+    alice, bob = await node_with_subscribers(service)
+    await harness.events()
+    # a purge of 3 items announced, then the subscription lost before its retracts came
+    await harness.router.on_notice(Notice(NoticeKind.PURGE, "n", count=3))
+    await thoonk.listener.stop()
+    await thoonk.listener.start()
+    await service.publish(OWNER, "n", [("a", b"1")])
+    await service.retract(OWNER, "n", ["a"])
+    to = recipients(alice, bob)
+    assert await harness.events() == [
+        NodePurged("n", to, HEADLINE),
+        ItemPublished("n", to, HEADLINE, "a", b"1"),
+        ItemRetracted("n", to, HEADLINE, "a"),
+    ]
+
+
 async def test_purge_silent_without_notify_retract(harness: Harness) -> None:
     service = harness.service
     await node_with_subscribers(service, {"pubsub#notify_retract": ["0"]})

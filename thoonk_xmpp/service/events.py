@@ -115,6 +115,7 @@ class EventRouter:
         self.service = service
         self.store = service.store
         self.redis = service.store.redis
+        self._listener = service.thoonk.listener
         self.sink = sink
         self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
         self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
@@ -127,7 +128,8 @@ class EventRouter:
         self._recipients_of: dict[str, tuple[NodeState, tuple[Recipient, ...]]] = {}
         # node → number of retract notices still to swallow after a purge notice, or
         # after a trim notice of a discard-oldest node
-        self._swallowing: dict[str, int] = {}
+        # (the listener epoch it was counted in: the retracts it waits for come in that one)
+        self._swallowing: dict[str, tuple[int | None, int]] = {}
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -292,7 +294,11 @@ class EventRouter:
                 and config.publish_node_full == PublishNodeFull.DISCARD_OLDEST
             )
         ):
-            self._swallowing[notice.feed] = self._swallowing.get(notice.feed, 0) + notice.count
+            epoch = self._listener.epoch
+            counted_in, left = self._swallowing.get(notice.feed, (epoch, 0))
+            if counted_in != epoch:  # those retracts were lost with the old subscription
+                left = 0
+            self._swallowing[notice.feed] = (epoch, left + notice.count)
         if not config.deliver_notifications:
             return None
         return self._event_for(notice, config, recipients, forced)
@@ -320,13 +326,18 @@ class EventRouter:
 
     def _swallow(self, node: str) -> bool:
         """Take one retract notice announced by a purge or a silent trim."""
-        left = self._swallowing.get(node, 0)
+        counted_in, left = self._swallowing.get(node, (None, 0))
         if left <= 0:
+            return False
+        if counted_in != self._listener.epoch:
+            # the listener reconnected since: the retracts still owed were lost with the
+            # old subscription, so this one is a new retraction
+            del self._swallowing[node]
             return False
         if left == 1:
             del self._swallowing[node]
         else:
-            self._swallowing[node] = left - 1
+            self._swallowing[node] = (counted_in, left - 1)
         return True
 
     async def _load(self, node: str) -> Loaded:
