@@ -27,9 +27,10 @@ from slixmpp.xmlstream.matcher import MatchXPath
 
 from tests.dbstate import State, snapshot
 from tests.integration.streams import TIMEOUT, Account, ClientFactory
-from thoonk_xmpp.service.events import Event, EventRouter
+from thoonk_xmpp.service.events import Event
 from thoonk_xmpp.service.model import NodeCreation
 from thoonk_xmpp.service.policy import ServicePolicy
+from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed
 from thoonk_xmpp.xmpp import ns

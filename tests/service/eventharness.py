@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from thoonk_xmpp.service.events import Event, EventRouter, ItemPublished
+from thoonk_xmpp.service.events import Event, ItemPublished
 from thoonk_xmpp.service.model import Actor
+from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 
 MARKER = "zz-marker"

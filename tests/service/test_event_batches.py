@@ -118,7 +118,7 @@ async def test_drain_waits_for_queued_notices(harness: Harness) -> None:
 
 
 async def test_an_unstarted_router_routes_at_once(service: PubSubService) -> None:
-    from thoonk_xmpp.service.events import EventRouter
+    from thoonk_xmpp.service.router import EventRouter
 
     from .eventharness import RecordingSink
 

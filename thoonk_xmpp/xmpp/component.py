@@ -23,7 +23,7 @@ from slixmpp.xmlstream.handler import CoroutineCallback
 from slixmpp.xmlstream.matcher.base import MatcherBase
 
 from thoonk_xmpp.service.errors import PubSubError
-from thoonk_xmpp.service.events import EventRouter
+from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 

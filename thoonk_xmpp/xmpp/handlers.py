@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from thoonk_xmpp.service.errors import ItemNotFound
-from thoonk_xmpp.service.events import EventRouter
 from thoonk_xmpp.service.model import (
     Actor,
     Affiliation,
@@ -23,6 +22,7 @@ from thoonk_xmpp.service.model import (
     Subscription,
     SubscriptionState,
 )
+from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 
 from . import disco, forms, ns, payloads, rsm

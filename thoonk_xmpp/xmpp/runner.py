@@ -19,7 +19,7 @@ from typing import Any, Final, TextIO
 
 from redis.exceptions import RedisError
 
-from thoonk_xmpp.service.events import EventRouter
+from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk, ThoonkError
