@@ -135,3 +135,62 @@ async def test_an_unstarted_router_routes_at_once(service: PubSubService) -> Non
     finally:
         await router.aclose()
     assert sink.events == [ItemPublished("n", to(sub), HEADLINE, "i", b"x")]
+
+
+# --- inline routing at light load ---------------------------------------------------------
+
+
+async def cached(harness: Harness, *nodes: str) -> None:
+    """Make sure the nodes' states are cached (after every notice sent so far was heard)."""
+    await harness.events()
+    await harness.service.store.states_of(nodes)
+    assert all(node in harness.service.store.states for node in nodes)
+
+
+async def test_an_idle_router_delivers_a_notice_of_a_cached_node_before_returning(
+    harness: Harness,
+) -> None:
+    service = harness.service
+    await service.create_node(OWNER, "n")
+    alice = await service.subscribe(ALICE, "n", ALICE.bare)
+    await cached(harness, "n")
+    await harness.router.on_notice(publish("n", "i1"))
+    # no task ran in between: the event was handed to the sink inside on_notice
+    assert harness.sink.events == [ItemPublished("n", to(alice), HEADLINE, "i1", b"x")]
+    harness.sink.events.clear()
+
+
+async def test_a_notice_of_a_cached_node_does_not_overtake_a_queued_one(
+    harness: Harness,
+) -> None:
+    service = harness.service
+    subs = {}
+    for node in ("cold", "warm"):
+        await service.create_node(OWNER, node)
+        subs[node] = await service.subscribe(ALICE, node, ALICE.bare)
+    await cached(harness, "warm")
+    service.store.forget("cold")
+    await harness.router.on_notice(publish("cold", "c1"))  # not cached: queued
+    await harness.router.on_notice(publish("warm", "w1"))  # cached, but behind "c1"
+    await harness.router.on_notice(publish("cold", "c2"))
+    assert await harness.events() == [
+        ItemPublished("cold", to(subs["cold"]), HEADLINE, "c1", b"x"),
+        ItemPublished("warm", to(subs["warm"]), HEADLINE, "w1", b"x"),
+        ItemPublished("cold", to(subs["cold"]), HEADLINE, "c2", b"x"),
+    ]
+
+
+async def test_an_event_routed_inline_waits_behind_pending_deliveries(
+    harness: Harness,
+) -> None:
+    service = harness.service
+    await service.create_node(OWNER, "n")
+    alice = await service.subscribe(ALICE, "n", ALICE.bare)
+    await cached(harness, "n")
+    replay = ItemPublished("n", to(alice), HEADLINE, "old", b"x", replay=True)
+    await harness.router._emit(replay)  # as send_last_item queues it
+    await harness.router.on_notice(publish("n", "new"))
+    assert await harness.events() == [
+        replay,
+        ItemPublished("n", to(alice), HEADLINE, "new", b"x"),
+    ]
