@@ -214,20 +214,10 @@ async def relay(
             [payload(phase, first + k, options.pad).encode() for k in range(count)]
         )
     published = (time.monotonic_ns() - start) / 1e9
-    expected = total * subscribers
-    await drain(collector, expected)
-    cpu = meter.end()
-    span = max(collector.last_ns - start, 1) / 1e9
-    return Result(
-        publishes=total / published,
-        notifications=collector.count / span,
-        retracts=(collector.retracts - retracts) / span,
-        p50=percentile(collector.latencies, 0.50),
-        p99=percentile(collector.latencies, 0.99),
-        missing=expected - collector.count,
-        drain=span,
-        cpu=cpu,
-    )
+    result = await _delivered(collector, meter, start, total * subscribers)
+    result.publishes = total / published
+    result.retracts = (collector.retracts - retracts) / result.drain
+    return result
 
 
 async def routing_ceiling(
@@ -258,7 +248,11 @@ async def routing_ceiling(
                 for k, jid in enumerate(jids)
             ).encode()
         )
-    expected = options.relay_items * subscribers
+    return await _delivered(collector, meter, start, options.relay_items * subscribers)
+
+
+async def _delivered(collector: Collector, meter: CpuMeter, start: int, expected: int) -> Result:
+    """Drain ``expected`` notifications sent since ``start`` (ns); rate over first send → last."""
     await drain(collector, expected)
     cpu = meter.end()
     span = max(collector.last_ns - start, 1) / 1e9

@@ -64,10 +64,6 @@ class NodeConfigured(Event):
     config: NodeConfig | None
 
 
-#: A node's config and the recipients of its events; None when it is not a node.
-Loaded = tuple[NodeConfig, tuple[Recipient, ...]] | None
-
-
 class NotificationSink(Protocol):
     """Where events go (the XMPP adapter)."""
 

@@ -26,7 +26,6 @@ from .events import (
     Event,
     ItemPublished,
     ItemRetracted,
-    Loaded,
     NodeConfigured,
     NodeDeleted,
     NodePurged,
@@ -45,6 +44,9 @@ log = logging.getLogger(__name__)
 _NOTICE_BATCH = 256
 #: Nodes whose recipient lists are kept between notices.
 _RECIPIENTS_KEPT = 4096
+
+#: A node's config and the recipients of its events; None when it is not a node.
+Loaded = tuple[NodeConfig, tuple[Recipient, ...]] | None
 
 
 class EventRouter:

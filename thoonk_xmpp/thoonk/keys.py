@@ -33,6 +33,10 @@ _POSITION: Final = b"feed.position:"
 _FINISH: Final = b"job.finish:"
 _JOB_PUT: Final = b"feed.publishes:"
 _JOB_CLAIM: Final = b"feed.claimed:"
+# Ours (never read by the original clients).
+_PURGE: Final = b"thoonkx.purge:"
+_TRIM: Final = b"thoonkx.trim:"
+_STATE: Final = b"thoonkx.state:"
 
 #: Patterns that catch every per-object notice of every feed.
 NOTICE_PATTERNS: Final = (
@@ -43,9 +47,9 @@ NOTICE_PATTERNS: Final = (
     _FINISH + b"*",
     _JOB_PUT + b"*",
     _JOB_CLAIM + b"*",
-    b"thoonkx.purge:*",
-    b"thoonkx.trim:*",
-    b"thoonkx.state:*",
+    _PURGE + b"*",
+    _TRIM + b"*",
+    _STATE + b"*",
 )
 
 #: Channel prefix → notice kind name, for parsing received messages.
@@ -57,9 +61,9 @@ CHANNEL_KINDS: Final = {
     _FINISH: "finish",
     _JOB_PUT: "job_put",
     _JOB_CLAIM: "job_claim",
-    b"thoonkx.purge:": "purge",
-    b"thoonkx.trim:": "trim",
-    b"thoonkx.state:": "state",
+    _PURGE: "purge",
+    _TRIM: "trim",
+    _STATE: "state",
 }
 
 
@@ -281,23 +285,14 @@ def node_tombstone(name: str | bytes) -> bytes:
     return _key(b"thoonkx.pubsub.tombstone:", name)
 
 
-_PURGE: Final = b"thoonkx.purge:"
-
-
 def purge_channel(name: str | bytes) -> bytes:
     """Ours: announces a purge (payload: the number of retract notices that follow)."""
     return _key(_PURGE, name)
 
 
-_TRIM: Final = b"thoonkx.trim:"
-
-
 def trim_channel(name: str | bytes) -> bytes:
     """Ours: announces a publish's trim (payload: the number of retract notices that follow)."""
     return _key(_TRIM, name)
-
-
-_STATE: Final = b"thoonkx.state:"
 
 
 def state_channel(name: str | bytes) -> bytes:
