@@ -135,14 +135,35 @@ class LocalServer:
 class RedisServer(LocalServer):
     """A private ``redis-server`` on a free loopback port, persisted nowhere unless asked."""
 
-    def __init__(self, *, appendonly: bool = False, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        appendonly: bool = False,
+        port: int | None = None,
+        password: str | None = None,
+        unix_socket: bool = False,
+    ) -> None:
         super().__init__("thoonk-redis-")
         self.port = port or free_port()
         self.appendonly = appendonly
+        #: ``requirepass``, when set.
+        self.password = password
+        self.unix_socket = unix_socket
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.dir / "redis.sock"
+
+    @property
+    def unix_url(self) -> str:
+        """The server's Unix socket (only with ``unix_socket=True``)."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"unix://{auth}{self.socket_path}?db=0"
 
     def start(self) -> None:
         binary = require("redis-server", "redis-server")
@@ -161,6 +182,12 @@ class RedisServer(LocalServer):
                 str(self.dir),
                 "--logfile",
                 str(self.dir / "redis.log"),
+                *(["--requirepass", self.password] if self.password else []),
+                *(
+                    ["--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
+                    if self.unix_socket
+                    else []
+                ),
             ]
         )
         wait_for_port(self.port, process=process)

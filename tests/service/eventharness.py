@@ -12,6 +12,7 @@ from thoonk_xmpp.service.events import Event, ItemPublished
 from thoonk_xmpp.service.model import Actor
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
+from thoonk_xmpp.thoonk import Notice
 
 MARKER = "zz-marker"
 MARKER_JID = "marker@example.org"
@@ -83,3 +84,10 @@ async def start_harness(service: PubSubService, sink: RecordingSink) -> Harness:
     await service.create_node(ADMIN, MARKER)
     await service.subscribe(ADMIN, MARKER, MARKER_JID)
     return Harness(service, router, sink)
+
+
+async def offer(router: EventRouter, notice: Notice) -> None:
+    """Hand ``notice`` to the router as the listener does, waiting only when it asks to."""
+    outcome = router.on_notice(notice)
+    if outcome is not None:
+        await outcome

@@ -16,7 +16,7 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Notice, NoticeKind, keys
 
 from .conftest import ALICE, BOB, OWNER
-from .eventharness import Harness
+from .eventharness import Harness, offer
 
 HEADLINE = NotificationType.HEADLINE
 
@@ -59,7 +59,7 @@ async def test_one_batch_reads_its_node_once(harness: Harness) -> None:
 
     harness.router._load_many = counting  # type: ignore[assignment,method-assign]
     for n in range(5):
-        await harness.router.on_notice(publish("n", f"i{n}"))
+        await offer(harness.router, publish("n", f"i{n}"))
     assert await harness.events() == [
         ItemPublished("n", to(alice), HEADLINE, f"i{n}", b"x") for n in range(5)
     ]
@@ -74,9 +74,9 @@ async def test_a_node_that_cannot_be_read_does_not_hold_back_the_batch(
     sub = await service.subscribe(ALICE, "good", ALICE.bare)
     # a key of the wrong type where the bad node's subscriptions belong
     await redis_client.set(keys.node_subscriptions("bad"), "not a hash")
-    await harness.router.on_notice(publish("bad", "b1"))
-    await harness.router.on_notice(publish("good", "g1"))
-    await harness.router.on_notice(Notice(NoticeKind.RETRACT, "good", item_id="g1"))
+    await offer(harness.router, publish("bad", "b1"))
+    await offer(harness.router, publish("good", "g1"))
+    await offer(harness.router, Notice(NoticeKind.RETRACT, "good", item_id="g1"))
     assert await harness.events() == [
         ItemPublished("good", to(sub), HEADLINE, "g1", b"x"),
         ItemRetracted("good", to(sub), HEADLINE, "g1"),
@@ -94,9 +94,9 @@ async def test_a_delete_in_a_batch_makes_later_notices_read_the_node_again(
     # the feed removed behind the router's back: no delete notice, subscriptions stay
     await redis_client.srem(keys.FEEDS, "gone")
     await redis_client.delete(*keys.all_keys("gone"))
-    await harness.router.on_notice(publish("gone", "before"))
-    await harness.router.on_notice(Notice(NoticeKind.DELETE, "gone"))
-    await harness.router.on_notice(publish("gone", "after"))
+    await offer(harness.router, publish("gone", "before"))
+    await offer(harness.router, Notice(NoticeKind.DELETE, "gone"))
+    await offer(harness.router, publish("gone", "after"))
     # routing the delete dropped the subscriptions: "after" reaches nobody
     assert await harness.events() == [
         ItemPublished("gone", to(alice), HEADLINE, "before", b"x"),
@@ -111,7 +111,7 @@ async def test_drain_waits_for_queued_notices(harness: Harness) -> None:
     sub = await service.subscribe(ALICE, "n", ALICE.bare)
     await harness.events()
     for n in range(50):
-        await harness.router.on_notice(publish("n", f"i{n}"))
+        await offer(harness.router, publish("n", f"i{n}"))
     await harness.router.drain()
     delivered = [e for e in harness.sink.events if isinstance(e, ItemPublished) and e.node == "n"]
     assert delivered == [ItemPublished("n", to(sub), HEADLINE, f"i{n}", b"x") for n in range(50)]
@@ -126,7 +126,7 @@ async def test_an_unstarted_router_routes_at_once(service: PubSubService) -> Non
     router = EventRouter(service, sink)
     await service.create_node(OWNER, "n")
     sub = await service.subscribe(ALICE, "n", ALICE.bare)
-    await router.on_notice(publish("n", "i"))
+    await offer(router, publish("n", "i"))
     # not started: routed before on_notice returned, waiting in the event queue
     assert router._queue.qsize() == 1
     router.start()
@@ -154,7 +154,7 @@ async def test_an_idle_router_delivers_a_notice_of_a_cached_node_before_returnin
     await service.create_node(OWNER, "n")
     alice = await service.subscribe(ALICE, "n", ALICE.bare)
     await cached(harness, "n")
-    await harness.router.on_notice(publish("n", "i1"))
+    await offer(harness.router, publish("n", "i1"))
     # no task ran in between: the event was handed to the sink inside on_notice
     assert harness.sink.events == [ItemPublished("n", to(alice), HEADLINE, "i1", b"x")]
     harness.sink.events.clear()
@@ -170,9 +170,9 @@ async def test_a_notice_of_a_cached_node_does_not_overtake_a_queued_one(
         subs[node] = await service.subscribe(ALICE, node, ALICE.bare)
     await cached(harness, "warm")
     service.store.forget("cold")
-    await harness.router.on_notice(publish("cold", "c1"))  # not cached: queued
-    await harness.router.on_notice(publish("warm", "w1"))  # cached, but behind "c1"
-    await harness.router.on_notice(publish("cold", "c2"))
+    await offer(harness.router, publish("cold", "c1"))  # not cached: queued
+    await offer(harness.router, publish("warm", "w1"))  # cached, but behind "c1"
+    await offer(harness.router, publish("cold", "c2"))
     assert await harness.events() == [
         ItemPublished("cold", to(subs["cold"]), HEADLINE, "c1", b"x"),
         ItemPublished("warm", to(subs["warm"]), HEADLINE, "w1", b"x"),
@@ -189,7 +189,7 @@ async def test_an_event_routed_inline_waits_behind_pending_deliveries(
     await cached(harness, "n")
     replay = ItemPublished("n", to(alice), HEADLINE, "old", b"x", replay=True)
     await harness.router._emit(replay)  # as send_last_item queues it
-    await harness.router.on_notice(publish("n", "new"))
+    await offer(harness.router, publish("n", "new"))
     assert await harness.events() == [
         replay,
         ItemPublished("n", to(alice), HEADLINE, "new", b"x"),

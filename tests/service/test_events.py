@@ -28,7 +28,7 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Notice, NoticeKind, keys
 
 from .conftest import ALICE, BOB, OWNER, REMOTE
-from .eventharness import ADMIN, Harness, RecordingSink, start_harness
+from .eventharness import ADMIN, Harness, RecordingSink, offer, start_harness
 
 HEADLINE = NotificationType.HEADLINE
 
@@ -242,7 +242,7 @@ async def test_retracts_owed_by_a_purge_are_not_swallowed_across_a_listener_reco
     alice, bob = await node_with_subscribers(service)
     await harness.events()
     # a purge of 3 items announced, then the subscription lost before its retracts came
-    await harness.router.on_notice(Notice(NoticeKind.PURGE, "n", count=3))
+    await offer(harness.router, Notice(NoticeKind.PURGE, "n", count=3))
     await thoonk.listener.stop()
     await thoonk.listener.start()
     await service.publish(OWNER, "n", [("a", b"1")])
@@ -518,7 +518,7 @@ async def test_late_delete_notice_spares_a_recreated_node(harness: Harness) -> N
     await service.create_node(ALICE, "n")
     sub = await service.subscribe(BOB, "n", BOB.bare)
     # the delete notice of the old node, heard only now
-    await harness.router.on_notice(Notice(NoticeKind.DELETE, "n"))
+    await offer(harness.router, Notice(NoticeKind.DELETE, "n"))
     assert await harness.events() == []
     assert await service.node_affiliations(ALICE, "n") == {ALICE.bare: Affiliation.OWNER}
     assert await service.node_subscriptions(ALICE, "n") == [sub]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 
 from thoonk_xmpp.thoonk import Notice, NoticeKind
 
@@ -113,18 +113,27 @@ class EventRouter:
 
     # --- notices --------------------------------------------------------------------
 
-    async def on_notice(self, notice: Notice) -> None:
+    def on_notice(self, notice: Notice) -> Awaitable[None] | None:
         """Listener sink: route one Thoonk notice.
 
         When nothing is queued before it and its node's state is cached, the
         notice is routed here and its event handed to the sink at once (no task
         hops: the common case of light load); otherwise it queues for the
-        routing task.  Routed at once if the router is not started.
+        routing task.  Returns an awaitable only when the listener must wait:
+        the notice queue is full, or the router is not started (then the
+        notice is routed by the awaitable).
         """
         if self._routing is not None and not self._routing.done():
-            if not self._route_now(notice):
-                await self._notices.put(notice)
-            return
+            if self._route_now(notice):
+                return None
+            try:
+                self._notices.put_nowait(notice)
+            except asyncio.QueueFull:
+                return self._notices.put(notice)
+            return None
+        return self._route_logged(notice)
+
+    async def _route_logged(self, notice: Notice) -> None:
         try:
             await self._route(notice)
         except Exception:

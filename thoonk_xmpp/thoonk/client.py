@@ -97,10 +97,12 @@ class AsyncThoonk:
 
     @classmethod
     def from_url(cls, url: str, listen: bool = False, **kwargs: Any) -> Self:
-        """Connect from a ``redis://`` or ``rediss://`` URL."""
+        """Connect from a ``redis://``, ``rediss://`` or ``unix://`` URL."""
         kwargs = {**_connection_defaults(), **kwargs}
         if url.startswith("redis://"):
             kwargs.setdefault("connection_class", HiredisPackingConnection)
+        elif url.startswith("unix://"):
+            kwargs.pop("socket_keepalive")  # a TCP option: Unix socket connections refuse it
         return cls(redis=aioredis.Redis.from_url(url, **kwargs), listen=listen)
 
     async def __aenter__(self) -> Self:

@@ -14,9 +14,12 @@ Handler arguments, by kind (thoonk.py's order; items are ``str``)::
     job_put(feed, item, id) job_claim(feed, id)   purge(feed, count)
     trim(feed, count)       state(feed)
 
-A handler may be a plain function or a coroutine function; handlers run in
-the listener task, in notice order.  Sinks (:meth:`Listener.add_sink`) get
-every :class:`Notice` with raw bytes, our own registry notices included.
+A handler may be a plain function or a coroutine function.  Handlers run in
+notice order as the notices are read (:mod:`.notice_connection`): a plain
+function at once, and a handler that returns an awaitable holds back the
+notices after it until the awaitable is done.  Sinks
+(:meth:`Listener.add_sink`) get every :class:`Notice` with raw bytes, our own
+registry notices included; the same rules apply to them.
 """
 
 from __future__ import annotations
@@ -25,15 +28,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from . import keys
+from .notice_connection import NoticeConnection, NoticeConnectionError
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -161,6 +162,9 @@ class Listener:
         self._handlers: dict[NoticeKind, list[Handler]] = {kind: [] for kind in NoticeKind}
         self._sinks: list[Sink] = []
         self._task: asyncio.Task[None] | None = None
+        self._connection: NoticeConnection | None = None
+        # the handler being awaited while reading is paused
+        self._waiting: asyncio.Future[None] | None = None
         self._ready = asyncio.Event()
         #: How many times the subscription was (re)established.
         self.connections = 0
@@ -200,11 +204,7 @@ class Listener:
         task, self._task = self._task, None
         if task is None:
             return
-        # A cancellation can be swallowed inside the Redis client while it
-        # reconnects; keep asking until the task is really over.
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -215,48 +215,87 @@ class Listener:
     async def _run(self) -> None:
         backoff = 0.05
         while True:
-            pubsub = self._redis.pubsub()
+            connection: NoticeConnection | None = None
             try:
-                await pubsub.psubscribe(*keys.NOTICE_PATTERNS)
-                await pubsub.subscribe(*keys.REGISTRY_CHANNELS)
+                connection = await NoticeConnection.open(self._redis, self._on_message)
+                self._connection = connection
+                await connection.subscribe(keys.NOTICE_PATTERNS, keys.REGISTRY_CHANNELS)
                 self.connections += 1
                 self._ready.set()
                 backoff = 0.05
-                async for message in pubsub.listen():
-                    if message["type"] in ("message", "pmessage"):
-                        await self._dispatch(message["channel"], message["data"])
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                await connection.closed
+            except (NoticeConnectionError, OSError) as exc:
                 self._ready.clear()
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise asyncio.CancelledError from exc
                 log.warning("notice listener lost Redis (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
                 self._ready.clear()
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                self._connection = None
+                if connection is not None:
+                    connection.close()
+                waiting, self._waiting = self._waiting, None
+                if waiting is not None:
+                    waiting.cancel()
 
-    async def _dispatch(self, channel: bytes, payload: bytes) -> None:
+    def _on_message(self, channel: bytes, payload: bytes) -> None:
+        """Hand one message to the sinks and handlers, inside the connection's callback.
+
+        Plain functions run at once; when one returns an awaitable, reading
+        pauses until it (and the calls after it) finished, so order is kept.
+        """
         notice = parse(channel, payload)
         if notice is None:
             return
+        calls = self._calls(notice)
+        for function, args in calls:
+            outcome = _call_now(function, args)
+            if outcome is not None:
+                connection = self._connection
+                if connection is not None:
+                    connection.pause()
+                self._waiting = asyncio.ensure_future(self._finish(outcome, calls, connection))
+                return
+
+    def _calls(self, notice: Notice) -> Iterator[tuple[Handler, tuple[Any, ...]]]:
         for sink in self._sinks:
-            await _call(sink, (notice,))
+            yield sink, (notice,)
         if self._ignore_own and notice.instance == self._instance:
             return
         handlers = self._handlers[notice.kind]
         if handlers:
             args = handler_args(notice)
             for handler in handlers:
-                await _call(handler, args)
+                yield handler, args
+
+    async def _finish(
+        self,
+        pending: Awaitable[Any],
+        calls: Iterator[tuple[Handler, tuple[Any, ...]]],
+        connection: NoticeConnection | None,
+    ) -> None:
+        await _settle(pending)
+        for function, args in calls:
+            outcome = _call_now(function, args)
+            if outcome is not None:
+                await _settle(outcome)
+        self._waiting = None
+        if connection is not None:
+            connection.resume()
 
 
-async def _call(function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _call_now(function: Handler, args: tuple[Any, ...]) -> Awaitable[Any] | None:
+    """Call a handler; its awaitable if it returned one, else None (errors are logged)."""
     try:
         outcome = function(*args)
-        if inspect.isawaitable(outcome):
-            await outcome
     except Exception:
         log.exception("notice handler %r failed", function)
+        return None
+    return outcome if inspect.isawaitable(outcome) else None
+
+
+async def _settle(outcome: Awaitable[Any]) -> None:
+    try:
+        await outcome
+    except Exception:
+        log.exception("notice handler failed")
