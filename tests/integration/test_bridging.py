@@ -430,19 +430,19 @@ async def test_remote_subscriber_is_addressed_like_a_local_one(
         ),
     )
     written: list[str] = []
-    real_send = bridge.component.send_text  # what send_soon writes with
+    real_send = bridge.component._write  # what send_soon and send_text write with
 
     def spy(text: str) -> None:
         written.append(text)
         real_send(text)
 
-    bridge.component.send_text = spy  # type: ignore[method-assign]
+    bridge.component._write = spy  # type: ignore[method-assign]
     try:
         await (await thoonk.feed("federated")).publish("<p xmlns='urn:p'>hi</p>", "f1")
         await expect_item(bob, "federated", "f1")
         await bridge.router.drain()
     finally:
-        del bridge.component.send_text
+        del bridge.component._write
     sent = list(ET.fromstring(f"<stream xmlns='{ns.STANZA}'>{''.join(written)}</stream>"))
     by_recipient = {m.get("to"): m for m in sent if m.tag == ns.tag(ns.STANZA, "message")}
     assert set(by_recipient) == {bob.jid, remote}

@@ -1,0 +1,48 @@
+"""The component's outbox: notifications queued in one loop turn share a write, and an
+IQ answer takes the queued ones along behind it (answer first, one write)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from thoonk_xmpp.xmpp.component import PubSubComponent
+
+
+@pytest.fixture
+async def writes() -> tuple[PubSubComponent, list[str]]:
+    component = PubSubComponent(
+        "pubsub.example",
+        "secret",
+        "127.0.0.1",
+        1,
+        service=None,
+        router=None,  # type: ignore[arg-type]
+    )
+    written: list[str] = []
+    component._write = written.append  # type: ignore[method-assign]
+    return component, written
+
+
+async def test_notifications_of_one_turn_share_a_write(
+    writes: tuple[PubSubComponent, list[str]],
+) -> None:
+    component, written = writes
+    component.send_soon("<message id='1'/>")
+    component.send_soon("<message id='2'/>")
+    assert written == []
+    await asyncio.sleep(0)
+    assert written == ["<message id='1'/><message id='2'/>"]
+
+
+async def test_an_answer_takes_queued_notifications_along_behind_it(
+    writes: tuple[PubSubComponent, list[str]],
+) -> None:
+    component, written = writes
+    component.send_soon("<message id='n'/>")
+    component.send_text("<iq id='a'/>")
+    assert written == ["<iq id='a'/><message id='n'/>"]
+    await asyncio.sleep(0)  # the flush finds nothing left
+    component.send_text("<iq id='b'/>")
+    assert written == ["<iq id='a'/><message id='n'/>", "<iq id='b'/>"]
