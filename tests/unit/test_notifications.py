@@ -298,3 +298,40 @@ def test_addresses_and_ids_are_escaped() -> None:
     (sent,) = messages(published(b"x"), sender="p&s.example.org", ids=iter(['m"1']))
     assert parse(sent).get("from") == "p&s.example.org"
     assert parse(sent).get("id") == 'm"1'
+
+
+# --- payload text -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        b"<p xmlns='urn:p'><q>hi &amp; bye</q></p>",
+        b"  <x:a xmlns:x='urn:x' xmlns='urn:y'><b x:at='1'/></x:a>\n",
+    ],
+)
+def test_self_contained_xml_payload_is_sent_as_stored(stored: bytes) -> None:
+    assert payloads.to_xml(stored, EVENT_NS) == stored.strip().decode()
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        # no declaration, comment or DTD may reach the stream
+        (b"<?xml version='1.0'?><p xmlns='urn:p'/>", '<p xmlns="urn:p" />'),
+        (b"<p xmlns='urn:p'><!-- note --><q/></p>", '<p xmlns="urn:p"><q /></p>'),
+        # elements without a namespace must not fall into the event's namespace
+        (b"<p>plain</p>", '<p xmlns="">plain</p>'),
+        (b"<x:a xmlns:x='urn:x'><b/></x:a>", '<a xmlns="urn:x"><b xmlns="" /></a>'),
+    ],
+)
+def test_other_xml_payloads_are_rebuilt(stored: bytes, expected: str) -> None:
+    assert payloads.to_xml(stored, EVENT_NS) == expected
+
+
+def test_payload_text_keeps_every_element_in_its_namespace() -> None:
+    stored = b"<x:a xmlns:x='urn:x'><b/><x:c/></x:a>"
+    item = build(published(stored)).find(f"{E}event/{E}items/{E}item")
+    assert item is not None
+    (payload,) = list(item)
+    assert [element.tag for element in payload.iter()] == ["{urn:x}a", "b", "{urn:x}c"]

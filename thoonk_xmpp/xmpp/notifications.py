@@ -56,16 +56,24 @@ def stamp(moment: datetime.datetime) -> str:
     return text + "Z"
 
 
-def event_element(event: Event) -> ET.Element:
-    """The ``<event xmlns='…pubsub#event'/>`` child for ``event`` (shared by all recipients)."""
+def event_text(event: Event) -> str:
+    """The ``<event xmlns='…pubsub#event'/>`` child for ``event`` as text (shared by all recipients).
+
+    A published item, by far the most frequent, is written as text around its
+    payload (see :func:`.payloads.to_xml`); the rarer events are built as elements.
+    """
+    if isinstance(event, ItemPublished):
+        payload = "" if event.payload is None else payloads.to_xml(event.payload, EVENT_NS)
+        item = f'<item id="{_attr(event.item_id)}"'
+        item += f">{payload}</item>" if payload else "/>"
+        return f'<event xmlns="{EVENT_NS}"><items node="{_attr(event.node)}">{item}</items></event>'
+    return _xml(_event_element(event))
+
+
+def _event_element(event: Event) -> ET.Element:
     root = ET.Element(_event_tag("event"))
     node = {"node": event.node}
     match event:
-        case ItemPublished():
-            items = ET.SubElement(root, _event_tag("items"), node)
-            item = ET.SubElement(items, _event_tag("item"), {"id": event.item_id})
-            if event.payload is not None:
-                item.append(payloads.to_element(event.payload))
         case ItemRetracted():
             items = ET.SubElement(root, _event_tag("items"), node)
             ET.SubElement(items, _event_tag("retract"), {"id": event.item_id})
@@ -149,7 +157,7 @@ def messages(
     only ``to``, ``id`` and the SHIM SubID headers (last, and only for a JID
     holding several subscriptions) differ between recipients.
     """
-    body = _xml(event_element(event))
+    body = event_text(event)
     delayed = _delayed(event, now)
     if delayed is not None:
         body += _xml(delay_element(delayed, sender))

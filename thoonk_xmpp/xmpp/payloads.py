@@ -55,6 +55,27 @@ def to_stored(element: ET.Element) -> bytes:
     return tostring(element).encode("utf-8")
 
 
+def to_xml(stored: bytes, parent_ns: str) -> str:
+    """The payload element for stored bytes as XML text, to go in an element of ``parent_ns``.
+
+    Stored XML that stands on its own inside any parent (no declaration,
+    comment, processing instruction or DTD, and every element in a namespace
+    the text itself declares) is sent as it is: the parse only checks it.
+    Anything else is built by :func:`to_element` and serialized.
+    """
+    body = stored.strip()
+    if body.startswith(b"<") and b"<?" not in body and b"<!" not in body:
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            pass
+        else:
+            if all(element.tag[:1] == "{" for element in root.iter()):
+                return body.decode("utf-8")  # expat read it as UTF-8 already
+            return tostring(root, xmlns=parent_ns)
+    return tostring(to_element(stored), xmlns=parent_ns)
+
+
 def to_element(stored: bytes) -> ET.Element:
     """The XMPP payload element for bytes stored in a feed."""
     if stored.lstrip().startswith(b"<"):
