@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from bench.common import calibrated_redis_benchmark, chained_redis_benchmark
 from thoonk_xmpp.thoonk import AsyncThoonk
+from thoonk_xmpp.thoonk.command_link import CommandLink
 from thoonk_xmpp.thoonk.scripts import EncodableT, Scripts, source
 from tools.localservers import RedisServer
 
@@ -31,8 +32,8 @@ Step = Callable[[], Awaitable[int]]
 class Recorder(Scripts):
     """Scripts that also remember every call, so the ceiling can replay it."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
-        super().__init__(redis)
+    def __init__(self, link: CommandLink) -> None:
+        super().__init__(link)
         self.calls: list[Call] = []
 
     async def run(
@@ -96,7 +97,7 @@ class Bench:
     async def recorded(self, work: Callable[[AsyncThoonk], Awaitable[Any]]) -> dict[str, Call]:
         """The last call of each script that ``work`` makes through a fresh client."""
         async with AsyncThoonk.from_url(self.url) as client:
-            recorder = Recorder(client.redis)
+            recorder = Recorder(client.commands)
             client.scripts = recorder
             await work(client)
         return {call[0]: call for call in recorder.calls}

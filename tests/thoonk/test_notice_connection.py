@@ -11,7 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from thoonk_xmpp.thoonk import AsyncThoonk, keys
-from thoonk_xmpp.thoonk.notice_connection import NoticeConnection, NoticeConnectionError
+from thoonk_xmpp.thoonk.notice_connection import NoticeConnection
+from thoonk_xmpp.thoonk.resp import RespConnectionError
 from tools.localservers import RedisServer
 
 from .dbtools import Recorder
@@ -45,16 +46,18 @@ async def test_listener_with_password_over_tcp_and_unix_socket(
 
 async def test_wrong_password_is_a_clear_error(guarded: RedisServer) -> None:
     redis = aioredis.Redis(host="127.0.0.1", port=guarded.port, password="wrong")
-    with pytest.raises(NoticeConnectionError, match="Redis refused: WRONGPASS"):
-        await NoticeConnection.open(redis, lambda channel, payload: None)
+    with pytest.raises(RespConnectionError, match="Redis refused: WRONGPASS"):
+        await NoticeConnection.open(redis, lambda: NoticeConnection(lambda channel, payload: None))
     await redis.aclose()
 
 
 async def test_missing_password_is_refused_on_subscribe(guarded: RedisServer) -> None:
     redis = aioredis.Redis(host="127.0.0.1", port=guarded.port)
-    connection = await NoticeConnection.open(redis, lambda channel, payload: None)
+    connection = await NoticeConnection.open(
+        redis, lambda: NoticeConnection(lambda channel, payload: None)
+    )
     try:
-        with pytest.raises(NoticeConnectionError, match="Redis refused"):
+        with pytest.raises(RespConnectionError, match="Redis refused"):
             await connection.subscribe(keys.NOTICE_PATTERNS, keys.REGISTRY_CHANNELS)
     finally:
         connection.close()
@@ -65,8 +68,8 @@ async def test_nothing_listening_is_a_clear_error() -> None:
     with RedisServer() as server:
         port = server.port
     redis = aioredis.Redis(host="127.0.0.1", port=port)
-    with pytest.raises(NoticeConnectionError, match="cannot connect to Redis"):
-        await NoticeConnection.open(redis, lambda channel, payload: None)
+    with pytest.raises(RespConnectionError, match="cannot connect to Redis"):
+        await NoticeConnection.open(redis, lambda: NoticeConnection(lambda channel, payload: None))
     await redis.aclose()
 
 
@@ -138,7 +141,7 @@ async def test_unreadable_bytes_end_the_connection_with_an_error() -> None:
     protocol.data_received(b"?nonsense\r\n")
     assert got == [(b"c", b"p")]
     assert transport.closed
-    with pytest.raises(NoticeConnectionError, match="unreadable reply"):
+    with pytest.raises(RespConnectionError, match="unreadable reply"):
         await protocol.closed
 
 

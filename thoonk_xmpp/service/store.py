@@ -56,7 +56,7 @@ class NodeStore:
         self.thoonk = thoonk
         self.redis = thoonk.redis
         self._config_of = config_of
-        self._scripts = Scripts(self.redis, __package__)
+        self._scripts = Scripts(thoonk.commands, __package__)
         self.states = NodeStates(self._read_states, thoonk.listener)
 
     def _state_notice(self, node: str) -> tuple[bytes, str]:

@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import errors, feed_config, keys
 from .codecs import TEXT, Codec
+from .command_link import CommandLink
 from .connection import HiredisPackingConnection
 from .feed_config import ConfigValue, FeedType
 from .names import feed_name
@@ -91,7 +92,9 @@ class AsyncThoonk:
         )
         #: Random id sent in our registry notices; we ignore notices carrying it.
         self.instance = uuid.uuid4().hex
-        self.scripts = Scripts(self.redis)
+        #: The connection every Lua script runs on (shared by other packages' scripts).
+        self.commands = CommandLink(self.redis)
+        self.scripts = Scripts(self.commands)
         self.listener = Listener(self.redis, self.instance)
         self._listen = listen
 
@@ -129,6 +132,7 @@ class AsyncThoonk:
     async def aclose(self) -> None:
         """Stop the listener and close every connection."""
         await self.listener.stop()
+        await self.commands.aclose()
         await self.redis.aclose()
 
     # --- notices -------------------------------------------------------------

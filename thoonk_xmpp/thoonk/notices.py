@@ -34,7 +34,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from . import keys
-from .notice_connection import NoticeConnection, NoticeConnectionError
+from .notice_connection import NoticeConnection
+from .resp import RespConnectionError
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -217,14 +218,16 @@ class Listener:
         while True:
             connection: NoticeConnection | None = None
             try:
-                connection = await NoticeConnection.open(self._redis, self._on_message)
+                connection = await NoticeConnection.open(
+                    self._redis, lambda: NoticeConnection(self._on_message)
+                )
                 self._connection = connection
                 await connection.subscribe(keys.NOTICE_PATTERNS, keys.REGISTRY_CHANNELS)
                 self.connections += 1
                 self._ready.set()
                 backoff = 0.05
                 await connection.closed
-            except (NoticeConnectionError, OSError) as exc:
+            except (RespConnectionError, OSError) as exc:
                 self._ready.clear()
                 log.warning("notice listener lost Redis (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)

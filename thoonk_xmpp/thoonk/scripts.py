@@ -1,8 +1,9 @@
 """The Lua scripts, one verb per file under ``lua/<type>/<verb>.lua``.
 
-Sources are read and hashed once per process; every call is one EVALSHA
-(redis-py's Script wrapper costs more per call than the scripts themselves),
-and a NOSCRIPT reply loads the script and retries once.
+Sources are read and hashed once per process; every call is one EVALSHA on
+the client's :class:`~.command_link.CommandLink` (redis-py's layers cost more
+per call than the scripts themselves), and a NOSCRIPT reply loads the script
+and retries once.
 A script signals a refused operation with an error reply
 ``THOONK <Code> <argument>``; :func:`translate` turns it into the matching
 :class:`~thoonk_xmpp.thoonk.errors.ThoonkError`.
@@ -23,7 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from . import errors
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from .command_link import CommandLink
 
 EncodableT = bytes | str | int | float
 
@@ -77,10 +78,10 @@ def translate(exc: ResponseError, feed: str) -> errors.ThoonkError | ResponseErr
 
 
 class Scripts:
-    """The scripts of one Redis client, loaded once, run by verb with EVALSHA."""
+    """The scripts of one package, loaded once, run by verb with EVALSHA on ``link``."""
 
-    def __init__(self, redis: Redis, package: str = __package__) -> None:
-        self._redis = redis
+    def __init__(self, link: CommandLink, package: str = __package__) -> None:
+        self._link = link
         self._package = package
         #: verb -> (sha1, source); the sha is computed once per process.
         self._loaded: dict[str, tuple[str, str]] = {}
@@ -104,11 +105,11 @@ class Scripts:
         sha, text = self._script(verb)
         try:
             try:
-                return await self._redis.evalsha(sha, len(keys), *keys, *args)
+                return await self._link.call("EVALSHA", sha, len(keys), *keys, *args)
             except NoScriptError:
                 # First use on this server (or after SCRIPT FLUSH / a restart).
-                await self._redis.script_load(text)
-                return await self._redis.evalsha(sha, len(keys), *keys, *args)
+                await self._link.call("SCRIPT", "LOAD", text)
+                return await self._link.call("EVALSHA", sha, len(keys), *keys, *args)
         except ResponseError as exc:
             translated = translate(exc, feed)
             if translated is exc:
