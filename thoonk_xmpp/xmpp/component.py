@@ -10,10 +10,9 @@ order they came; different senders run concurrently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -83,27 +82,6 @@ def _bare(jid: str) -> str:
         return ""
 
 
-class _Lanes:
-    """One lock per sender, dropped when nobody waits on it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def lane(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class PubSubComponent:
     """The pubsub service on an XEP-0114 component connection."""
 
@@ -132,7 +110,8 @@ class PubSubComponent:
         self.disconnected = asyncio.Event()
         self.disconnected.set()
         self._outcome: asyncio.Future[None] | None = None
-        self._lanes = _Lanes()
+        # sender → when its latest request is answered (its requests are answered in order)
+        self._last_of: dict[str, asyncio.Future[None]] = {}
         self._inflight: set[asyncio.Future[None]] = set()
         self._outbox: list[str] = []
         self.xmpp.add_event_handler("session_start", self._on_session_start)
@@ -257,8 +236,18 @@ class PubSubComponent:
         return True
 
     async def _on_iq(self, iq: ET.Element) -> None:
-        async with self._lanes.lane(iq.get("from", "")):
+        sender = iq.get("from", "")
+        before = self._last_of.get(sender)
+        answered = asyncio.get_running_loop().create_future()
+        self._last_of[sender] = answered
+        try:
+            if before is not None:
+                await before
             await self._answer(iq)
+        finally:
+            answered.set_result(None)
+            if self._last_of.get(sender) is answered:
+                del self._last_of[sender]
 
     async def _answer(self, iq: ET.Element) -> None:
         try:

@@ -10,6 +10,7 @@ malformed stanza raises a :mod:`thoonk_xmpp.xmpp.errors` or
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from typing import Final
@@ -101,10 +102,19 @@ def normalise_jid(text: str | None) -> str:
     """A JID attribute in normal form (full if it has a resource)."""
     if not text:
         raise JidRequired()
+    prepped = _prepped(text)
+    if prepped is None:
+        raise MalformedJid(text)
+    return prepped
+
+
+@functools.lru_cache(maxsize=4096)
+def _prepped(text: str) -> str | None:
+    # The same few senders ask again and again; preparing a JID is costly.
     try:
         return str(JID(text))
     except InvalidJID:
-        raise MalformedJid(text) from None
+        return None
 
 
 def _boolean(value: str, what: str) -> bool:

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-from slixmpp import JID
-
 from thoonk_xmpp.service.model import Actor, Affiliation, SubscriptionState
 from thoonk_xmpp.service.service import PageRequest
 
@@ -63,7 +61,8 @@ class Envelope:
 
     @property
     def actor(self) -> Actor:
-        return Actor(JID(self.sender).bare)
+        # sender is already prepared: the bare JID is everything before the first "/"
+        return Actor(self.sender.partition("/")[0])
 
 
 @dataclass(frozen=True, slots=True)
