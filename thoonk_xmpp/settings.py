@@ -241,8 +241,12 @@ def _redis(table: _Table) -> RedisSettings:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise SettingsError(table.key("url"), "is not a valid URL") from None
-    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise SettingsError(table.key("url"), "must be redis://host[:port][/db] or rediss://…")
+    usable = parts.path if parts.scheme == "unix" else parts.hostname
+    if parts.scheme not in ("redis", "rediss", "unix") or not usable:
+        raise SettingsError(
+            table.key("url"),
+            "must be redis://host[:port][/db], rediss://… or unix:///path/to/redis.sock",
+        )
     return RedisSettings(url=url)
 
 

@@ -88,6 +88,8 @@ def test_every_key_is_read() -> None:
     assert settings.component.reconnect_max_delay == 5.0
     assert isinstance(settings.component.reconnect_max_delay, float)
     assert settings.redis.url == "rediss://cache.example.org:6380/2"
+    unix = load(redis={"url": "unix:///run/redis/redis.sock?db=1"})
+    assert unix.redis.url == "unix:///run/redis/redis.sock?db=1"
     policy = settings.pubsub
     assert policy.admins == {"boss@example.org"}
     assert policy.node_creation is NodeCreation.LIST
@@ -183,6 +185,7 @@ def test_unknown_keys_are_named(tables: dict[str, dict[str, Any]], key: str) -> 
         ({"redis": {"url": "http://127.0.0.1:6379"}}, "redis.url"),
         ({"redis": {"url": "redis://127.0.0.1:notaport"}}, "redis.url"),
         ({"redis": {"url": "redis://"}}, "redis.url"),
+        ({"redis": {"url": "unix://"}}, "redis.url"),
         ({"redis": {"url": 6379}}, "redis.url"),
         ({"pubsub": {"admins": "boss@example.org"}}, "pubsub.admins"),
         ({"pubsub": {"admins": ["boss@example.org/phone"]}}, "pubsub.admins"),
