@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .service.model import NodeCreation
 from .service.node_config import NodeConfig
@@ -62,12 +62,16 @@ class RedisSettings:
     @property
     def redacted_url(self) -> str:
         """The URL with any password replaced by ``***``."""
-        parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        netloc = parts.netloc.rpartition("@")[2]
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+        base, mark, query = self.url.partition("?")
+        parts = urlsplit(base)
+        if parts.password is not None:
+            netloc = parts.netloc.rpartition("@")[2]
+            base = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc}"))
+        # redis-py also reads ?password=… (the usual place in unix:// URLs)
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(name == "password" for name, _ in pairs):
+            query = urlencode([(n, "***" if n == "password" else v) for n, v in pairs], safe="*/")
+        return base + mark + query
 
     def __repr__(self) -> str:
         return f"RedisSettings(url={self.redacted_url!r})"

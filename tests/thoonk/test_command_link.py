@@ -7,13 +7,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import hiredis
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    NoScriptError,
+    ReadOnlyError,
+    ResponseError,
+)
 
 from thoonk_xmpp.thoonk import AsyncThoonk
 from thoonk_xmpp.thoonk.command_link import CommandLink
-from thoonk_xmpp.thoonk.resp import RespConnectionError
+from thoonk_xmpp.thoonk.resp import RespConnectionError, reply_error
 from tools.localservers import RedisServer
 
 SECRET = "another-s3cret"
@@ -93,3 +100,43 @@ async def test_lost_connection_fails_the_call_in_flight_then_reopens(
         assert await link.call("PING") == b"PONG"  # a new connection
     finally:
         await link.aclose()
+
+
+async def test_an_argument_redis_cannot_take_fails_alone(redis_client: aioredis.Redis) -> None:
+    link = CommandLink(redis_client)
+    try:
+        with pytest.raises(UnicodeEncodeError):
+            await link.call("GET", "caf\udce9")  # a lone surrogate: no bytes for it
+        await link.call("SET", "k", "v")
+        assert await asyncio.wait_for(link.call("GET", "k"), 5) == b"v"  # replies still in step
+    finally:
+        await link.aclose()
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        ("LOADING Redis is loading the dataset in memory", BusyLoadingError),
+        ("NOSCRIPT No matching script.", NoScriptError),
+        ("WRONGPASS invalid username-password pair", AuthenticationError),
+        ("READONLY You can't write against a read only replica.", ReadOnlyError),
+        ("ERR unknown command 'NOPE'", ResponseError),
+    ],
+)
+def test_error_replies_get_redis_py_classes(reply: str, kind: type[Exception]) -> None:
+    error = reply_error(hiredis.ReplyError(reply))
+    assert type(error) is kind
+    assert str(error) == reply
+
+
+async def test_a_feed_named_in_non_utf8_bytes_runs_its_scripts(thoonk: AsyncThoonk) -> None:
+    heard: list[tuple[str, str, str]] = []
+    thoonk.register_handler("publish", lambda *args: heard.append(args))
+    feed = await thoonk.feed(b"caf\xe9")
+    await feed.publish("x", id="1")
+    assert await feed.get_ids() == ["1"]
+    for _ in range(100):
+        if heard:
+            break
+        await asyncio.sleep(0.02)
+    assert heard == [("caf\udce9", "x", "1")]

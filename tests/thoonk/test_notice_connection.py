@@ -156,3 +156,27 @@ async def test_paused_connection_holds_messages_until_resumed() -> None:
     assert got == []
     protocol.resume()
     assert got == [(b"a", b"1"), (b"b", b"2")]
+
+
+async def test_stop_cancels_a_handler_still_being_awaited(redis_server: RedisServer) -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def stuck(feed: str, item: str, item_id: str) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    client = AsyncThoonk.from_url(redis_server.url, listen=True)
+    await client.connect()
+    try:
+        client.register_handler("publish", stuck)
+        await (await client.feed("stuck")).publish("x", id="1")
+        await asyncio.wait_for(started.wait(), 10)
+        await client.listener.stop()
+        assert cancelled.is_set()
+        assert not client.listener.running
+    finally:
+        await client.aclose()

@@ -46,3 +46,26 @@ async def test_an_answer_takes_queued_notifications_along_behind_it(
     await asyncio.sleep(0)  # the flush finds nothing left
     component.send_text("<iq id='b'/>")
     assert written == ["<iq id='a'/><message id='n'/>", "<iq id='b'/>"]
+
+
+async def test_text_that_is_not_utf8_does_not_block_the_outbox() -> None:
+    component = PubSubComponent(
+        "pubsub.example",
+        "secret",
+        "127.0.0.1",
+        1,
+        service=None,
+        router=None,  # type: ignore[arg-type]
+    )
+    sent: list[bytes] = []
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            sent.append(data)
+
+    component.xmpp.transport = Transport()
+    component.send_soon("<message id='caf\udce9'/>")  # an id a Thoonk app wrote in Latin-1
+    await asyncio.sleep(0)
+    component.send_soon("<message id='next'/>")
+    component.send_text("<iq id='a'/>")
+    assert sent == [b"<message id='caf?'/>", b"<iq id='a'/><message id='next'/>"]

@@ -335,3 +335,10 @@ def test_payload_text_keeps_every_element_in_its_namespace() -> None:
     assert item is not None
     (payload,) = list(item)
     assert [element.tag for element in payload.iter()] == ["{urn:x}a", "b", "{urn:x}c"]
+
+
+def test_xml_in_another_encoding_is_rebuilt_never_sent_with_nul_bytes() -> None:
+    stored = "<a xmlns='urn:u'><!-- hidden --><b/></a>".encode("utf-16-le")
+    text = payloads.to_xml(stored, EVENT_NS)
+    assert "\0" not in text
+    assert text == '<a xmlns="urn:u"><b /></a>'

@@ -333,6 +333,8 @@ INVALID: list[tuple[str, str, type[Exception]]] = [
     ("set", ps("<subscribe node='n' jid='a@b@c'/>"), xe.MalformedJid),
     ("set", ps("<unsubscribe node='n'/>"), xe.JidRequired),
     ("set", ps("<unsubscribe node='n' jid='@x.org'/>"), xe.MalformedJid),
+    ("set", ps(f"<subscribe node='n' jid='{'a' * 1024}@x.org'/>"), xe.MalformedJid),
+    ("set", ps(f"<subscribe node='n' jid='a@x.org/{'r' * 3100}'/>"), xe.MalformedJid),
     ("get", owner("<subscriptions/>"), se.NodeIdRequired),
     (
         "set",
@@ -388,3 +390,10 @@ def test_only_get_and_set_are_requests(kind: str) -> None:
 def test_a_sender_that_is_not_a_jid_is_refused() -> None:
     with pytest.raises(xe.MalformedJid):
         parsing.envelope(iq("get", "<ping xmlns='urn:xmpp:ping'/>", sender="a@b@c"))
+
+
+def test_a_refused_jid_is_refused_every_time() -> None:
+    for _ in range(2):  # not remembered as if it were good
+        with pytest.raises(xe.MalformedJid):
+            parsing.normalise_jid("a@b@c")
+    assert parsing.normalise_jid("Alice@Example.ORG/Phone") == "alice@example.org/Phone"

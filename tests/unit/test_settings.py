@@ -259,6 +259,12 @@ def test_secret_is_never_shown() -> None:
     assert "redis://user:***@127.0.0.1:7000/0" in repr(settings.redis)
 
 
+def test_redis_password_in_the_query_is_hidden_too() -> None:
+    settings = load(redis={"url": "unix:///run/redis.sock?db=2&password=hunter2"})
+    assert "hunter2" not in repr(settings)
+    assert settings.redis.redacted_url == "unix:///run/redis.sock?db=2&password=***"
+
+
 def test_redis_password_is_not_echoed_in_errors() -> None:
     error = refused(redis={"url": "http://user:hunter2@127.0.0.1:7000/0"})
 

@@ -9,6 +9,7 @@ their commands pipelined in call order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from .resp import RespProtocol
@@ -30,7 +31,10 @@ class CommandLink:
         self._opening = asyncio.Lock()
 
     async def call(self, *words: Any) -> Any:
-        """Send one command and return its reply; an error reply raises redis-py's error."""
+        """Send one command and return its reply; an error reply raises redis-py's error.
+
+        Not for blocking commands (BLPOP, …): every command behind one waits for it.
+        """
         connection = self._connection
         if connection is None or connection.is_closed:
             connection = await self._open()
@@ -46,6 +50,9 @@ class CommandLink:
 
     async def aclose(self) -> None:
         """Close the connection (a later call opens a new one)."""
-        connection, self._connection = self._connection, None
+        async with self._opening:  # not while one is being opened: it would stay open
+            connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+            with contextlib.suppress(Exception):
+                await connection.closed

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import AuthenticationError, ResponseError
 
 from .resp import RespConnectionError, RespProtocol
 
@@ -34,7 +34,7 @@ class NoticeConnection(RespProtocol):
                 await self._send(("PSUBSCRIBE", *patterns), len(patterns))
             if channels:
                 await self._send(("SUBSCRIBE", *channels), len(channels))
-        except ResponseError as exc:
+        except (ResponseError, AuthenticationError) as exc:
             raise RespConnectionError(f"Redis refused: {exc}") from None
 
     def pause(self) -> None:

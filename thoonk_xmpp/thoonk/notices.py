@@ -164,8 +164,8 @@ class Listener:
         self._sinks: list[Sink] = []
         self._task: asyncio.Task[None] | None = None
         self._connection: NoticeConnection | None = None
-        # the handler being awaited while reading is paused
-        self._waiting: asyncio.Future[None] | None = None
+        # handler calls being awaited while reading is paused → what each awaits
+        self._pending: dict[asyncio.Future[None], Awaitable[Any]] = {}
         self._ready = asyncio.Event()
         #: How many times the subscription was (re)established.
         self.connections = 0
@@ -208,6 +208,17 @@ class Listener:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        # then the handlers still being awaited
+        pending, self._pending = self._pending, {}
+        for waiter in pending:
+            waiter.cancel()
+        for waiter, awaited in pending.items():
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+            if inspect.iscoroutine(awaited) and (
+                inspect.getcoroutinestate(awaited) == inspect.CORO_CREATED
+            ):
+                awaited.close()  # cancelled before it started: never awaited otherwise
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the subscription is (re-)established."""
@@ -237,9 +248,6 @@ class Listener:
                 self._connection = None
                 if connection is not None:
                     connection.close()
-                waiting, self._waiting = self._waiting, None
-                if waiting is not None:
-                    waiting.cancel()
 
     def _on_message(self, channel: bytes, payload: bytes) -> None:
         """Hand one message to the sinks and handlers, inside the connection's callback.
@@ -257,8 +265,13 @@ class Listener:
                 connection = self._connection
                 if connection is not None:
                     connection.pause()
-                self._waiting = asyncio.ensure_future(self._finish(outcome, calls, connection))
+                waiter = asyncio.ensure_future(self._finish(outcome, calls, connection))
+                self._pending[waiter] = outcome
+                waiter.add_done_callback(self._forget)
                 return
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        self._pending.pop(waiter, None)
 
     def _calls(self, notice: Notice) -> Iterator[tuple[Handler, tuple[Any, ...]]]:
         for sink in self._sinks:
@@ -277,12 +290,16 @@ class Listener:
         calls: Iterator[tuple[Handler, tuple[Any, ...]]],
         connection: NoticeConnection | None,
     ) -> None:
+        """Await ``pending``, make the rest of the notice's calls, then read on.
+
+        A lost connection does not interrupt this: the handler finishes, and
+        resuming the dead connection only hands on what it had read before.
+        """
         await _settle(pending)
         for function, args in calls:
             outcome = _call_now(function, args)
             if outcome is not None:
                 await _settle(outcome)
-        self._waiting = None
         if connection is not None:
             connection.resume()
 

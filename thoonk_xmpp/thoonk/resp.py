@@ -20,8 +20,17 @@ from typing import TYPE_CHECKING, Any, Self
 
 import hiredis
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    ExecAbortError,
+    NoPermissionError,
+    NoScriptError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -31,10 +40,24 @@ class RespConnectionError(RedisConnectionError):
     """A connection of ours could not be opened or authenticated, or it was lost."""
 
 
-def reply_error(reply: hiredis.ReplyError) -> ResponseError:
-    """The redis-py exception for an error reply (``NOSCRIPT`` has its own class)."""
+# Error codes that redis-py gives a class of their own; LOADING is a connection
+# error there (Redis is starting), so callers treat it like a lost connection.
+_ERROR_CLASSES: dict[str, type[Exception]] = {
+    "NOSCRIPT": NoScriptError,
+    "LOADING": BusyLoadingError,
+    "NOAUTH": AuthenticationError,
+    "WRONGPASS": AuthenticationError,
+    "NOPERM": NoPermissionError,
+    "READONLY": ReadOnlyError,
+    "OOM": OutOfMemoryError,
+    "EXECABORT": ExecAbortError,
+}
+
+
+def reply_error(reply: hiredis.ReplyError) -> Exception:
+    """The redis-py exception for an error reply (the whole message kept)."""
     text = str(reply)
-    return NoScriptError(text) if text.startswith("NOSCRIPT") else ResponseError(text)
+    return _ERROR_CLASSES.get(text.partition(" ")[0], ResponseError)(text)
 
 
 class RespProtocol(asyncio.Protocol):
@@ -94,7 +117,7 @@ class RespProtocol(asyncio.Protocol):
                 await self.command("AUTH", *((username,) if username else ()), password)
             if getattr(template, "db", 0):
                 await self.command("SELECT", template.db)
-        except ResponseError as exc:
+        except (ResponseError, AuthenticationError) as exc:
             raise RespConnectionError(f"Redis refused: {exc}") from None
 
     def command(self, *words: Any) -> asyncio.Future[Any]:
@@ -104,9 +127,10 @@ class RespProtocol(asyncio.Protocol):
     def _send(self, words: tuple[Any, ...], replies: int) -> asyncio.Future[Any]:
         if self._transport is None or self.closed.done():
             raise RespConnectionError("the connection to Redis is closed")
+        packed = hiredis.pack_command(words)  # may refuse an argument: nothing is queued then
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((done, replies))
-        self._transport.write(hiredis.pack_command(words))
+        self._transport.write(packed)
         return done
 
     @property

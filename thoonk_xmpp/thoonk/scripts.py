@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import errors
 
@@ -103,17 +102,25 @@ class Scripts:
     ) -> Any:
         """Run script ``verb`` for ``feed``; refused operations raise typed errors."""
         sha, text = self._script(verb)
+        # Names that came as non-UTF-8 bytes are str with lone surrogates: send their bytes.
+        words = [
+            "EVALSHA",
+            sha,
+            len(keys),
+            *keys,
+            *(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args),
+        ]
         try:
             try:
-                return await self._link.call("EVALSHA", sha, len(keys), *keys, *args)
+                return await self._link.call(*words)
             except NoScriptError:
                 # First use on this server (or after SCRIPT FLUSH / a restart).
                 await self._link.call("SCRIPT", "LOAD", text)
-                return await self._link.call("EVALSHA", sha, len(keys), *keys, *args)
+                return await self._link.call(*words)
         except ResponseError as exc:
             translated = translate(exc, feed)
             if translated is exc:
                 raise
             raise translated from None
-        except (RedisConnectionError, RedisTimeoutError) as exc:
+        except RedisConnectionError as exc:
             raise errors.ConnectionLost(str(exc)) from exc

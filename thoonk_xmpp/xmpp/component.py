@@ -198,8 +198,9 @@ class PubSubComponent:
 
     def _flush(self) -> None:
         if self._outbox:
-            self._write("".join(self._outbox))
+            text = "".join(self._outbox)
             self._outbox.clear()
+            self._write(text)
 
     def send_text(self, text: str) -> None:
         """Write finished stanza text (one stanza or several) to the stream now.
@@ -219,7 +220,15 @@ class PubSubComponent:
         if self.xmpp.transport is None:
             log.debug("not connected; dropped %d characters", len(text))
             return
-        self.xmpp.send_raw(text)
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A name or id a Thoonk app wrote in bytes that are not UTF-8 (kept as lone
+            # surrogates): XML cannot carry them, so they go out as "?" rather than
+            # failing the write and everything queued with it.
+            log.warning("text not encodable as UTF-8 sent with replacement characters")
+            data = text.encode("utf-8", "replace")
+        self.xmpp.send_raw(data)
 
     # --- requests -----------------------------------------------------------------------
 

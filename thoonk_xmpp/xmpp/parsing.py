@@ -102,19 +102,23 @@ def normalise_jid(text: str | None) -> str:
     """A JID attribute in normal form (full if it has a resource)."""
     if not text:
         raise JidRequired()
-    prepped = _prepped(text)
-    if prepped is None:
+    if len(text) > _LONGEST_JID:
         raise MalformedJid(text)
-    return prepped
+    try:
+        return _prepped(text)
+    except InvalidJID:
+        raise MalformedJid(text) from None
+
+
+#: RFC 7622: up to 1023 octets for each of the three parts.
+_LONGEST_JID: Final = 3 * 1023 + 2
 
 
 @functools.lru_cache(maxsize=4096)
-def _prepped(text: str) -> str | None:
-    # The same few senders ask again and again; preparing a JID is costly.
-    try:
-        return str(JID(text))
-    except InvalidJID:
-        return None
+def _prepped(text: str) -> str:
+    # The same few senders ask again and again, and preparing a JID is costly.
+    # Only good JIDs are kept: lru_cache does not keep a call that raised.
+    return str(JID(text))
 
 
 def _boolean(value: str, what: str) -> bool:

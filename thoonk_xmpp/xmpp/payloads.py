@@ -58,13 +58,15 @@ def to_stored(element: ET.Element) -> bytes:
 def to_xml(stored: bytes, parent_ns: str) -> str:
     """The payload element for stored bytes as XML text, to go in an element of ``parent_ns``.
 
-    Stored XML that stands on its own inside any parent (no declaration,
-    comment, processing instruction or DTD, and every element in a namespace
-    the text itself declares) is sent as it is: the parse only checks it.
+    Stored XML that stands on its own inside any parent (UTF-8; no declaration,
+    comment, processing instruction or DTD; every element in a namespace the
+    text itself declares) is sent as it is: the parse only checks it.
     Anything else is built by :func:`to_element` and serialized.
     """
     body = stored.strip()
-    if body.startswith(b"<") and b"<?" not in body and b"<!" not in body:
+    # A NUL means another encoding (expat detects UTF-16 from "<\0"), which the
+    # checks below cannot read: such bytes take the rebuilding path.
+    if body.startswith(b"<") and not any(mark in body for mark in (b"<?", b"<!", b"\0")):
         try:
             root = ET.fromstring(body)
         except ET.ParseError:
