@@ -5,12 +5,13 @@ coroutine handler makes reading pause, and unreadable bytes ending the connectio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from thoonk_xmpp.thoonk import AsyncThoonk, keys
+from thoonk_xmpp.thoonk import AsyncThoonk, Notice, keys
 from thoonk_xmpp.thoonk.notice_connection import NoticeConnection
 from thoonk_xmpp.thoonk.resp import RespConnectionError
 from tools.localservers import RedisServer
@@ -87,9 +88,9 @@ async def test_a_coroutine_sink_pauses_reading_and_keeps_order(thoonk: AsyncThoo
     seen: list[str] = []
     waits = 0
 
-    def sink(notice: object) -> object:
+    def sink(notice: Notice) -> Coroutine[Any, Any, None] | None:
         nonlocal waits
-        item_id = getattr(notice, "item_id", None)
+        item_id = notice.item_id
         if item_id is None:
             return None
         if int(item_id) % 5 == 0:  # every fifth notice makes the listener wait

@@ -1,5 +1,6 @@
-"""The component's outbox: notifications queued in one loop turn share a write, and an
-IQ answer takes the queued ones along behind it (answer first, one write)."""
+"""The component's outbox: notifications queued in one loop turn share a write, an IQ
+answer takes the queued ones along behind it (answer first, one write), and text that
+cannot be encoded never blocks what is queued."""
 
 from __future__ import annotations
 
@@ -10,18 +11,23 @@ import pytest
 from thoonk_xmpp.xmpp.component import PubSubComponent
 
 
-@pytest.fixture
-async def writes() -> tuple[PubSubComponent, list[str]]:
-    component = PubSubComponent(
+def unconnected() -> PubSubComponent:
+    """A component that never connects (no service behind it: only its outbox is used)."""
+    return PubSubComponent(
         "pubsub.example",
         "secret",
         "127.0.0.1",
         1,
-        service=None,
+        service=None,  # type: ignore[arg-type]
         router=None,  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture
+async def writes() -> tuple[PubSubComponent, list[str]]:
+    component = unconnected()
     written: list[str] = []
-    component._write = written.append  # type: ignore[method-assign]
+    component._write = written.append  # type: ignore[method-assign,assignment]
     return component, written
 
 
@@ -49,21 +55,14 @@ async def test_an_answer_takes_queued_notifications_along_behind_it(
 
 
 async def test_text_that_is_not_utf8_does_not_block_the_outbox() -> None:
-    component = PubSubComponent(
-        "pubsub.example",
-        "secret",
-        "127.0.0.1",
-        1,
-        service=None,
-        router=None,  # type: ignore[arg-type]
-    )
+    component = unconnected()
     sent: list[bytes] = []
 
     class Transport:
         def write(self, data: bytes) -> None:
             sent.append(data)
 
-    component.xmpp.transport = Transport()
+    component.xmpp.transport = Transport()  # type: ignore[assignment]
     component.send_soon("<message id='caf\udce9'/>")  # an id a Thoonk app wrote in Latin-1
     await asyncio.sleep(0)
     component.send_soon("<message id='next'/>")
