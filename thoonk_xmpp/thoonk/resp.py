@@ -127,6 +127,10 @@ class RespProtocol(asyncio.Protocol):
     def _send(self, words: tuple[Any, ...], replies: int) -> asyncio.Future[Any]:
         if self._transport is None or self.closed.done():
             raise RespConnectionError("the connection to Redis is closed")
+        # A str that came from non-UTF-8 bytes holds lone surrogates: send those bytes.
+        words = tuple(
+            w.encode("utf-8", "surrogateescape") if isinstance(w, str) else w for w in words
+        )
         packed = hiredis.pack_command(words)  # may refuse an argument: nothing is queued then
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((done, replies))

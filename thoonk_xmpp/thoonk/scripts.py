@@ -102,14 +102,7 @@ class Scripts:
     ) -> Any:
         """Run script ``verb`` for ``feed``; refused operations raise typed errors."""
         sha, text = self._script(verb)
-        # Names that came as non-UTF-8 bytes are str with lone surrogates: send their bytes.
-        words = [
-            "EVALSHA",
-            sha,
-            len(keys),
-            *keys,
-            *(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args),
-        ]
+        words = ("EVALSHA", sha, len(keys), *keys, *args)
         try:
             try:
                 return await self._link.call(*words)

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from thoonk_xmpp.service.model import Actor, Affiliation, SubscriptionState
 from thoonk_xmpp.service.service import PageRequest
+from thoonk_xmpp.service.store import bare
 
 
 class IqType(StrEnum):
@@ -61,8 +62,7 @@ class Envelope:
 
     @property
     def actor(self) -> Actor:
-        # sender is already prepared: the bare JID is everything before the first "/"
-        return Actor(self.sender.partition("/")[0])
+        return Actor(bare(self.sender))  # sender is already prepared
 
 
 @dataclass(frozen=True, slots=True)
