@@ -1,17 +1,18 @@
 """Interop with the original thoonk.py 1.0.1.0 running under Python 2.7 (contract 16.C).
 
 ``scripts/interop-setup.sh`` installs it (with redis-py 2.4.13) into
-``.interop/py2``; the session fixture runs it once. A machine without Python
-2.7 FAILS these tests (it does not skip them): interop is a promise of the
-project, and a skipped test would hide that it was never checked.
+``.interop/py2``; the session fixture runs it once. A machine without any Python
+2.7 (plain Debian 12) skips these tests with one line saying why, except under
+``CI=true``, where that is a failure: CI promises every interop peer was checked.
+Any other setup failure fails them everywhere (``tools/interop.py`` decides).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,32 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from tools.interop import TARGET, InteropPeer, PeerState, prepare
 from tools.localservers import RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
-SETUP = ROOT / "scripts" / "interop-setup.sh"
-DRIVER = Path(__file__).with_name("py2_driver.py")
-TARGET = ROOT / ".interop" / "py2"
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "py2_driver.py"
+_skipped: list[str] = []
+
+
+@functools.cache
+def _peer() -> InteropPeer:
+    return prepare()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Python 2.7 (and not under CI), leave every interop test out, said once."""
+    ours = [item for item in items if HERE in item.path.parents]
+    if not ours or _peer().state is not PeerState.SKIP:
+        return
+    config.hook.pytest_deselected(items=ours)
+    items[:] = [item for item in items if HERE not in item.path.parents]
+    _skipped.append(f"{len(ours)} {_peer().message}")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _skipped:
+        terminalreporter.write_line(line, yellow=True)
 
 
 @dataclass(frozen=True)
@@ -36,17 +57,11 @@ class Py2Env:
 
 @pytest.fixture(scope="session")
 def py2_env() -> Py2Env:
-    """Python 2.7 with thoonk==1.0.1.0 importable; fails clearly when impossible."""
-    done = subprocess.run(
-        ["bash", str(SETUP)], capture_output=True, text=True, timeout=600, check=False
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            "interop tests need Python 2.7 with thoonk==1.0.1.0 (scripts/interop-setup.sh "
-            f"exited {done.returncode}):\n{done.stderr.strip()}",
-            pytrace=False,
-        )
-    python = done.stdout.strip().splitlines()[-1]
+    """Python 2.7 with thoonk==1.0.1.0 importable; skips or fails clearly when impossible."""
+    peer = _peer()
+    if peer.state is not PeerState.READY or peer.python is None:
+        pytest.fail(peer.message, pytrace=False)
+    python = peer.python
     return Py2Env(python, TARGET)
 
 
