@@ -30,7 +30,7 @@ def _plumbing(name: str) -> bool:
     """Frames every sample passes through (the event loop, ``main``)."""
     return any(
         part in name
-        for part in ("asyncio/base_events.py", "asyncio/runners.py", "runpy", "thoonk_xmpp/cli.py")
+        for part in ("asyncio/base_events.py", "asyncio/runners.py", "runpy", "thoonk_xmpp/cli/")
     ) or name.startswith(("<module> ", "Handle._run "))
 
 
