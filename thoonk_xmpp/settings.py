@@ -5,6 +5,10 @@ range, raises :class:`SettingsError` naming it as ``table.key``.  The component
 secret (and a password in the Redis URL) never appears in ``repr()`` or in an
 error message.
 
+The component secret is taken from the first of: the ``THOONK_XMPP_SECRET``
+environment variable, the file named by ``[component] secret_file``, or
+``[component] secret`` (a file may not give both keys).
+
 [pubsub] becomes the service's own :class:`ServicePolicy`, and
 [pubsub.default_node] its :class:`NodeConfig` defaults, keyed by field name.
 """
@@ -12,6 +16,7 @@ error message.
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
 import typing
 from collections.abc import Callable, Mapping
@@ -29,6 +34,10 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+#: The environment variable that overrides the secret in the file (Prosody reads it too).
+SECRET_ENV = "THOONK_XMPP_SECRET"
+#: A secret file longer than this is surely the wrong file.
+SECRET_FILE_LIMIT = 4096
 
 
 class SettingsError(ValueError):
@@ -51,6 +60,8 @@ class ComponentSettings:
     port: int = 5347
     #: Longest wait, in seconds, between attempts to reconnect to the server.
     reconnect_max_delay: float = 60.0
+    #: Where the secret came from: ``$THOONK_XMPP_SECRET``, ``file PATH`` or ``component.secret``.
+    secret_source: str = "component.secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +106,8 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> Settings:
-        """Read and check a TOML settings file."""
+    def from_toml(cls, path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check a TOML settings file (a relative ``secret_file`` is beside it)."""
         try:
             with open(path, "rb") as file:
                 data = tomllib.load(file)
@@ -104,13 +115,22 @@ class Settings:
             raise SettingsError(None, f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(None, f"{path} is not valid TOML: {exc}") from None
-        return cls.from_mapping(data)
+        return cls.from_mapping(data, environ, Path(path).parent)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> Settings:
-        """Check already-parsed TOML data."""
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        environ: Mapping[str, str] | None = None,
+        base: Path | None = None,
+    ) -> Settings:
+        """Check already-parsed TOML data; ``environ`` defaults to ``os.environ``."""
         tables = _Table("", data, _KNOWN[""])
-        component = _component(tables.table("component", required=True))
+        component = _component(
+            tables.table("component", required=True),
+            os.environ if environ is None else environ,
+            base or Path(),
+        )
         return cls(
             component=component,
             redis=_redis(tables.table("redis")),
@@ -191,7 +211,7 @@ _NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
 #: The keys of each table, by dotted name ("" is the file's top level).
 _KNOWN: dict[str, set[str]] = {
     "": {"component", "redis", "pubsub", "log"},
-    "component": {f.name for f in dataclasses.fields(ComponentSettings)},
+    "component": {"jid", "secret", "secret_file", "host", "port", "reconnect_max_delay"},
     "redis": {"url"},
     "pubsub": {
         "admins",
@@ -217,15 +237,13 @@ def _is_bare_jid(text: str) -> bool:
     return _is_domain(domain) and not any(c in local for c in "@/ \t\n")
 
 
-def _component(table: _Table) -> ComponentSettings:
+def _component(table: _Table, environ: Mapping[str, str], base: Path) -> ComponentSettings:
     jid = table.text("jid")
     if not _is_domain(jid):
         raise SettingsError(
             table.key("jid"), f"{jid!r} is not a domain JID such as pubsub.example.org"
         )
-    secret = table.get("secret", str)
-    if not secret:
-        raise SettingsError(table.key("secret"), "must not be empty")
+    secret, source = _secret(table, environ, base)
     port = table.get("port", int, 5347)
     if not 1 <= port <= 65535:
         raise SettingsError(table.key("port"), "must be between 1 and 65535")
@@ -235,7 +253,49 @@ def _component(table: _Table) -> ComponentSettings:
         host=table.text("host", "127.0.0.1"),
         port=port,
         reconnect_max_delay=table.number("reconnect_max_delay", 60.0, low=1, high=3600),
+        secret_source=source,
     )
+
+
+def _secret(table: _Table, environ: Mapping[str, str], base: Path) -> tuple[str, str]:
+    """The component secret and where it came from (see the module's docstring)."""
+    if "secret" in table.data and "secret_file" in table.data:
+        raise SettingsError(table.key("secret_file"), "give either secret or secret_file, not both")
+    if SECRET_ENV in environ:
+        if not environ[SECRET_ENV]:
+            raise SettingsError(SECRET_ENV, "set but empty")
+        return environ[SECRET_ENV], f"${SECRET_ENV}"
+    if "secret_file" in table.data:
+        path = base / table.text("secret_file")
+        return _read_secret(table.key("secret_file"), path), f"file {path}"
+    if "secret" not in table.data:
+        raise SettingsError(
+            table.key("secret"), f"required (or secret_file, or ${SECRET_ENV} in the environment)"
+        )
+    secret = table.get("secret", str)
+    if not secret:
+        raise SettingsError(table.key("secret"), "must not be empty")
+    return secret, table.key("secret")
+
+
+def _read_secret(key: str, path: Path) -> str:
+    """One secret from a file (a trailing line break is not part of it); never echoed."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(SECRET_FILE_LIMIT + 1)
+    except OSError as exc:
+        raise SettingsError(key, f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > SECRET_FILE_LIMIT:
+        raise SettingsError(key, f"{path} is longer than {SECRET_FILE_LIMIT} bytes")
+    try:
+        secret = data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise SettingsError(key, f"{path} is not UTF-8 text") from None
+    if not secret:
+        raise SettingsError(key, f"{path} is empty")
+    if "\n" in secret or "\r" in secret:
+        raise SettingsError(key, f"{path} holds more than one line")
+    return secret
 
 
 def _redis(table: _Table) -> RedisSettings:

@@ -16,11 +16,20 @@ from thoonk_xmpp.service.model import (
     SendLastPublished,
 )
 from thoonk_xmpp.service.node_config import NodeConfig
-from thoonk_xmpp.settings import LogSettings, RedisSettings, Settings, SettingsError
+from thoonk_xmpp.settings import (
+    SECRET_ENV,
+    SECRET_FILE_LIMIT,
+    LogSettings,
+    RedisSettings,
+    Settings,
+    SettingsError,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Zq8-very-private-0451"
 MINIMAL: dict[str, Any] = {"component": {"jid": "pubsub.example.org", "secret": SECRET}}
+#: An environment without THOONK_XMPP_SECRET, whatever the test runner's has.
+NO_ENV: dict[str, str] = {}
 
 
 def load(**tables: Any) -> Settings:
@@ -31,7 +40,7 @@ def load(**tables: Any) -> Settings:
             data.setdefault(name, {}).update(table)
         else:
             data[name] = table
-    return Settings.from_mapping(data)
+    return Settings.from_mapping(data, NO_ENV)
 
 
 def refused(**tables: Any) -> SettingsError:
@@ -131,7 +140,7 @@ def test_from_toml_reads_a_file(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
     path.write_text(f'[component]\njid = "pubsub.example.org"\nsecret = "{SECRET}"\n')
 
-    assert Settings.from_toml(path) == load()
+    assert Settings.from_toml(path, NO_ENV) == load()
 
 
 def test_invalid_toml_is_a_settings_error(tmp_path: Path) -> None:
@@ -241,13 +250,13 @@ def test_component_jid_and_secret_are_required(missing: str) -> None:
     data = copy.deepcopy(MINIMAL)
     del data["component"][missing]
 
-    with pytest.raises(SettingsError, match=rf"^component\.{missing}: required$"):
-        Settings.from_mapping(data)
+    with pytest.raises(SettingsError, match=rf"^component\.{missing}: required\b"):
+        Settings.from_mapping(data, NO_ENV)
 
 
 def test_component_table_is_required() -> None:
     with pytest.raises(SettingsError, match=r"^component: missing table$"):
-        Settings.from_mapping({"redis": {}})
+        Settings.from_mapping({"redis": {}}, NO_ENV)
 
 
 def test_secret_is_never_shown() -> None:
@@ -287,3 +296,114 @@ def test_settings_module_does_not_import_xmpp_libraries() -> None:
 
     assert "slixmpp" not in source
     assert "aioxmpp" not in source
+
+
+# --- where the component secret comes from ---------------------------------------------
+
+FROM_ENV = "env-secret-7c1e"
+FROM_FILE = "file-secret-93aa"
+
+
+def component_only(**keys: str) -> dict[str, Any]:
+    return {"component": {"jid": "pubsub.example.org", **keys}}
+
+
+def secret_file(tmp_path: Path, content: bytes = FROM_FILE.encode() + b"\n") -> Path:
+    path = tmp_path / "component-secret"
+    path.write_bytes(content)
+    return path
+
+
+def test_secret_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_mapping(component_only(), {SECRET_ENV: FROM_ENV})
+
+    assert settings.component.secret == FROM_ENV
+    assert settings.component.secret_source == "$THOONK_XMPP_SECRET"
+
+
+def test_secret_from_a_file_without_its_line_break(tmp_path: Path) -> None:
+    path = secret_file(tmp_path)
+    settings = Settings.from_mapping(component_only(secret_file=str(path)), NO_ENV)
+
+    assert settings.component.secret == FROM_FILE
+    assert settings.component.secret_source == f"file {path}"
+    assert FROM_FILE not in repr(settings)
+
+
+def test_relative_secret_file_is_beside_the_settings_file(tmp_path: Path) -> None:
+    secret_file(tmp_path)
+    config = tmp_path / "t.toml"
+    config.write_text('[component]\njid = "pubsub.example.org"\nsecret_file = "component-secret"\n')
+
+    assert Settings.from_toml(config, NO_ENV).component.secret == FROM_FILE
+
+
+@pytest.mark.parametrize("keys", ["file", "secret"])
+def test_the_environment_comes_first(tmp_path: Path, keys: str) -> None:
+    given = {"secret_file": str(secret_file(tmp_path))} if keys == "file" else {"secret": SECRET}
+    settings = Settings.from_mapping(component_only(**given), {SECRET_ENV: FROM_ENV})
+
+    assert settings.component.secret == FROM_ENV
+
+
+def test_secret_and_secret_file_together_are_refused(tmp_path: Path) -> None:
+    keys = {"secret": SECRET, "secret_file": str(secret_file(tmp_path))}
+    with pytest.raises(SettingsError, match=r"^component\.secret_file: give either") as caught:
+        Settings.from_mapping(component_only(**keys), {SECRET_ENV: FROM_ENV})
+    assert caught.value.key == "component.secret_file"
+
+
+def test_no_secret_anywhere_names_every_place() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping(component_only(), NO_ENV)
+
+    assert caught.value.key == "component.secret"
+    assert str(caught.value) == (
+        "component.secret: required (or secret_file, or $THOONK_XMPP_SECRET in the environment)"
+    )
+
+
+def test_empty_environment_variable_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"^THOONK_XMPP_SECRET: set but empty$"):
+        Settings.from_mapping(MINIMAL, {SECRET_ENV: ""})
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "is empty"),
+        (b"\n", "is empty"),
+        (b"\r\n", "is empty"),
+        (b"one\ntwo\n", "holds more than one line"),
+        (b"\xff\xfe" + FROM_FILE.encode(), "is not UTF-8 text"),
+        (b"x" * (SECRET_FILE_LIMIT + 1), f"is longer than {SECRET_FILE_LIMIT} bytes"),
+    ],
+)
+def test_unusable_secret_files_are_named(tmp_path: Path, content: bytes, problem: str) -> None:
+    path = secret_file(tmp_path, content)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping(component_only(secret_file=str(path)), NO_ENV)
+
+    assert caught.value.key == "component.secret_file"
+    assert str(caught.value) == f"component.secret_file: {path} {problem}"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"), [("absent", "No such file or directory"), (".", "Is a directory")]
+)
+def test_unreadable_secret_file_is_named(tmp_path: Path, name: str, problem: str) -> None:
+    path = tmp_path / name
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping(component_only(secret_file=str(path)), NO_ENV)
+
+    assert str(caught.value) == f"component.secret_file: cannot read {path}: {problem}"
+
+
+@pytest.mark.parametrize("value", ["", 5])
+def test_secret_file_must_be_a_path(value: Any) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_mapping(
+            {"component": {"jid": "pubsub.example.org", "secret_file": value}}, NO_ENV
+        )
+
+    assert caught.value.key == "component.secret_file"

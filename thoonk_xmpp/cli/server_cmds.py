@@ -50,7 +50,8 @@ def _check_config(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     component, policy = settings.component, settings.pubsub
     emit(f"{args.config}: OK")
-    emit(f"component: {component.jid} via {component.host}:{component.port} (secret set)")
+    where = f"{component.jid} via {component.host}:{component.port}"
+    emit(f"component: {where} (secret from {component.secret_source})")
     emit(f"redis: {settings.redis.redacted_url}")
     emit(f"node creation: {policy.node_creation.value}; admins: {len(policy.admins)}")
     if args.connect:
