@@ -275,6 +275,10 @@ class Job(PriorityPuts[T]):
             available, claimed, stalled, total = await pipe.execute()
         return JobCounts(integer(available), integer(claimed), integer(stalled), integer(total))
 
+    async def failure_total(self) -> int:
+        """Cancelled or timed-out claims, summed over the jobs not finished or retracted."""
+        return sum(integer(n) for n in blist(await self.redis.hvals(self._cancelled)))
+
     async def count(self) -> int:
         """Number of jobs not finished or retracted."""
         return integer(await self.redis.hlen(self._items))
