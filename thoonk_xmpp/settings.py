@@ -33,6 +33,7 @@ from .service.policy import ServicePolicy
 T = TypeVar("T")
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("plain", "json")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 #: The environment variable that overrides the secret in the file (Prosody reads it too).
 SECRET_ENV = "THOONK_XMPP_SECRET"
@@ -94,6 +95,19 @@ class LogSettings:
 
     #: One of :data:`LOG_LEVELS`.
     level: str = "info"
+    #: One of :data:`LOG_FORMATS`: text lines, or one JSON object a line.
+    format: str = "plain"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """[metrics]: the Prometheus endpoint (off unless enabled)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9108
+    #: Seconds between samples of Redis round trip and node and subscription counts.
+    sample_interval: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,7 @@ class Settings:
     redis: RedisSettings = field(default_factory=RedisSettings)
     pubsub: ServicePolicy = field(default_factory=ServicePolicy)
     log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_toml(cls, path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -135,7 +150,8 @@ class Settings:
             component=component,
             redis=_redis(tables.table("redis")),
             pubsub=_pubsub(tables.table("pubsub"), component.jid),
-            log=LogSettings(level=tables.table("log").choice("level", LOG_LEVELS, "info")),
+            log=_log(tables.table("log")),
+            metrics=_metrics(tables.table("metrics")),
         )
 
 
@@ -210,7 +226,7 @@ _NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
 
 #: The keys of each table, by dotted name ("" is the file's top level).
 _KNOWN: dict[str, set[str]] = {
-    "": {"component", "redis", "pubsub", "log"},
+    "": {"component", "redis", "pubsub", "log", "metrics"},
     "component": {"jid", "secret", "secret_file", "host", "port", "reconnect_max_delay"},
     "redis": {"url"},
     "pubsub": {
@@ -222,7 +238,8 @@ _KNOWN: dict[str, set[str]] = {
         "default_node",
     },
     "pubsub.default_node": _NODE_FIELDS,
-    "log": {"level"},
+    "log": {f.name for f in dataclasses.fields(LogSettings)},
+    "metrics": {f.name for f in dataclasses.fields(MetricsSettings)},
 }
 
 
@@ -244,14 +261,11 @@ def _component(table: _Table, environ: Mapping[str, str], base: Path) -> Compone
             table.key("jid"), f"{jid!r} is not a domain JID such as pubsub.example.org"
         )
     secret, source = _secret(table, environ, base)
-    port = table.get("port", int, 5347)
-    if not 1 <= port <= 65535:
-        raise SettingsError(table.key("port"), "must be between 1 and 65535")
     return ComponentSettings(
         jid=jid.lower(),
         secret=secret,
         host=table.text("host", "127.0.0.1"),
-        port=port,
+        port=_port(table, 5347),
         reconnect_max_delay=table.number("reconnect_max_delay", 60.0, low=1, high=3600),
         secret_source=source,
     )
@@ -296,6 +310,29 @@ def _read_secret(key: str, path: Path) -> str:
     if "\n" in secret or "\r" in secret:
         raise SettingsError(key, f"{path} holds more than one line")
     return secret
+
+
+def _port(table: _Table, default: int) -> int:
+    port = table.get("port", int, default)
+    if not 1 <= port <= 65535:
+        raise SettingsError(table.key("port"), "must be between 1 and 65535")
+    return port
+
+
+def _log(table: _Table) -> LogSettings:
+    return LogSettings(
+        level=table.choice("level", LOG_LEVELS, "info"),
+        format=table.choice("format", LOG_FORMATS, "plain"),
+    )
+
+
+def _metrics(table: _Table) -> MetricsSettings:
+    return MetricsSettings(
+        enabled=table.get("enabled", bool, False),
+        host=table.text("host", "127.0.0.1"),
+        port=_port(table, 9108),
+        sample_interval=table.number("sample_interval", 30.0, low=0.05, high=3600),
+    )
 
 
 def _redis(table: _Table) -> RedisSettings:

@@ -17,7 +17,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if settings is None:
         return EXIT_BAD_CONFIG
-    configure_logging(settings.log.level)
+    configure_logging(settings.log.level, format=settings.log.format)
     try:
         return asyncio.run(run(settings))
     except KeyboardInterrupt:  # before the signal handlers were installed

@@ -90,6 +90,11 @@ class EventRouter:
                     await task
         self._routing = self._task = None
 
+    @property
+    def backlog(self) -> tuple[int, int]:
+        """(notices waiting to be routed, events waiting to be delivered)."""
+        return self._notices.qsize(), self._queue.qsize()
+
     async def drain(self) -> None:
         """Wait until every queued notice is routed and every event handed to the sink."""
         await self._notices.join()

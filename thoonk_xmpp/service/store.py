@@ -107,6 +107,25 @@ class NodeStore:
         """Say that ``node`` changed other than through this store (config, deletion)."""
         self.states.forget(node)
 
+    async def totals(self, page: int = 500) -> tuple[int, int]:
+        """(nodes, subscriptions) in Redis, for monitoring.
+
+        SSCAN walks the node registry a page at a time, with one pipelined HLEN
+        per node, so Redis never blocks on a long command; a node added or
+        removed meanwhile may be counted or missed once.
+        """
+        nodes = int(await self.redis.scard(keys.FEEDS))
+        subscriptions, cursor = 0, 0
+        while True:
+            cursor, names = await self.redis.sscan(keys.FEEDS, cursor, count=page)
+            if names:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for name in names:
+                        pipe.hlen(keys.node_subscriptions(name))
+                    subscriptions += sum(await pipe.execute())
+            if cursor == 0:
+                return nodes, subscriptions
+
     async def _read_states(self, nodes: list[str]) -> dict[str, NodeState]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for node in nodes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any, Final
@@ -19,13 +20,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from slixmpp import JID, ComponentXMPP
 from slixmpp.xmlstream import tostring
 
+from thoonk_xmpp.metrics import Metrics
 from thoonk_xmpp.service.errors import PubSubError
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 
 from . import handlers, ns, parsing
-from .errors import error_element
+from .errors import error_element, refused
+from .requests import Request
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,8 @@ class PubSubComponent:
         self._last_of: dict[str, asyncio.Future[None]] = {}
         self._inflight: set[asyncio.Future[None]] = set()
         self._outbox: list[str] = []
+        #: Set by the bridge when [metrics] is enabled.
+        self.metrics: Metrics | None = None
         self.xmpp.add_event_handler("session_start", self._on_session_start)
         self.xmpp.add_event_handler("disconnected", self._on_disconnected)
         self.xmpp.add_event_handler("stream_error", self._on_stream_error)
@@ -196,6 +201,11 @@ class PubSubComponent:
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append(text)
 
+    @property
+    def outbox_depth(self) -> int:
+        """Stanzas waiting for the next write."""
+        return len(self._outbox)
+
     def _flush(self) -> None:
         if self._outbox:
             text = "".join(self._outbox)
@@ -259,6 +269,8 @@ class PubSubComponent:
                 del self._last_of[sender]
 
     async def _answer(self, iq: ET.Element) -> None:
+        started = time.perf_counter() if self.metrics is not None else 0.0
+        request: Request | None = None
         try:
             envelope = parsing.envelope(iq)
             request = parsing.parse(iq)
@@ -273,8 +285,13 @@ class PubSubComponent:
             elif not isinstance(exc, PubSubError):
                 log.exception("answering %s failed", tostring(iq))
             self.send_element(handlers.error_iq(iq, error_element(exc)))
+            verb, condition = refused(iq, request, exc)
+            if self.metrics is not None:
+                self.metrics.answered(verb, condition, started)
             return
         self.send_element(handlers.result_iq(iq, reply.payload))
+        if self.metrics is not None:
+            self.metrics.answered(request.verb, "result", started)
         if reply.after is not None:
             try:
                 await reply.after()

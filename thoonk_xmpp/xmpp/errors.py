@@ -19,6 +19,7 @@ parent's row until it gets its own (``tests/unit/test_error_map.py`` insists).
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,12 @@ from slixmpp.types import ErrorConditions, ErrorTypes
 from thoonk_xmpp.service import errors as e
 
 from . import ns
+from .requests import Request
+
+log = logging.getLogger(__name__)
+
+#: The verb logged and counted for a request refused before it could be parsed.
+UNPARSED: Final = "unparsed"
 
 
 class MalformedRequest(e.BadRequest):
@@ -131,3 +138,24 @@ def error_element(error: BaseException) -> ET.Element:
         text = ET.SubElement(element, ns.tag(ns.STANZAS, "text"))
         text.text = str(error)
     return element
+
+
+def refused(iq: ET.Element, request: Request | None, error: BaseException) -> tuple[str, str]:
+    """Log a refused request, once, at debug; returns its verb and stanza error condition.
+
+    ``request`` is None when the iq could not be parsed (verb :data:`UNPARSED`).  The actor is the
+    iq's ``from`` as the server stamped it.
+    """
+    condition = spec_for(error).condition
+    verb = request.verb.value if request is not None else UNPARSED
+    node = getattr(request, "node", None)
+    actor = iq.get("from", "")
+    log.debug(
+        "refused %s on node %s from %s: %s",
+        verb,
+        node,
+        actor,
+        condition,
+        extra={"verb": verb, "node": node, "actor": actor, "condition": condition},
+    )
+    return verb, condition

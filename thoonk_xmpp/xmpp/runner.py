@@ -19,12 +19,15 @@ from typing import Any, Final, TextIO
 
 from redis.exceptions import RedisError
 
+from thoonk_xmpp.metrics import Metrics
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk, ThoonkError
 
 from .component import ComponentError, PubSubComponent, StreamRefused
+from .json_log import JsonFormatter
+from .monitor import Monitor
 from .notifications import Notifier
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,9 @@ class Bridge:
             self.service,
             self.router,
         )
+        #: The Prometheus figures; None unless [metrics] enabled.
+        self.metrics = self.component.metrics = Metrics() if settings.metrics.enabled else None
+        self.monitor: Monitor | None = None
         #: How many sessions with the XMPP server were started (1 after :meth:`start`).
         self.sessions = 0
         #: Notifications dropped because the link to the XMPP server was down.
@@ -79,11 +85,15 @@ class Bridge:
         # count and drop (subscribers can re-fetch items), like a server drops
         # messages to an offline component.
         if not self.component.connected.is_set():
+            if self.metrics is not None:
+                self.metrics.notifications_dropped.inc(len(messages))
             before, self.dropped = self.dropped, self.dropped + len(messages)
             if before == 0 or before // 1000 != self.dropped // 1000:
                 log.warning("XMPP link down: %d notifications dropped so far", self.dropped)
             return
         self.component.send_soon("".join(messages))
+        if self.metrics is not None:
+            self.metrics.notifications_sent.inc(len(messages))
 
     @property
     def where(self) -> str:
@@ -103,6 +113,8 @@ class Bridge:
             raise
 
     async def _start(self) -> None:
+        if self.metrics is not None:
+            await self._start_monitor(self.metrics)
         self.thoonk.listener.add_sink(self.router.on_notice)
         try:
             await asyncio.wait_for(self.thoonk.connect(), self.timeout)
@@ -148,16 +160,32 @@ class Bridge:
                 )
             else:
                 self.sessions += 1
+                if self.metrics is not None:
+                    self.metrics.reconnects.inc()
                 log.info("reconnected to the XMPP server at %s", self.where)
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, cap)
 
+    async def _start_monitor(self, metrics: Metrics) -> None:
+        settings = self.settings.metrics
+        monitor = Monitor(metrics, settings, self.service, self.router, self.component)
+        try:
+            await monitor.start()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot serve metrics on {settings.host}:{settings.port}: {exc.strerror or exc}"
+            ) from None
+        self.monitor = monitor
+
     async def aclose(self) -> None:
         """Close the session, stop delivery and the listener, release Redis."""
         with contextlib.suppress(Exception):
             await self.component.disconnect()
+        if self.monitor is not None:
+            await self.monitor.aclose()
+            self.monitor = None
         await self.router.aclose()
         await self.thoonk.aclose()
 
@@ -211,13 +239,16 @@ async def run(
             loop.remove_signal_handler(number)
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Log to ``stream`` (stderr) at ``level``; slixmpp's stanza dumps only at ``debug``."""
+def configure_logging(level: str, stream: TextIO | None = None, format: str = "plain") -> None:
+    """Log to ``stream`` (stderr) at ``level``, as text lines or JSON (``format="json"``);
+    slixmpp's stanza dumps only at ``debug``."""
     logging.basicConfig(
         level=level.upper(),
         stream=stream or sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    if format == "json":
+        logging.getLogger().handlers[0].setFormatter(JsonFormatter())
     if level != "debug":
         logging.getLogger("slixmpp").setLevel(logging.WARNING)
