@@ -78,9 +78,12 @@ async def test_cancel_requeues_at_the_back_and_counts_failures(thoonk: AsyncThoo
     again = await job.get()
     assert again == ClaimedJob(first, "first", 1)
     await job.cancel(first)
+    await job.cancel(second)
+    assert await job.failure_total() == 3  # over the jobs still there
     assert (await job.get()).failures == 2
     await job.finish(first)
     assert await job.get_failure_count(first) == 0
+    assert await job.failure_total() == 1
 
 
 async def test_stall_and_retry(thoonk: AsyncThoonk) -> None:

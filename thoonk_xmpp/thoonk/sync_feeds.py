@@ -298,6 +298,10 @@ class Job(_Blocking["job.Job[T]", T]):
         """The number of jobs in each state."""
         return self._runner.run(self.aio.counts())
 
+    def failure_total(self) -> int:
+        """Cancelled or timed-out claims, summed over the jobs not finished or retracted."""
+        return self._runner.run(self.aio.failure_total())
+
     def count(self) -> int:
         """Number of jobs not finished or retracted."""
         return self._runner.run(self.aio.count())
