@@ -9,13 +9,17 @@ its own ``Empty``, a job put publishes ``<id>\\0<item>`` on the channel
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis.asyncio as aioredis
 
 from tests.dbstate import snapshot
 from tests.thoonk.dbtools import Recorder
-from thoonk_xmpp.thoonk import AsyncThoonk, Empty
+from tests.thoonk.jobtools import subscribed
+from thoonk_xmpp.thoonk import AsyncThoonk, Empty, Thoonk
 from thoonk_xmpp.thoonk.job import JobCounts
+from tools.localservers import RedisServer
 
 from .conftest import Py2Error, Py2Peer
 
@@ -49,7 +53,7 @@ async def test_queue_py2_to_ours(
     assert await queue.count() == 2
     assert [await queue.get(timeout=1), await queue.get(timeout=1)] == ["x", "y"]
     with pytest.raises(Empty):
-        await queue.get(timeout=0)
+        await queue.get(block=False)
     assert await redis_client.hlen(b"feed.items:pq") == 0
     assert await redis_client.get(b"feed.publishes:pq") == b"2"
 
@@ -68,7 +72,7 @@ async def test_queue_mixed_producers_keep_fifo(py2: Py2Peer, thoonk: AsyncThoonk
 
 async def test_job_py2_puts_we_work(py2: Py2Peer, thoonk: AsyncThoonk) -> None:
     rec = Recorder()
-    for kind in ("create", "job_put", "job_claim", "finish"):
+    for kind in ("job_put", "job_claim", "finish"):
         thoonk.register_handler(kind, rec.handler(kind))
     await thoonk.create_feed("jobs", {"type": "job"})
     assert await py2.notices(1) == [["create", "jobs"]]
@@ -130,9 +134,9 @@ async def test_job_we_put_py2_works(py2: Py2Peer, thoonk: AsyncThoonk) -> None:
         ["finish", "work", urgent, "done\x00with nul"],
         ["finish", "work", normal, "ours"],
     ]
-    assert await job.get_result(normal, timeout=0) == ("normal", "ours")
+    assert await job.get_result(normal, block=False) == ("normal", "ours")
     with pytest.raises(Empty):  # thoonk.py's finish stores no result
-        await job.get_result(urgent, timeout=0)
+        await job.get_result(urgent, block=False)
     assert await job.count() == 0
 
 
@@ -146,3 +150,37 @@ async def test_py2_retracts_our_job(
     assert await job.get_ids() == [kept]
     assert await job.get_available_ids() == [kept]
     assert await redis_client.zrange(b"feed.published:r", 0, -1) == [kept.encode()]
+
+
+# --- results from a thoonk.py worker -----------------------------------------------------
+
+
+async def test_our_get_result_hears_a_py2_worker(
+    py2: Py2Peer, thoonk: AsyncThoonk, redis_client: aioredis.Redis
+) -> None:
+    """thoonk.py announces a result only on ``job.finish:<feed>``; a requester of ours waits there."""
+    job = await thoonk.job("asked")
+    await py2.subscribed("asked")
+    job_id = await job.put("6 * 7")
+    waiting = asyncio.create_task(job.get_result(job_id, timeout=15))
+    await subscribed(redis_client, b"job.finish:asked", 2)  # thoonk.py's listener and us
+    assert await py2.call("job", "asked", "get", 5) == [job_id, "6 * 7", 0]
+    await py2.call("job", "asked", "finish", job_id, "42")
+    assert await asyncio.wait_for(waiting, 20) == ("6 * 7", "42")
+    with pytest.raises(Empty):  # nothing was kept: the answer came from the notice
+        await job.get_result(job_id, block=False)
+
+
+async def test_blocking_get_result_hears_a_py2_worker(
+    py2: Py2Peer, redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    with Thoonk("127.0.0.1", redis_server.port, 0) as thoonk:
+        job = thoonk.job("asked")
+        await py2.subscribed("asked")
+        job_id = job.put("6 * 7")
+        waiting = asyncio.create_task(asyncio.to_thread(job.get_result, job_id, timeout=15))
+        await subscribed(redis_client, b"job.finish:asked", 2)
+        await py2.call("job", "asked", "get", 5)
+        await py2.call("job", "asked", "finish", job_id, "42")
+        query, result = await asyncio.wait_for(waiting, 20)
+    assert (query, result) == ("6 * 7", "42")

@@ -34,3 +34,13 @@ async def blocked_on(redis: aioredis.Redis, command: str, count: int = 1) -> Non
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"fewer than {count} clients ever blocked in {command}")
+
+
+async def subscribed(redis: aioredis.Redis, channel: bytes, count: int = 1) -> None:
+    """Return once ``count`` connections subscribe ``channel`` (PUBSUB NUMSUB)."""
+    for _ in range(2000):
+        ((_, subscribers),) = await redis.pubsub_numsub(channel)
+        if subscribers >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {count} connections ever subscribed {channel!r}")

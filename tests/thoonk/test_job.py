@@ -26,7 +26,7 @@ from thoonk_xmpp.thoonk import (
 )
 from thoonk_xmpp.thoonk.job import ClaimedJob, Job, JobCounts
 
-from .jobtools import Clients, blocked_on
+from .jobtools import Clients, blocked_on, subscribed
 
 
 async def test_put_claim_finish(thoonk: AsyncThoonk) -> None:
@@ -53,7 +53,7 @@ async def test_claim_order_and_priority(thoonk: AsyncThoonk) -> None:
     x, y = await job.put_many(["x", "y"], Job.HIGH)
     c = await job.put("c", priority=False)
     assert await job.get_available_ids() == [x, y, urgent, a, b, c]
-    assert [(await job.get(timeout=0)).item for _ in range(6)] == [
+    assert [(await job.get(block=False)).item for _ in range(6)] == [
         "x",
         "y",
         "urgent",
@@ -97,10 +97,10 @@ async def test_stall_and_retry(thoonk: AsyncThoonk) -> None:
     assert await job.counts() == JobCounts(available=0, claimed=0, stalled=1, total=1)
     assert await job.get_failure_count(job_id) == 0  # stall clears the failures
     with pytest.raises(Empty):
-        await job.get(timeout=0)
+        await job.get(block=False)
     await job.retry(job_id)
     assert await job.get_stalled_ids() == []
-    assert await job.get(timeout=0) == ClaimedJob(job_id, "fragile", 0)
+    assert await job.get(block=False) == ClaimedJob(job_id, "fragile", 0)
 
 
 @pytest.mark.parametrize("state", ["waiting", "claimed", "stalled", "cancelled"])
@@ -128,7 +128,7 @@ async def test_result_read_after_finish(thoonk: AsyncThoonk) -> None:
     job_id = await job.put({"x": 2})
     await job.get()
     await job.finish(job_id, {"square": 4})
-    assert await job.get_result(job_id, timeout=0) == ({"x": 2}, {"square": 4})
+    assert await job.get_result(job_id, block=False) == ({"x": 2}, {"square": 4})
     assert await job.get_result(job_id) == ({"x": 2}, {"square": 4})  # not consumed
 
 
@@ -139,7 +139,7 @@ async def test_result_awaited_before_finish(
     worker = await (await clients.open()).job("work")
     job_id = await job.put("question")
     waiting = [asyncio.create_task(job.get_result(job_id)) for _ in range(2)]
-    await blocked_on(redis_client, "blmove", 2)
+    await subscribed(redis_client, b"job.finish:work", 2)
     claimed = await worker.get()
     await worker.finish(claimed.id, "answer")
     for task in waiting:
@@ -156,7 +156,7 @@ async def test_result_edge_cases(thoonk: AsyncThoonk, redis_client: aioredis.Red
     falsy = await job.put("empty result")
     await job.get()
     await job.finish(falsy, "")
-    assert await job.get_result(falsy, timeout=0) == ("empty result", "")
+    assert await job.get_result(falsy, block=False) == ("empty result", "")
     kept, brief = await job.put_many(["kept", "brief"])
     await job.get()
     await job.get()
@@ -169,7 +169,7 @@ async def test_result_edge_cases(thoonk: AsyncThoonk, redis_client: aioredis.Red
             break
         await asyncio.sleep(0.01)
     with pytest.raises(Empty):
-        await job.get_result(brief, timeout=0)
+        await job.get_result(brief, block=False)
 
 
 async def test_get_times_out_and_cancelled_get_loses_nothing(
@@ -178,7 +178,7 @@ async def test_get_times_out_and_cancelled_get_loses_nothing(
     job = await thoonk.job("work")
     before = await snapshot(redis_client)
     with pytest.raises(Empty):
-        await job.get(timeout=0)
+        await job.get(block=False)
     with pytest.raises(Empty):
         await job.get(timeout=0.05)
     assert await snapshot(redis_client) == before
@@ -189,7 +189,7 @@ async def test_get_times_out_and_cancelled_get_loses_nothing(
     await asyncio.gather(*waiting, return_exceptions=True)
     job_id = await job.put("kept")
     assert await job.counts() == JobCounts(available=1, claimed=0, stalled=0, total=1)
-    assert (await job.get(timeout=0)).id == job_id
+    assert (await job.get(block=False)).id == job_id
 
 
 async def test_stale_ids_in_the_list_are_skipped(
@@ -205,9 +205,9 @@ async def test_stale_ids_in_the_list_are_skipped(
     # Second copies, as thoonk.py/js leave them when they "retry" an id not stalled,
     # and an id whose payload is gone.
     await redis_client.rpush(b"feed.ids:work", claimed_id, stalled_id, b"no-payload")
-    assert (await job.get(timeout=0)).id == real
+    assert (await job.get(block=False)).id == real
     with pytest.raises(Empty):
-        await job.get(timeout=0)
+        await job.get(block=False)
     assert await job.counts() == JobCounts(available=0, claimed=2, stalled=1, total=3)
 
 
@@ -228,7 +228,7 @@ async def test_reap_requeues_overdue_claims(thoonk: AsyncThoonk) -> None:
     assert await job.get_failure_count(late) == 1
     assert await job.get_available_ids() == [late]
     assert await job.get_claimed_ids() == [fresh]
-    assert await job.get(timeout=0) == ClaimedJob(late, "late", 1)
+    assert await job.get(block=False) == ClaimedJob(late, "late", 1)
 
 
 async def test_reapers_in_parallel_requeue_each_claim_once(
@@ -344,7 +344,7 @@ REFUSED: list[tuple[str, Op, type[Exception]]] = [
     ("stall empty id", lambda j: j.stall(""), InvalidName),
     ("retry NUL id", lambda j: j.retry("a\x00"), InvalidName),
     ("retract empty id", lambda j: j.retract(""), InvalidName),
-    ("get_result NUL id", lambda j: j.get_result("a\x00b", timeout=0), InvalidName),
+    ("get_result NUL id", lambda j: j.get_result("a\x00b", block=False), InvalidName),
     ("failure count NUL id", lambda j: j.get_failure_count("\x00"), InvalidName),
     ("finish bad keep time", lambda j: j.finish("claimed", "r", timeout=0), ValueError),
     ("reap bad timeout", lambda j: j.reap(timeout=-1), ValueError),
@@ -406,7 +406,7 @@ async def test_wrong_feed_types_change_nothing(
         wrong = Job(thoonk, name, TEXT)
         calls: list[Awaitable[Any]] = [
             wrong.put("x"),
-            wrong.get(timeout=0),
+            wrong.get(block=False),
             wrong.finish("a"),
             wrong.cancel("a"),
             wrong.stall("a"),

@@ -133,7 +133,7 @@ async def test_sigkilled_workers_lose_no_job(
         waiting, claimed, finished = await where_jobs_are(redis_client)
         assert (waiting, claimed, finished) == (set(), set(), ids)
         for job_id, payload in zip(put, payloads, strict=True):
-            assert await job.get_result(job_id, timeout=0) == (payload, f"done:{payload}")
+            assert await job.get_result(job_id, block=False) == (payload, f"done:{payload}")
         # Finishes counted at least once per job (a reaped claim may finish twice).
         assert int(await redis_client.get(b"feed.finishes:" + NAME.encode())) >= JOBS
         assert workers.spawned == WORKERS + KILLS

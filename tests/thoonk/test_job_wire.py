@@ -202,7 +202,7 @@ async def test_job_from_thoonk_js_is_claimed_by_us(
         pipe.hset(b"feed.items:w", b"a0437498-385e-42c1-a32a-b37db3e5e70a", b"from-js")
         pipe.zadd(b"feed.published:w", {b"a0437498-385e-42c1-a32a-b37db3e5e70a": 1795855843541})
         await pipe.execute()
-    claimed = await job.get(timeout=0)
+    claimed = await job.get(block=False)
     assert claimed == ClaimedJob("a0437498-385e-42c1-a32a-b37db3e5e70a", b"from-js", 0)
     await job.finish(claimed.id, b"done")
     assert await tap.rest() == [

@@ -1,5 +1,6 @@
-"""Notices: parsing, handler dispatch, our own registry notices ignored by instance
-id, and a listener that resubscribes by itself after Redis restarts."""
+"""Notices: parsing, handler dispatch, our own registry notices (delivered by default,
+ignored by instance id on request), and a listener that resubscribes by itself after
+Redis restarts."""
 
 from __future__ import annotations
 
@@ -98,25 +99,51 @@ async def other(redis_server: RedisServer) -> AsyncIterator[AsyncThoonk]:
         yield client
 
 
-async def test_own_registry_notices_ignored(thoonk: AsyncThoonk, other: AsyncThoonk) -> None:
+async def test_own_registry_notices_reach_handlers_by_default(
+    thoonk: AsyncThoonk, other: AsyncThoonk
+) -> None:
+    """thoonk.py and the Thoonk docs: a handler per created or deleted feed, ours too."""
     rec = Recorder()
-    for kind in ("create", "config", "delete"):
-        thoonk.register_handler(kind, rec.handler(kind))
-    sunk: list[Notice] = []
-    thoonk.listener.add_sink(sunk.append)
+    for kind in ("create_notice", "config", "delete_notice"):
+        thoonk.register_handler(kind, rec.handler(kind.removesuffix("_notice")))
     await thoonk.create_feed("mine")
     await thoonk.set_config("mine", {"a": "b"})
     await thoonk.delete_feed("mine")
     await other.create_feed("theirs")
-    await other.set_config("theirs", {"a": "b"})
-    await other.delete_feed("theirs")
-    # Handlers run in notice order, so ours would have come first.
-    assert await rec.wait_for(4) == [
+    assert await rec.wait_for(6) == [
+        ("create", "mine"),
+        ("config", "mine"),
+        ("config", "mine"),
+        ("delete", "mine"),
         ("create", "theirs"),
         ("config", "theirs"),
-        ("config", "theirs"),
-        ("delete", "theirs"),
     ]
+
+
+async def test_own_registry_notices_ignored_on_request(
+    redis_server: RedisServer, redis_client: aioredis.Redis, other: AsyncThoonk
+) -> None:
+    rec = Recorder()
+    sunk: list[Notice] = []
+    async with AsyncThoonk.from_url(
+        redis_server.url, listen=True, ignore_own_registry_notices=True
+    ) as thoonk:
+        for kind in ("create", "config", "delete"):
+            thoonk.register_handler(kind, rec.handler(kind))
+        thoonk.listener.add_sink(sunk.append)
+        await thoonk.create_feed("mine")
+        await thoonk.set_config("mine", {"a": "b"})
+        await thoonk.delete_feed("mine")
+        await other.create_feed("theirs")
+        await other.set_config("theirs", {"a": "b"})
+        await other.delete_feed("theirs")
+        # Handlers run in notice order, so ours would have come first.
+        assert await rec.wait_for(4) == [
+            ("create", "theirs"),
+            ("config", "theirs"),
+            ("config", "theirs"),
+            ("delete", "theirs"),
+        ]
     # Sinks see everything, with the instance id.
     assert [(n.kind.value, n.feed, n.instance) for n in sunk[:4]] == [
         ("create", "mine", thoonk.instance),
@@ -216,7 +243,9 @@ async def _probe_until_heard(url: str, rec: Recorder, timeout: float = 30) -> No
 
 async def test_listener_resubscribes_after_restart(own_server: RedisServer) -> None:
     rec = Recorder()
-    async with AsyncThoonk.from_url(own_server.url, listen=True) as client:
+    async with AsyncThoonk.from_url(
+        own_server.url, listen=True, ignore_own_registry_notices=True
+    ) as client:
         for kind in ("publish", "create"):
             client.register_handler(kind, rec.handler(kind))
         feed = await client.feed("f")

@@ -47,7 +47,7 @@ async def test_put_many_keeps_order_for_both_priorities(thoonk: AsyncThoonk) -> 
     high = await queue.put_many(["x", "y"], Queue.HIGH)
     assert len(set(normal + high)) == 5
     assert await queue.get_ids() == [*high, *normal]
-    assert [await queue.get(timeout=0) for _ in range(5)] == ["x", "y", "a", "b", "c"]
+    assert [await queue.get(block=False) for _ in range(5)] == ["x", "y", "a", "b", "c"]
 
 
 async def test_get_times_out_and_changes_nothing(
@@ -56,7 +56,7 @@ async def test_get_times_out_and_changes_nothing(
     queue = await thoonk.queue("q")
     before = await snapshot(redis_client)
     with pytest.raises(Empty) as caught:
-        await queue.get(timeout=0)
+        await queue.get(block=False)
     assert caught.value.feed == "q"
     with pytest.raises(Empty):
         await queue.get(timeout=0.05)
@@ -89,7 +89,7 @@ async def test_cancelled_get_loses_nothing(
     other = await (await clients.open()).queue("q")
     await other.put("kept")
     assert await queue.count() == 1
-    assert await queue.get(timeout=0) == "kept"
+    assert await queue.get(block=False) == "kept"
 
 
 async def test_many_consumers_each_item_once(thoonk: AsyncThoonk, clients: Clients) -> None:
@@ -154,7 +154,7 @@ async def test_interop_with_thoonk_py_moves(
         pipe.hset(b"feed.items:q", b"py-id", b"from-py")
         pipe.incrby(b"feed.publishes:q", 1)
         await pipe.execute()
-    assert await queue.get(timeout=0) == "from-py"
+    assert await queue.get(block=False) == "from-py"
     # Our put, taken as thoonk.py takes it: BRPOP, then HGET + HDEL.
     ours = await queue.put("from-us")
     popped = await redis_client.brpop([b"feed.ids:q"], 1)
@@ -168,14 +168,14 @@ async def test_id_without_item_is_skipped(
     queue = await thoonk.queue("q")
     await queue.put("real")
     await redis_client.rpush(b"feed.ids:q", b"orphan")  # left by a crashed original consumer
-    assert await queue.get(timeout=0) == "real"
+    assert await queue.get(block=False) == "real"
     assert await queue.count() == 0
 
 
 async def test_json_codec(thoonk: AsyncThoonk) -> None:
     queue = await thoonk.queue("jq", codec=JSON)
     await queue.put({"n": 1, "list": [1, 2]})
-    assert await queue.get(timeout=0) == {"n": 1, "list": [1, 2]}
+    assert await queue.get(block=False) == {"n": 1, "list": [1, 2]}
 
 
 async def test_refused_operations_change_nothing(
@@ -201,7 +201,7 @@ async def test_refused_operations_change_nothing(
         with pytest.raises(WrongFeedType):
             await wrong.put("x")
         with pytest.raises(WrongFeedType):
-            await wrong.get(timeout=0)
+            await wrong.get(block=False)
     with pytest.raises(WrongFeedType) as caught:
         await Queue(thoonk, "jobs", TEXT).put("x")
     assert (caught.value.expected, caught.value.actual) == ("queue", "job")

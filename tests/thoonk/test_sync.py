@@ -201,9 +201,9 @@ def test_queue(client: Thoonk) -> None:
     q.put("urgent", priority=q.HIGH)
     assert q.put_many(["c", "d"]) and q.count() == 5
     assert len(q.get_ids()) == 5
-    assert [q.get(timeout=0) for _ in range(5)] == ["urgent", "a", "b", "c", "d"]
+    assert [q.get(block=False) for _ in range(5)] == ["urgent", "a", "b", "c", "d"]
     with pytest.raises(Empty):
-        q.get(timeout=0)
+        q.get(block=False)
     with pytest.raises(Empty):
         q.get(timeout=0.05)
 
@@ -234,8 +234,8 @@ def test_job(client: Thoonk) -> None:
     assert job.get_available_ids() == [second]
     job.finish(first, "done")
     assert calls.wait(1) == [("finish", "work", first, "done")]
-    assert job.get_result(first, timeout=0) == ("task 1", "done")
-    assert job.get(timeout=0).id == second
+    assert job.get_result(first, block=False) == ("task 1", "done")
+    assert job.get(block=False).id == second
     job.stall(second)
     assert job.get_stalled_ids() == [second]
     job.retry(second)
@@ -245,7 +245,7 @@ def test_job(client: Thoonk) -> None:
     with pytest.raises(JobNotClaimed):
         job.finish(second)
     third = job.put("t3", priority=True)
-    assert job.get(timeout=0).id == third
+    assert job.get(block=False).id == third
     job.finish(third)  # no result: no notice
     assert job.reap(timeout=60) == [] and job.get_overdue_ids(timeout=60) == []
     assert len(calls.calls) == 1

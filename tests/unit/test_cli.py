@@ -108,15 +108,15 @@ def test_info_other_types(thoonk: Thoonk, url: str, capsys: pytest.CaptureFixtur
     s.append("x")
     q = thoonk.queue("q")
     q.put_many(["a", "b", "c"])
-    q.get(timeout=0)
+    q.get(block=False)
     job = thoonk.job("j")
     first = job.put("t1")
     job.put("t2")
     job.put("t3")
-    claimed = job.get(timeout=0)
+    claimed = job.get(block=False)
     assert claimed.id == first
     job.stall(first)
-    job.get(timeout=0)
+    job.get(block=False)
     info = {}
     for name in ("s", "q", "j"):
         assert main(["thoonk", "info", name, "--redis", url, "--json"]) == 0
@@ -212,7 +212,7 @@ def test_tail_json_until_ctrl_c(thoonk: Thoonk, url: str) -> None:
         _wait_for_listeners(url, 2)
         first = s.append("one")
         job_id = job.put("task")
-        job.get(timeout=0)
+        job.get(block=False)
         job.finish(job_id, "done")
         lines: dict[str, list[dict[str, object]]] = {}
         for name, tail in zip(("s", "j"), tails, strict=True):

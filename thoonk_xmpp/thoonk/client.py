@@ -16,7 +16,7 @@ from . import errors, feed_config, keys
 from .codecs import TEXT, Codec
 from .command_link import CommandLink
 from .connection import HiredisPackingConnection
-from .feed_config import ConfigValue, FeedType
+from .feed_config import ConfigArg, ConfigValue, FeedType
 from .names import feed_name
 from .notices import Handler, Listener, NoticeKind
 from .replies import bdict, blist, optional_bytes
@@ -65,6 +65,12 @@ class AsyncThoonk:
     Use as ``async with AsyncThoonk(...) as thoonk:`` or call :meth:`aclose`.
     With ``listen=True`` the notice listener starts on entry and handlers
     registered with :meth:`register_handler` receive live notices.
+
+    Create, delete and config handlers are called for this client's own
+    actions too, as in thoonk.py and as the Thoonk docs promise ("a handler
+    per created or deleted feed").  ``ignore_own_registry_notices=True``
+    skips them, for an application that already acts on its own changes where
+    it makes them (contract 15.8; sinks always get every notice).
     """
 
     def __init__(
@@ -77,6 +83,7 @@ class AsyncThoonk:
         *,
         redis: aioredis.Redis | None = None,
         max_connections: int = 64,
+        ignore_own_registry_notices: bool = False,
     ) -> None:
         # from_pool: the client owns the pool and closes it in aclose().
         self.redis: aioredis.Redis = redis or aioredis.Redis.from_pool(
@@ -95,18 +102,32 @@ class AsyncThoonk:
         #: The connection every Lua script runs on (shared by other packages' scripts).
         self.commands = CommandLink(self.redis)
         self.scripts = Scripts(self.commands)
-        self.listener = Listener(self.redis, self.instance)
+        self.listener = Listener(self.redis, self.instance, ignore_own=ignore_own_registry_notices)
         self._listen = listen
 
     @classmethod
-    def from_url(cls, url: str, listen: bool = False, **kwargs: Any) -> Self:
-        """Connect from a ``redis://``, ``rediss://`` or ``unix://`` URL."""
+    def from_url(
+        cls,
+        url: str,
+        listen: bool = False,
+        *,
+        ignore_own_registry_notices: bool = False,
+        **kwargs: Any,
+    ) -> Self:
+        """Connect from a ``redis://``, ``rediss://`` or ``unix://`` URL.
+
+        Other keyword arguments go to ``redis.asyncio.Redis.from_url``.
+        """
         kwargs = {**_connection_defaults(), **kwargs}
         if url.startswith("redis://"):
             kwargs.setdefault("connection_class", HiredisPackingConnection)
         elif url.startswith("unix://"):
             kwargs.pop("socket_keepalive")  # a TCP option: Unix socket connections refuse it
-        return cls(redis=aioredis.Redis.from_url(url, **kwargs), listen=listen)
+        return cls(
+            redis=aioredis.Redis.from_url(url, **kwargs),
+            listen=listen,
+            ignore_own_registry_notices=ignore_own_registry_notices,
+        )
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -150,10 +171,13 @@ class AsyncThoonk:
     def _notice(self, name: str) -> bytes:
         return keys.join(keys.encode_name(name), self.instance.encode())
 
-    async def create_feed(self, name: str, config: Mapping[str, ConfigValue] | None = None) -> None:
-        """Create an object; ``type`` defaults to ``feed``. Raises FeedExists."""
+    async def create_feed(self, name: str, config: ConfigArg | None = None) -> None:
+        """Create an object; ``type`` defaults to ``feed``. Raises FeedExists.
+
+        ``config`` is a mapping or a JSON object as text.
+        """
         name = feed_name(name)
-        write, _ = feed_config.validate(name, dict(config or {}))
+        write, _ = feed_config.validate(name, dict(feed_config.as_mapping(name, config)))
         write.setdefault(feed_config.TYPE, FeedType.FEED.value)
         fields: list[str] = []
         for field, value in write.items():
@@ -165,10 +189,14 @@ class AsyncThoonk:
             (name, keys.NEWFEED, keys.CONFFEED, self._notice(name), *fields),
         )
 
-    async def set_config(self, name: str, config: Mapping[str, ConfigValue]) -> None:
-        """Update configuration fields; fields not given are kept, ``None`` deletes one."""
+    async def set_config(self, name: str, config: ConfigArg) -> None:
+        """Update configuration fields; fields not given are kept, ``None`` deletes one.
+
+        ``config`` is a mapping or, as in the Thoonk docs, a JSON object as text:
+        ``set_config("news", '{"max_length": 3}')``.
+        """
         name = feed_name(name)
-        write, delete = feed_config.validate(name, config)
+        write, delete = feed_config.validate(name, feed_config.as_mapping(name, config))
         stored = await self.get_config(name)
         if feed_config.TYPE in write and stored.get(feed_config.TYPE, "feed") != write["type"]:
             raise errors.InvalidFeedConfig(
@@ -335,3 +363,27 @@ class AsyncThoonk:
         from .job import Job
 
         return Job(self, await self._open(name, FeedType.JOB, config), codec)
+
+    @overload
+    async def list(
+        self, name: str, config: Mapping[str, ConfigValue] | None = None
+    ) -> SortedFeed[str]: ...
+
+    @overload
+    async def list(
+        self, name: str, config: Mapping[str, ConfigValue] | None = None, *, codec: Codec[T]
+    ) -> SortedFeed[T]: ...
+
+    async def list(
+        self,
+        name: str,
+        config: Mapping[str, ConfigValue] | None = None,
+        *,
+        codec: Codec[Any] = TEXT,
+    ) -> SortedFeed[Any]:
+        """The Thoonk docs' ``thoonk.list(name)``: the old name of a sorted feed.
+
+        Opens (or creates) the sorted feed ``name``; stored as ``type=sorted_feed``,
+        which is what every current Thoonk client understands.
+        """
+        return await self.sorted_feed(name, config, codec=codec)

@@ -9,6 +9,8 @@ from enum import StrEnum
 from .errors import InvalidFeedConfig
 
 ConfigValue = str | int | float | bool | None
+#: What create_feed()/set_config() accept: a mapping, or a JSON object as text (the Thoonk docs).
+ConfigArg = Mapping[str, ConfigValue] | str | bytes
 
 
 class FeedType(StrEnum):
@@ -83,6 +85,26 @@ def validate(feed: str, config: Mapping[str, ConfigValue]) -> tuple[dict[str, st
             raise InvalidFeedConfig(feed, field, f"must be true or false, got {value!r}")
         write[field] = value
     return write, delete
+
+
+def as_mapping(feed: str, config: ConfigArg | None) -> Mapping[str, ConfigValue]:
+    """``config`` as a mapping; a JSON text (``'{"max_length": 3}'``) is parsed first."""
+    if config is None:
+        return {}
+    if not isinstance(config, str | bytes):
+        return config
+    try:
+        loaded = json.loads(config)
+    except ValueError as exc:
+        raise InvalidFeedConfig(feed, "(config)", f"not valid JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise InvalidFeedConfig(feed, "(config)", "a JSON config must be an object")
+    for field, value in loaded.items():
+        if not isinstance(value, str | int | float | bool | None):
+            raise InvalidFeedConfig(
+                feed, field, f"must be a string, number, boolean or null, got {value!r}"
+            )
+    return loaded
 
 
 def decode(raw: Mapping[bytes, bytes] | bytes | None) -> dict[str, str]:

@@ -8,8 +8,10 @@ than the feed's ``timeout`` config (seconds) is given back by :meth:`Job.reap`,
 with the same moves as a cancel (contract §15.7).
 
 Results: ``finish(id, result)`` publishes ``job.finish`` like the original
-clients and also keeps ``[request, result]`` under a key of our own, so
-:meth:`Job.get_result` works whether it is called before or after the finish.
+clients and also keeps ``[request, result]`` under a key of our own.
+:meth:`Job.get_result` listens on ``job.finish`` while it waits (the only place
+thoonk.py and thoonk.js workers announce a result) and reads the kept results,
+so it works for any worker, and for ours also after the finish.
 """
 
 from __future__ import annotations
@@ -19,14 +21,26 @@ import logging
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Final, Generic, Literal, NamedTuple, NoReturn, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Final,
+    Generic,
+    Literal,
+    NamedTuple,
+    NoReturn,
+    TypeAlias,
+    TypeVar,
+)
 
 from . import feed_config, keys
 from .codecs import Codec
 from .errors import ConnectionLost, Empty
 from .names import decode_id, item_id
+from .notice_connection import NoticeConnection
 from .queue import PriorityPuts, deadline_after, wait_for_list
 from .replies import blist, integer, optional_bytes
+from .resp import RespConnectionError
 
 if TYPE_CHECKING:
     from .client import AsyncThoonk
@@ -42,6 +56,8 @@ class _NoResult(Enum):
 
 #: Default of :meth:`Job.finish`: finish without a result (and without a notice).
 NO_RESULT: Final = _NoResult.NO_RESULT
+#: The type of NO_RESULT, for annotations.
+NoResult: TypeAlias = Literal[_NoResult.NO_RESULT]
 
 
 class ClaimedJob(NamedTuple, Generic[T]):
@@ -73,6 +89,20 @@ def _seconds(what: str, value: float) -> float:
     if not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
     return float(value)
+
+
+def _chosen_result(value: Any, result: Any) -> Any:
+    """The result finish() sends (NO_RESULT for none), from its two spellings."""
+    if value is NO_RESULT:
+        return result
+    if result is NO_RESULT or result is True:
+        return value
+    if result is False:
+        return NO_RESULT
+    raise TypeError(
+        "finish(id, value, result=...): with a value given, result is the flag True or "
+        f"False, not {result!r}; pass the result either as value or as result="
+    )
 
 
 class Job(PriorityPuts[T]):
@@ -110,39 +140,54 @@ class Job(PriorityPuts[T]):
 
     # --- working ------------------------------------------------------------------------
 
-    async def get(self, timeout: float | None = None) -> ClaimedJob[T]:
-        """Claim the next job, waiting up to ``timeout`` seconds (None: forever).
+    async def get(self, timeout: float | None = None, *, block: bool = True) -> ClaimedJob[T]:
+        """Claim the next job, waiting up to ``timeout`` seconds (None or 0: forever).
 
-        ``timeout=0`` claims only a job already waiting. Raises Empty when none
-        came in time. Cancelling a waiting ``get`` loses nothing.
+        ``timeout=0`` waits forever as in thoonk.py; ``block=False`` claims only a
+        job already waiting. Raises Empty when none came in time. Cancelling a
+        waiting ``get`` loses nothing.
         """
-        deadline = deadline_after(timeout)
+        deadline = deadline_after(timeout, block)
         while True:
             claimed = await self._run("job/claim", self._keys, (keys.job_claim_channel(self.name),))
             if claimed is not None:
                 raw_id, item, failures = claimed
                 return ClaimedJob(decode_id(raw_id), self._decode(item), int(failures))
             if not await wait_for_list(self.redis, self._ids, deadline):
-                raise Empty(self.name, timeout)
+                raise Empty(self.name, timeout if block else 0)
 
     async def finish(
         self,
         id: str,
-        result: T | Literal[_NoResult.NO_RESULT] = NO_RESULT,
+        value: T | NoResult = NO_RESULT,
+        result: T | bool | NoResult = NO_RESULT,
         timeout: float | None = None,
     ) -> None:
         """Mark a claimed job done. Raises JobNotClaimed (and changes nothing) otherwise.
 
-        With a ``result``: subscribers get a ``finish`` notice, and
+        Every spelling of the Thoonk docs and of thoonk.py works::
+
+            await job.finish(id)                            # no result, no notice
+            await job.finish(id, "answer")                  # thoonk.py 1.0.1.0
+            await job.finish(id, result="answer")
+            await job.finish(id, "answer", result=True)     # the Thoonk README
+            await job.finish(id, "answer", result=True, timeout=5)
+
+        With a positional ``value``, ``result`` is the README's flag: ``True``
+        (or left out) sends ``value`` as the result, ``False`` finishes without
+        one. Without ``value``, ``result`` is the result itself.
+
+        With a result: subscribers get a ``finish`` notice, and
         :meth:`get_result` can read ``(request, result)`` for ``timeout``
         seconds (None: until the feed is deleted).
         """
         raw = item_id(id)
         keep = "" if timeout is None else str(max(1, round(_seconds("timeout", timeout) * 1000)))
-        if result is NO_RESULT:
+        chosen = _chosen_result(value, result)
+        if chosen is NO_RESULT:
             flag, encoded = "0", b""
         else:
-            flag, encoded = "1", self.codec.encode(result)
+            flag, encoded = "1", self.codec.encode(chosen)
         await self._run(
             "job/finish",
             (*self._keys, keys.job_result(self.name, raw), keys.job_results(self.name)),
@@ -172,21 +217,76 @@ class Job(PriorityPuts[T]):
         """Delete a job in any state. Raises ItemNotFound if there is no such job."""
         await self._run("job/retract", self._keys, (item_id(id),))
 
-    async def get_result(self, id: str, timeout: float | None = None) -> tuple[T, T]:
+    async def get_result(
+        self, id: str, timeout: float | None = None, *, block: bool = True
+    ) -> tuple[T, T]:
         """``(request, result)`` of a job finished with a result; waits for the finish.
 
-        Waits up to ``timeout`` seconds (None: forever; 0: only look) and raises
-        Empty if the job was not finished with a result by then (or its result
-        expired). Reading does not consume the result.
+        While it waits it listens on ``job.finish:<feed>``, where every Thoonk
+        worker (thoonk.py, thoonk.js, ours) announces a result, so any worker's
+        result is heard. Results of our own workers are also kept (see
+        :meth:`finish`), so those are found after the finish too; a result that
+        another client's worker announced before this call is gone. Waits up to
+        ``timeout`` seconds (None or 0: forever, as in the Thoonk docs);
+        ``block=False`` only looks at kept results. Raises Empty if no result
+        came in time, at once if the job is neither waiting, claimed nor stalled
+        and no result of it is kept. Reading does not consume the result.
         """
-        key = keys.job_result(self.name, item_id(id))
-        deadline = deadline_after(timeout)
-        while True:
-            stored = blist(await self.redis.lrange(key, 0, 1))
-            if len(stored) == 2:
-                return self._decode(stored[0]), self._decode(stored[1])
-            if not await wait_for_list(self.redis, key, deadline):
+        raw = item_id(id)
+        key = keys.job_result(self.name, raw)
+        deadline = deadline_after(timeout, block)
+        if not block:
+            kept = self._kept(blist(await self.redis.lrange(key, 0, 1)))
+            if kept is None:
+                raise Empty(self.name, 0)
+            return kept
+        loop = asyncio.get_running_loop()
+        heard: asyncio.Future[bytes] = loop.create_future()
+
+        def on_finish(channel: bytes, payload: bytes) -> None:
+            finished, result = keys.split(payload)
+            if finished == raw and not heard.done():
+                heard.set_result(result)
+
+        try:
+            connection = await NoticeConnection.open(
+                self.redis, lambda: NoticeConnection(on_finish)
+            )
+        except RespConnectionError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        try:
+            await connection.subscribe((), (keys.finish_channel(self.name),))
+            # Read only once subscribed: a job still stored now is finished later,
+            # and its finish notice (sent in the same script as the HDEL) reaches us.
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.lrange(key, 0, 1)
+                pipe.hget(self._items, raw)
+                stored, request = await pipe.execute()
+            kept = self._kept(blist(stored))
+            if kept is not None:
+                return kept
+            if request is None:
                 raise Empty(self.name, timeout)
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            await asyncio.wait(
+                (heard, connection.closed), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            if heard.done():
+                return self._decode(request), self._decode(heard.result())
+            if connection.closed.done():
+                raise ConnectionLost(str(connection.closed.exception()))
+            raise Empty(self.name, timeout)
+        except RespConnectionError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        finally:
+            connection.close()
+            if not heard.done():
+                heard.cancel()
+
+    def _kept(self, stored: list[bytes]) -> tuple[T, T] | None:
+        if len(stored) != 2:
+            return None
+        return self._decode(stored[0]), self._decode(stored[1])
 
     # --- claim timeouts ------------------------------------------------------------------
 

@@ -3,8 +3,9 @@
 The listener pattern-subscribes every per-feed notice channel and subscribes
 the three registry channels, so feeds created later by any client are heard
 without resubscribing.  It reconnects and resubscribes by itself after Redis
-restarts (with backoff).  Registry notices carrying our own instance id are
-ignored (contract 15.8).
+restarts (with backoff).  Handlers get registry notices carrying our own
+instance id only when the listener is made with ``ignore_own=False`` (the
+client's default: thoonk.py calls them for its own actions too); contract 15.8.
 
 Handler arguments, by kind (thoonk.py's order; items are ``str``)::
 

@@ -68,11 +68,19 @@ def ordered_puts(items: list[bytes], push: str) -> tuple[list[bytes], list[bytes
     return ids, [part for pair in pairs for part in pair]
 
 
-def deadline_after(timeout: float | None) -> float | None:
-    """Loop time at which a wait of ``timeout`` seconds ends (None: never)."""
-    if timeout is None:
+def deadline_after(timeout: float | None, block: bool = True) -> float | None:
+    """Loop time at which a wait of ``timeout`` seconds ends (None: never).
+
+    ``timeout`` 0 waits forever, like thoonk.py's ``BRPOP key 0``; ``block=False``
+    does not wait at all (and takes no timeout).
+    """
+    if not block:
+        if timeout is not None:
+            raise ValueError("block=False does not wait: leave timeout out")
+        return asyncio.get_running_loop().time()
+    if timeout is None or timeout == 0:
         return None
-    if timeout < 0:
+    if isinstance(timeout, bool) or not timeout > 0:
         raise ValueError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
     return asyncio.get_running_loop().time() + timeout
 
@@ -161,13 +169,13 @@ class Queue(PriorityPuts[T]):
             (push, *args),
         )
 
-    async def get(self, timeout: float | None = None) -> T:
-        """Take the next item, waiting up to ``timeout`` seconds (None: forever).
+    async def get(self, timeout: float | None = None, *, block: bool = True) -> T:
+        """Take the next item, waiting up to ``timeout`` seconds (None or 0: forever).
 
-        ``timeout=0`` takes an item only if one is waiting. Raises Empty when
+        ``block=False`` takes an item only if one is waiting. Raises Empty when
         nothing came in time. Cancelling a waiting ``get`` loses nothing.
         """
-        deadline = deadline_after(timeout)
+        deadline = deadline_after(timeout, block)
         while True:
             taken = await self._run(
                 "queue/get", (keys.FEEDS, self._ids, keys.config(self.name), self._items), ()
@@ -175,7 +183,7 @@ class Queue(PriorityPuts[T]):
             if taken is not None:
                 return self._decode(blist(taken)[1])
             if not await wait_for_list(self.redis, self._ids, deadline):
-                raise Empty(self.name, timeout)
+                raise Empty(self.name, timeout if block else 0)
 
     async def get_ids(self) -> list[str]:
         """Ids of the waiting items, in the order they will be taken."""

@@ -22,7 +22,7 @@ from typing import Any, Self, TypeVar, overload
 
 from .client import AsyncThoonk
 from .codecs import TEXT, Codec
-from .feed_config import ConfigValue, FeedType
+from .feed_config import ConfigArg, ConfigValue, FeedType
 from .notices import Handler, NoticeKind
 from .sync_feeds import Feed, Job, Queue, SortedFeed
 
@@ -77,7 +77,9 @@ class Thoonk:
     ``Thoonk(host, port, db, listen=False, password=None)`` as in thoonk.py, or
     :meth:`from_url`.  Close it with :meth:`close` or use it as a context
     manager.  With ``listen=True`` (or after the first :meth:`register_handler`)
-    live notices reach the registered handlers.
+    live notices reach the registered handlers, this client's own creates,
+    deletes and config changes included unless ``ignore_own_registry_notices=True``
+    (see :class:`~thoonk_xmpp.thoonk.client.AsyncThoonk`).
     """
 
     def __init__(
@@ -92,10 +94,24 @@ class Thoonk:
         self._start(lambda: AsyncThoonk(host, port, db, listen=listen, password=password, **kwargs))
 
     @classmethod
-    def from_url(cls, url: str, listen: bool = False, **kwargs: Any) -> Self:
-        """Connect from a ``redis://`` or ``rediss://`` URL."""
+    def from_url(
+        cls,
+        url: str,
+        listen: bool = False,
+        *,
+        ignore_own_registry_notices: bool = False,
+        **kwargs: Any,
+    ) -> Self:
+        """Connect from a ``redis://``, ``rediss://`` or ``unix://`` URL."""
         client = cls.__new__(cls)
-        client._start(lambda: AsyncThoonk.from_url(url, listen=listen, **kwargs))
+        client._start(
+            lambda: AsyncThoonk.from_url(
+                url,
+                listen=listen,
+                ignore_own_registry_notices=ignore_own_registry_notices,
+                **kwargs,
+            )
+        )
         return client
 
     def _start(self, make: Any) -> None:
@@ -158,12 +174,18 @@ class Thoonk:
 
     # --- registry --------------------------------------------------------------
 
-    def create_feed(self, name: str, config: Mapping[str, ConfigValue] | None = None) -> None:
-        """Create an object; ``type`` defaults to ``feed``. Raises FeedExists."""
+    def create_feed(self, name: str, config: ConfigArg | None = None) -> None:
+        """Create an object; ``type`` defaults to ``feed``. Raises FeedExists.
+
+        ``config`` is a mapping or a JSON object as text.
+        """
         self._runner.run(self.aio.create_feed(name, config))
 
-    def set_config(self, name: str, config: Mapping[str, ConfigValue]) -> None:
-        """Update configuration fields; ``None`` deletes one. Raises FeedNotFound."""
+    def set_config(self, name: str, config: ConfigArg) -> None:
+        """Update configuration fields; ``None`` deletes one. Raises FeedNotFound.
+
+        ``config`` is a mapping or, as in the Thoonk docs, a JSON object as text.
+        """
         self._runner.run(self.aio.set_config(name, config))
 
     def get_config(self, name: str) -> dict[str, str]:
@@ -262,3 +284,23 @@ class Thoonk:
     ) -> Job[Any]:
         """Open the job feed ``name``, creating it if absent."""
         return Job(self._runner, self._runner.run(self.aio.job(name, config, codec=codec)))
+
+    @overload
+    def list(
+        self, name: str, config: Mapping[str, ConfigValue] | None = None
+    ) -> SortedFeed[str]: ...
+
+    @overload
+    def list(
+        self, name: str, config: Mapping[str, ConfigValue] | None = None, *, codec: Codec[T]
+    ) -> SortedFeed[T]: ...
+
+    def list(
+        self,
+        name: str,
+        config: Mapping[str, ConfigValue] | None = None,
+        *,
+        codec: Codec[Any] = TEXT,
+    ) -> SortedFeed[Any]:
+        """The Thoonk docs' ``thoonk.list(name)``: the old name of a sorted feed."""
+        return self.sorted_feed(name, config, codec=codec)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .base import FeedObject
 from .codecs import Codec
+from .job import NO_RESULT
 
 if TYPE_CHECKING:
     # Named in the quoted base-class arguments below, which ruff does not read.
@@ -25,15 +26,6 @@ class Runner(Protocol):
     """What runs a coroutine to completion for a blocking caller."""
 
     def run(self, coro: Coroutine[Any, Any, R]) -> R: ...
-
-
-class _NoResult:
-    def __repr__(self) -> str:
-        return "NO_RESULT"
-
-
-#: Default of :meth:`Job.finish`: finish without a result (and without a notice).
-NO_RESULT: Any = _NoResult()
 
 
 class _Blocking(Generic[O_co, T]):
@@ -206,9 +198,12 @@ class Queue(_Blocking["queue.Queue[T]", T]):
         """Add several items atomically; they come out in the order given."""
         return self._runner.run(self.aio.put_many(list(items), priority))
 
-    def get(self, timeout: float | None = None) -> T:
-        """Take the next item, waiting up to ``timeout`` s (None: forever). Raises Empty."""
-        return self._runner.run(self.aio.get(timeout))
+    def get(self, timeout: float | None = None, *, block: bool = True) -> T:
+        """Take the next item, waiting up to ``timeout`` s (None or 0: forever). Raises Empty.
+
+        ``block=False``: take an item only if one is waiting.
+        """
+        return self._runner.run(self.aio.get(timeout, block=block))
 
     def get_ids(self) -> list[str]:
         """Ids of the waiting items, in the order they will be taken."""
@@ -235,16 +230,26 @@ class Job(_Blocking["job.Job[T]", T]):
         """Add several jobs atomically; they are claimed in the order given."""
         return self._runner.run(self.aio.put_many(list(items), priority))
 
-    def get(self, timeout: float | None = None) -> job.ClaimedJob[T]:
-        """Claim the next job: ``(id, item, failures)``. Raises Empty after ``timeout`` s."""
-        return self._runner.run(self.aio.get(timeout))
+    def get(self, timeout: float | None = None, *, block: bool = True) -> job.ClaimedJob[T]:
+        """Claim the next job: ``(id, item, failures)``. Raises Empty after ``timeout`` s.
 
-    def finish(self, id: str, result: T = NO_RESULT, timeout: float | None = None) -> None:
-        """Mark a claimed job done, optionally with a result (sent as a finish notice)."""
-        if result is NO_RESULT:
-            self._runner.run(self.aio.finish(id, timeout=timeout))
-        else:
-            self._runner.run(self.aio.finish(id, result, timeout))
+        ``timeout`` None or 0 waits forever (thoonk.py); ``block=False`` does not wait.
+        """
+        return self._runner.run(self.aio.get(timeout, block=block))
+
+    def finish(
+        self,
+        id: str,
+        value: T | job.NoResult = NO_RESULT,
+        result: T | bool | job.NoResult = NO_RESULT,
+        timeout: float | None = None,
+    ) -> None:
+        """Mark a claimed job done, optionally with a result (sent as a finish notice).
+
+        ``finish(id)``, ``finish(id, value)``, ``finish(id, result=value)`` and the
+        README's ``finish(id, value, result=True, timeout=5)``; see the asyncio twin.
+        """
+        self._runner.run(self.aio.finish(id, value, result, timeout))
 
     def cancel(self, id: str) -> None:
         """Give up a claim; the job waits again. Raises JobNotClaimed."""
@@ -262,9 +267,15 @@ class Job(_Blocking["job.Job[T]", T]):
         """Delete a job in any state. Raises ItemNotFound."""
         self._runner.run(self.aio.retract(id))
 
-    def get_result(self, id: str, timeout: float | None = None) -> tuple[T, T]:
-        """``(request, result)`` of a job finished with a result. Raises Empty."""
-        return self._runner.run(self.aio.get_result(id, timeout))
+    def get_result(
+        self, id: str, timeout: float | None = None, *, block: bool = True
+    ) -> tuple[T, T]:
+        """``(request, result)`` of a job finished with a result, by any Thoonk worker.
+
+        Waits up to ``timeout`` s (None or 0: forever); ``block=False`` only looks
+        at results kept by our workers. Raises Empty.
+        """
+        return self._runner.run(self.aio.get_result(id, timeout, block=block))
 
     def reap(self, timeout: float | None = None, limit: int | None = None) -> list[str]:
         """Requeue jobs claimed longer than ``timeout`` s (default: config). Returns ids."""
