@@ -139,15 +139,15 @@ async def test_jobs_stats(
 ) -> None:
     job = await thoonk.job("work")
     ids = [await job.put(f"t{n}".encode()) for n in range(5)]
-    first = await job.get(timeout=0)
+    first = await job.get(block=False)
     await job.finish(first.id, b"done")
-    second = await job.get(timeout=0)
+    second = await job.get(block=False)
     await job.cancel(second.id)  # back in line, one failure
-    again = await job.get(timeout=0)
+    again = await job.get(block=False)
     await job.cancel(again.id)
-    third = await job.get(timeout=0)
+    third = await job.get(block=False)
     await job.stall(third.id)
-    await job.get(timeout=0)  # stays claimed
+    await job.get(block=False)  # stays claimed
     queue = await thoonk.queue("inbox")
     await queue.put_many([b"a", b"b", b"c"])
     await (await thoonk.feed("news")).publish(b"x")
