@@ -35,7 +35,7 @@ ensure_packages() {
 
     say "installing ${missing[*]}"
     # A policy-rc.d that exits 101 keeps the packages' services (Prosody on 5222/5269,
-    # Redis on 6379) from starting. Ours is removed afterwards; an existing one stays.
+    # ejabberd on 5222/5269/5280/5443/1883 and epmd on 4369, Redis on 6379) from starting. Ours is removed afterwards; an existing one stays.
     local policy=/usr/sbin/policy-rc.d own_policy=""
     if [[ ! -e $policy ]]; then
         as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
@@ -53,7 +53,7 @@ ensure_packages() {
     # policy-rc.d): stop it and keep it from starting at boot.
     local service
     for service in "${missing[@]}"; do
-        [[ $service == prosody || $service == redis-server ]] || continue
+        [[ $service == prosody || $service == redis-server || $service == ejabberd ]] || continue
         if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
             as_root systemctl disable --now "$service" >/dev/null 2>&1 || true
         elif [[ -x /etc/init.d/$service ]]; then

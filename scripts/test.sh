@@ -6,9 +6,9 @@
 #     scripts/test.sh tests/unit -k toml    # extra arguments go to pytest
 #
 # Idempotent, and quick when everything is already there: apt runs only for a missing
-# package, pip only when pyproject.toml changed. Tests start their own redis-server and
-# Prosody on free loopback ports; the packages' system-wide services are kept from
-# starting. Every check runs; the script fails at the end if any of them failed.
+# package, pip only when pyproject.toml changed. Tests start their own redis-server,
+# Prosody and ejabberd on free loopback ports; the packages' system-wide services are kept
+# from starting. Every check runs; the script fails at the end if any of them failed.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,7 +16,7 @@ cd "$root"
 # shellcheck source=scripts/_setup.sh
 source "$root/scripts/_setup.sh"
 
-ensure_packages redis-server:redis-server prosody:prosody
+ensure_packages redis-server:redis-server prosody:prosody ejabberdctl:ejabberd
 ensure_venv
 
 failed=()

@@ -1,7 +1,8 @@
 """Start throw-away servers on free loopback ports in temp dirs, and stop them.
 
 Used by the test session, the benchmarks and the demo.  Never touches the
-well-known ports (6379, 5222, 5269, 5347, 5280).
+well-known ports (6379, 5222, 5269, 5347, 5280).  ejabberd's launcher is in
+:mod:`tools.local_ejabberd`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Literal, Protocol, Self
 
-RESERVED_PORTS = frozenset({6379, 5222, 5269, 5347, 5280, 5281})
+RESERVED_PORTS = frozenset({6379, 5222, 5223, 5269, 5347, 5280, 5281, 5443, 1883, 4369})
 PROSODY_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "prosody"
 
 
@@ -191,6 +192,32 @@ class RedisServer(LocalServer):
             ]
         )
         wait_for_port(self.port, process=process)
+
+
+class XmppServer(Protocol):
+    """What tests and benchmarks use of a test XMPP server (Prosody or ejabberd)."""
+
+    dir: Path
+    domain: str
+    #: The address our component connects as, and its secret.
+    component_jid: str
+    secret: str
+    #: The server's own pubsub service, for side-by-side benchmarks.
+    pubsub_jid: str
+    c2s_port: int
+    component_port: int
+
+    def register(self, user: str, password: str) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def restart(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def errors(self) -> str: ...
 
 
 PubsubStorage = Literal["memory", "internal"]

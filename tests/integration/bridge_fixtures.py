@@ -1,11 +1,11 @@
-"""The whole bridge on the test servers: Redis → Thoonk → service → component → Prosody.
+"""The whole bridge on the test servers: Redis → Thoonk → service → component → XMPP server.
 
 Fixtures (pulled into conftest.py with one import line):
 
 - ``bridge``: a :class:`Bridge` — listening AsyncThoonk on the flushed session
   Redis, PubSubService (anyone may create nodes), EventRouter delivering through
   the real :class:`~thoonk_xmpp.xmpp.notifications.Notifier` (and recording every
-  event), and a PubSubComponent connected to the test Prosody.
+  event), and a PubSubComponent connected to the test XMPP server (``xmpp_server``).
 - ``pubsub_client``: factory of logged-in, available :class:`PubSubClient`\\ s, each
   on a fresh account, speaking raw XML to the bridge.
 """
@@ -36,7 +36,10 @@ from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed
 from thoonk_xmpp.xmpp import ns
 from thoonk_xmpp.xmpp.component import PubSubComponent
 from thoonk_xmpp.xmpp.notifications import Notifier
-from tools.localservers import ProsodyServer, RedisServer
+from tools.localservers import RedisServer, XmppServer
+
+#: Mark a test (or ``pytestmark`` a module) to run once on Prosody and once on ejabberd.
+ON_BOTH_SERVERS = pytest.mark.parametrize("xmpp_server", ["prosody", "ejabberd"], indirect=True)
 
 #: Service-wide admin used by tests (never logged in unless a test registers it).
 ADMIN = "admin@localhost"
@@ -238,7 +241,7 @@ class RecordingSink:
 class Bridge:
     """Everything the ``bridge`` fixture started."""
 
-    prosody: ProsodyServer
+    server: XmppServer
     redis: aioredis.Redis
     thoonk: AsyncThoonk
     service: PubSubService
@@ -268,14 +271,14 @@ class Bridge:
 
 @pytest.fixture
 async def bridge(
-    prosody: ProsodyServer, redis_server: RedisServer, redis_client: aioredis.Redis
+    xmpp_server: XmppServer, redis_server: RedisServer, redis_client: aioredis.Redis
 ) -> AsyncIterator[Bridge]:
     thoonk = AsyncThoonk.from_url(redis_server.url, listen=True)
     await thoonk.connect()
     policy = ServicePolicy(
         admins=frozenset({ADMIN}),
         node_creation=NodeCreation.ANYONE,
-        local_domains=frozenset({prosody.domain}),
+        local_domains=frozenset({xmpp_server.domain}),
     )
     service = PubSubService(thoonk, policy)
     component: PubSubComponent | None = None
@@ -284,21 +287,21 @@ async def bridge(
         assert component is not None
         component.send_soon("".join(messages))
 
-    sink = RecordingSink(Notifier(send, prosody.component_jid))
+    sink = RecordingSink(Notifier(send, xmpp_server.component_jid))
     router = EventRouter(service, sink)
     thoonk.listener.add_sink(router.on_notice)
     router.start()
     component = PubSubComponent(
-        prosody.component_jid,
-        prosody.secret,
+        xmpp_server.component_jid,
+        xmpp_server.secret,
         "127.0.0.1",
-        prosody.component_port,
+        xmpp_server.component_port,
         service,
         router,
     )
     try:
         await component.connect(timeout=TIMEOUT)
-        yield Bridge(prosody, redis_client, thoonk, service, router, sink, component)
+        yield Bridge(xmpp_server, redis_client, thoonk, service, router, sink, component)
     finally:
         await component.disconnect()
         await router.aclose()

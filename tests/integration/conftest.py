@@ -1,4 +1,9 @@
-"""A real Prosody for the whole session, test accounts, logged-in clients and components."""
+"""Real XMPP servers for the whole session, test accounts, logged-in clients and components.
+
+Tests run against Prosody. A test (or module) that should also run against ejabberd
+says so with ``ON_BOTH_SERVERS`` (in bridge_fixtures): ``xmpp_server`` then takes each
+server in turn, and every fixture below (and ``bridge``) uses it.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from tests.integration.streams import (
     disconnect,
     logged_in_client,
 )
-from tools.localservers import ProsodyServer
+from tools.local_ejabberd import EjabberdServer
+from tools.localservers import ProsodyServer, XmppServer
 
 _account_numbers = itertools.count(1)
 
@@ -40,20 +46,46 @@ def prosody() -> Iterator[ProsodyServer]:
         server.close()
 
 
+@pytest.fixture(scope="session")
+def ejabberd() -> Iterator[EjabberdServer]:
+    """ejabberd on free loopback ports, including config/ejabberd/thoonk-xmpp.yml.
+
+    Started only when a test asks for it (about 1–2 s).
+    """
+    server = EjabberdServer()
+    try:
+        server.start()
+    except RuntimeError as exc:  # not installed (scripts/test.sh installs it), or failed
+        server.close()
+        pytest.fail(f"cannot run ejabberd: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.fixture
-def make_account(prosody: ProsodyServer) -> Callable[[], Account]:
+def xmpp_server(request: pytest.FixtureRequest) -> XmppServer:
+    """The server under test: Prosody, unless parametrized (``ON_BOTH_SERVERS``)."""
+    name = getattr(request, "param", "prosody")
+    server: XmppServer = request.getfixturevalue(name)
+    return server
+
+
+@pytest.fixture
+def make_account(xmpp_server: XmppServer) -> Callable[[], Account]:
     """Factory: registers an account with a unique name; returns ``(bare_jid, password)``."""
 
     def make() -> Account:
         user = f"user{next(_account_numbers)}-{secrets.token_hex(4)}"
         password = secrets.token_urlsafe(12)
-        return prosody.register(user, password), password
+        return xmpp_server.register(user, password), password
 
     return make
 
 
 @pytest.fixture
-async def xmpp_client(prosody: ProsodyServer) -> AsyncIterator[ClientFactory]:
+async def xmpp_client(xmpp_server: XmppServer) -> AsyncIterator[ClientFactory]:
     """Factory: ``await xmpp_client(jid, password)`` gives a logged-in, available client
     with the disco and pubsub plugins (``plugins=`` to choose others).
 
@@ -64,7 +96,7 @@ async def xmpp_client(prosody: ProsodyServer) -> AsyncIterator[ClientFactory]:
     async def connect(
         jid: str, password: str, *, plugins: tuple[str, ...] = CLIENT_PLUGINS
     ) -> ClientXMPP:
-        client = await logged_in_client(prosody, jid, password, plugins)
+        client = await logged_in_client(xmpp_server, jid, password, plugins)
         clients.append(client)
         return client
 
@@ -73,9 +105,9 @@ async def xmpp_client(prosody: ProsodyServer) -> AsyncIterator[ClientFactory]:
 
 
 @pytest.fixture
-async def xmpp_component(prosody: ProsodyServer) -> AsyncIterator[ComponentFactory]:
+async def xmpp_component(xmpp_server: XmppServer) -> AsyncIterator[ComponentFactory]:
     """Factory: ``await xmpp_component(secret=..., plugins=[...])`` gives a connected
-    raw slixmpp component for ``prosody.component_jid`` (StreamRefused if refused).
+    raw slixmpp component for ``xmpp_server.component_jid`` (StreamRefused if refused).
 
     Every component it made is disconnected at teardown.
     """
@@ -83,12 +115,12 @@ async def xmpp_component(prosody: ProsodyServer) -> AsyncIterator[ComponentFacto
 
     async def connect(*, secret: str | None = None, plugins: tuple[str, ...] = ()) -> ComponentXMPP:
         component = ComponentXMPP(
-            prosody.component_jid, prosody.secret if secret is None else secret
+            xmpp_server.component_jid, xmpp_server.secret if secret is None else secret
         )
         for plugin in plugins:
             component.register_plugin(plugin)
         components.append(component)
-        await connect_component(component, prosody)
+        await connect_component(component, xmpp_server)
         return component
 
     yield connect

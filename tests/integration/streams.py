@@ -1,4 +1,4 @@
-"""Bring slixmpp clients and components up against the test Prosody, and down again.
+"""Bring slixmpp clients and components up against the test server, and down again.
 
 slixmpp 1.17 has no ``process()``: everything here runs on the test's asyncio loop.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from slixmpp import JID, ClientXMPP, ComponentXMPP
 
-from tools.localservers import ProsodyServer
+from tools.localservers import XmppServer
 
 #: Seconds to wait for a login, a handshake or a reply before failing.
 TIMEOUT = 15.0
@@ -35,17 +35,17 @@ CLIENT_PLUGINS = ("xep_0030", "xep_0060")
 
 
 async def logged_in_client(
-    prosody: ProsodyServer, jid: str, password: str, plugins: tuple[str, ...] = CLIENT_PLUGINS
+    server: XmppServer, jid: str, password: str, plugins: tuple[str, ...] = CLIENT_PLUGINS
 ) -> ClientXMPP:
     """A new client for ``jid``, with ``plugins``, logged in and available."""
     client = ClientXMPP(jid, password)
     for plugin in plugins:
         client.register_plugin(plugin)
-    await login(client, prosody)
+    await login(client, server)
     return client
 
 
-async def login(client: ClientXMPP, prosody: ProsodyServer) -> None:
+async def login(client: ClientXMPP, server: XmppServer) -> None:
     """Connect without TLS, authenticate, send available presence and wait for its echo.
 
     Event messages to a bare JID only reach available resources, so a client is
@@ -64,14 +64,14 @@ async def login(client: ClientXMPP, prosody: ProsodyServer) -> None:
     # The test server has no TLS; SCRAM never sends the password itself.
     client.plugin["feature_mechanisms"].config["unencrypted_scram"] = True
     client.add_event_handler("presence_available", on_presence)
-    await _start(client, "127.0.0.1", prosody.c2s_port, "failed_all_auth")
+    await _start(client, "127.0.0.1", server.c2s_port, "failed_all_auth")
     client.send_presence()
     await asyncio.wait_for(available, TIMEOUT)
 
 
-async def connect_component(component: ComponentXMPP, prosody: ProsodyServer) -> None:
-    """Connect and hand-shake; :class:`StreamRefused` if Prosody says no."""
-    await _start(component, "127.0.0.1", prosody.component_port)
+async def connect_component(component: ComponentXMPP, server: XmppServer) -> None:
+    """Connect and hand-shake; :class:`StreamRefused` if the server says no."""
+    await _start(component, "127.0.0.1", server.component_port)
 
 
 async def _start(stream: Any, host: str, port: int, failure_event: str | None = None) -> None:

@@ -22,6 +22,7 @@ from slixmpp.xmlstream import tostring
 
 from tests.integration.bridge_fixtures import (
     EVENT,
+    ON_BOTH_SERVERS,
     Bridge,
     PubSubClient,
     PubSubClientFactory,
@@ -79,6 +80,7 @@ async def expect_item(client: PubSubClient, node: str, item_id: str) -> ET.Eleme
 # --- Thoonk → XMPP ----------------------------------------------------------------------------
 
 
+@ON_BOTH_SERVERS
 async def test_thoonk_app_publish_reaches_xmpp_subscriber_with_payload_mapping(
     bridge: Bridge, pubsub_client: PubSubClientFactory, thoonk: AsyncThoonk
 ) -> None:
@@ -153,6 +155,7 @@ async def test_thoonk_app_created_feed_is_a_node(
 # --- XMPP → Thoonk ----------------------------------------------------------------------------
 
 
+@ON_BOTH_SERVERS
 async def test_xmpp_publish_is_an_ordinary_thoonk_publish(
     bridge: Bridge, pubsub_client: PubSubClientFactory, thoonk: AsyncThoonk
 ) -> None:
@@ -202,6 +205,7 @@ async def test_xmpp_retract_and_purge_are_thoonk_notices(
 # --- notify_* options ---------------------------------------------------------------------------
 
 
+@ON_BOTH_SERVERS
 async def test_retracts_from_xmpp_and_thoonk_notify_subscribers(
     bridge: Bridge, pubsub_client: PubSubClientFactory, thoonk: AsyncThoonk
 ) -> None:
@@ -316,6 +320,7 @@ async def test_delete_notifies_with_redirect(
     assert [(c.tag, c.attrib) for c in deleted] == [(f"{E}redirect", {"uri": uri})]
 
 
+@ON_BOTH_SERVERS
 async def test_delete_by_a_thoonk_app_notifies_without_redirect(
     bridge: Bridge, pubsub_client: PubSubClientFactory, thoonk: AsyncThoonk
 ) -> None:

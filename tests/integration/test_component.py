@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.integration.bridge_fixtures import Bridge, PubSubClientFactory
+from tests.integration.bridge_fixtures import ON_BOTH_SERVERS, Bridge, PubSubClientFactory
 from thoonk_xmpp.xmpp import ns
 from thoonk_xmpp.xmpp.component import (
     ConnectionRefused,
@@ -23,17 +23,18 @@ from tools.localservers import free_port
 def component(
     bridge: Bridge, *, secret: str | None = None, port: int | None = None
 ) -> PubSubComponent:
-    prosody = bridge.prosody
+    server = bridge.server
     return PubSubComponent(
-        prosody.component_jid,
-        prosody.secret if secret is None else secret,
+        server.component_jid,
+        server.secret if secret is None else secret,
         "127.0.0.1",
-        prosody.component_port if port is None else port,
+        server.component_port if port is None else port,
         bridge.service,
         bridge.router,
     )
 
 
+@ON_BOTH_SERVERS
 async def test_a_wrong_secret_is_refused_as_not_authorized(bridge: Bridge) -> None:
     await bridge.component.disconnect()
     intruder = component(bridge, secret="not-the-secret")
@@ -87,6 +88,7 @@ async def test_no_session_in_time_is_a_session_timeout(bridge: Bridge, silent_po
         await mute.connect(timeout=0.5)
 
 
+@ON_BOTH_SERVERS
 async def test_disconnect_then_connect_again_serves_again(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:
@@ -104,6 +106,7 @@ async def test_disconnect_then_connect_again_serves_again(
     assert (await alice.send("get", f"<ping xmlns='{ns.PING}'/>")).get("type") == "result"
 
 
+@ON_BOTH_SERVERS
 async def test_send_element_delivers_a_raw_stanza(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:

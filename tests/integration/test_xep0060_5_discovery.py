@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from tests.integration.bridge_fixtures import (
     DATA,
+    ON_BOTH_SERVERS,
     Bridge,
     PubSubClientFactory,
     form_values,
@@ -44,6 +45,7 @@ def disco_items(query: ET.Element) -> list[dict[str, str]]:
 # --- §5.1 features --------------------------------------------------------------------------
 
 
+@ON_BOTH_SERVERS
 async def test_service_identity_and_features(pubsub_client: PubSubClientFactory) -> None:
     alice = await pubsub_client()
 

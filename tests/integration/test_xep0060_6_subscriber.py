@@ -8,6 +8,7 @@ import pytest
 
 from tests.integration.bridge_fixtures import (
     EVENT,
+    ON_BOTH_SERVERS,
     Bridge,
     PubSubClient,
     PubSubClientFactory,
@@ -32,6 +33,7 @@ async def own_subscriptions(client: PubSubClient) -> list[dict[str, str]]:
 # --- §6.1 subscribe --------------------------------------------------------------------------
 
 
+@ON_BOTH_SERVERS
 async def test_subscribe_returns_the_subscription_with_its_subid(
     pubsub_client: PubSubClientFactory,
 ) -> None:
@@ -184,6 +186,7 @@ async def five(pubsub_client: PubSubClientFactory) -> PubSubClient:
     return alice
 
 
+@ON_BOTH_SERVERS
 async def test_retrieve_all_items_oldest_first_with_payloads(five: PubSubClient) -> None:
     result = await five.ok("get", pubsub("<items node='news'/>"))
 

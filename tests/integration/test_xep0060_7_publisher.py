@@ -6,6 +6,7 @@ import json
 
 from tests.integration.bridge_fixtures import (
     EVENT,
+    ON_BOTH_SERVERS,
     Bridge,
     PubSubClient,
     PubSubClientFactory,
@@ -42,6 +43,7 @@ async def owner_and_subscriber(
 # --- §7.1 publish ---------------------------------------------------------------------------
 
 
+@ON_BOTH_SERVERS
 async def test_publish_with_an_id_stores_and_notifies(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:
@@ -219,6 +221,7 @@ async def test_retract_several_items(bridge: Bridge, pubsub_client: PubSubClient
     assert list(await bridge.stored("news")) == ["b"]
 
 
+@ON_BOTH_SERVERS
 async def test_retract_notifies_per_node_option_or_notify_attribute(
     pubsub_client: PubSubClientFactory,
 ) -> None:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from tests.integration.bridge_fixtures import (
     DATA,
     EVENT,
+    ON_BOTH_SERVERS,
     OWNER,
     PUBSUB,
     Bridge,
@@ -60,6 +61,7 @@ async def test_create_instant_node_returns_the_generated_id(
     assert await alice.item_ids(node) == []
 
 
+@ON_BOTH_SERVERS
 async def test_create_and_configure(pubsub_client: PubSubClientFactory) -> None:
     alice = await pubsub_client()
     await alice.create(
@@ -216,6 +218,7 @@ async def test_default_configuration(pubsub_client: PubSubClientFactory) -> None
 # --- §8.4 delete, §8.5 purge ------------------------------------------------------------------------
 
 
+@ON_BOTH_SERVERS
 async def test_delete_with_redirect_tells_subscribers(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:
@@ -262,6 +265,7 @@ async def test_delete_errors_change_nothing(
     )
 
 
+@ON_BOTH_SERVERS
 async def test_purge_removes_every_item_with_one_event(pubsub_client: PubSubClientFactory) -> None:
     alice = await pubsub_client()
     bob = await pubsub_client()
