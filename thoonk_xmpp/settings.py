@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .service.delivery import DeliveryPolicy
 from .service.model import NodeCreation
 from .service.node_config import NodeConfig
 from .service.policy import ServicePolicy
@@ -119,6 +120,7 @@ class Settings:
     pubsub: ServicePolicy = field(default_factory=ServicePolicy)
     log: LogSettings = field(default_factory=LogSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
     @classmethod
     def from_toml(cls, path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +154,7 @@ class Settings:
             pubsub=_pubsub(tables.table("pubsub"), component.jid),
             log=_log(tables.table("log")),
             metrics=_metrics(tables.table("metrics")),
+            delivery=_delivery(tables.table("delivery")),
         )
 
 
@@ -226,7 +229,7 @@ _NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
 
 #: The keys of each table, by dotted name ("" is the file's top level).
 _KNOWN: dict[str, set[str]] = {
-    "": {"component", "redis", "pubsub", "log", "metrics"},
+    "": {"component", "redis", "pubsub", "log", "metrics", "delivery"},
     "component": {"jid", "secret", "secret_file", "host", "port", "reconnect_max_delay"},
     "redis": {"url"},
     "pubsub": {
@@ -240,6 +243,7 @@ _KNOWN: dict[str, set[str]] = {
     "pubsub.default_node": _NODE_FIELDS,
     "log": {f.name for f in dataclasses.fields(LogSettings)},
     "metrics": {f.name for f in dataclasses.fields(MetricsSettings)},
+    "delivery": {f.name for f in dataclasses.fields(DeliveryPolicy)},
 }
 
 
@@ -397,3 +401,21 @@ def _node_defaults(table: _Table, cap: int | None) -> NodeConfig:
     if cap is not None and max_items is not None and max_items > cap:
         raise SettingsError(table.key("max_items"), f"must not exceed pubsub.max_items_cap ({cap})")
     return NodeConfig(**values)
+
+
+def _delivery(table: _Table) -> DeliveryPolicy:
+    default = DeliveryPolicy()
+
+    def count(key: str, value: int) -> int:
+        got = table.get(key, int, value)
+        if not 1 <= got <= 10_000_000:
+            raise SettingsError(table.key(key), "must be between 1 and 10000000")
+        return got
+
+    return DeliveryPolicy(
+        mark_interval=table.number("mark_interval", default.mark_interval, low=0.05, high=60),
+        margin=table.number("margin", default.margin, low=0, high=600),
+        catch_up_items=count("catch_up_items", default.catch_up_items),
+        catch_up_age=table.number("catch_up_age", default.catch_up_age, low=1, high=30 * 86400),
+        held_events=count("held_events", default.held_events),
+    )

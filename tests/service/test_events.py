@@ -4,6 +4,8 @@ options say (eventharness explains how the absence of an event is proved)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import redis.asyncio as aioredis
@@ -121,7 +123,6 @@ async def test_deliver_notifications_off_silences_everything(
     await service.configure_node(OWNER, "n", {"pubsub#title": ["quiet"]})
     await service.delete_node(OWNER, "n")
     assert await harness.events() == []
-    assert service.forced_retract_notices == set()
     assert await redis_client.exists(keys.node_subscriptions("n")) == 0
 
 
@@ -155,7 +156,6 @@ async def test_notify_retract_off_unless_asked(harness: Harness) -> None:
     await service.retract(OWNER, "n", ["a"])
     await service.retract(OWNER, "n", ["b"], notify=True)  # <retract notify='true'>
     assert await harness.events() == [ItemRetracted("n", recipients(alice, bob), HEADLINE, "b")]
-    assert service.forced_retract_notices == set()
 
 
 async def test_discard_oldest_trims_silently(harness: Harness, app: AsyncThoonk) -> None:
@@ -248,7 +248,14 @@ async def test_retracts_owed_by_a_purge_are_not_swallowed_across_a_listener_reco
     await service.publish(OWNER, "n", [("a", b"1")])
     await service.retract(OWNER, "n", ["a"])
     to = recipients(alice, bob)
-    assert await harness.events() == [
+    # "a" may come from the catch-up that follows the reconnect (with its delay stamp)
+    events = [
+        dataclasses.replace(e, replay=False, published_ms=None)
+        if isinstance(e, ItemPublished)
+        else e
+        for e in await harness.events()
+    ]
+    assert events == [
         NodePurged("n", to, HEADLINE),
         ItemPublished("n", to, HEADLINE, "a", b"1"),
         ItemRetracted("n", to, HEADLINE, "a"),

@@ -250,7 +250,6 @@ async def test_retract_several(service: PubSubService, redis_client: aioredis.Re
         published = await tap.rest()
     assert published == [(keys.retract_channel("n"), b"c"), (keys.retract_channel("n"), b"a")]
     assert await service.item_ids(OWNER, "n") == ["b"]
-    assert service.forced_retract_notices == set()
 
 
 async def test_retract_is_all_or_nothing(
@@ -263,10 +262,8 @@ async def test_retract_is_all_or_nothing(
     )
     assert error.item_id == "nope"
     assert error.node == "n"
-    assert service.forced_retract_notices == set()
     await refused(redis_client, ItemRequired, service.retract(OWNER, "n", []))
     await refused(redis_client, BadRequest, service.retract(OWNER, "n", ["a", ""], notify=True))
-    assert service.forced_retract_notices == set()
     await refused(redis_client, NodeNotFound, service.retract(OWNER, "missing", ["a"]))
 
 
@@ -291,8 +288,16 @@ async def test_retract_permissions(service: PubSubService, redis_client: aioredi
     assert await service.item_ids(OWNER, "n") == []
 
 
-async def test_retract_notify_is_remembered_for_the_router(service: PubSubService) -> None:
+async def test_retract_notify_travels_with_the_retract_notices(
+    service: PubSubService, redis_client: aioredis.Redis
+) -> None:
     await service.create_node(OWNER, "n")
     await service.publish(OWNER, "n", [("a", b"1"), ("b", b"2")])
-    await service.retract(OWNER, "n", ["a", "b"], notify=True)
-    assert service.forced_retract_notices == {("n", "a"), ("n", "b")}
+    async with Tap(redis_client) as tap:
+        await service.retract(OWNER, "n", ["a", "b", "a"], notify=True)
+        published = await tap.rest()
+    assert published == [
+        (keys.notify_channel("n"), b"2"),
+        (keys.retract_channel("n"), b"a"),
+        (keys.retract_channel("n"), b"b"),
+    ]

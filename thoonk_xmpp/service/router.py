@@ -19,9 +19,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Iterable, Mapping
 
-from thoonk_xmpp.thoonk import Notice, NoticeKind
+from redis.exceptions import RedisError
+
+from thoonk_xmpp.thoonk import Notice, NoticeKind, ThoonkError
 
 from .access import Action, may
+from .catch_up import StoredSince, Watermarks
+from .delivery import SLOTS, DeliveryPolicy, Ledger
 from .events import (
     Event,
     ItemPublished,
@@ -49,18 +53,43 @@ _RECIPIENTS_KEPT = 4096
 Loaded = tuple[NodeConfig, tuple[Recipient, ...]] | None
 
 
+class _MarkPassed:
+    """In the delivery queue: everything before this mark of ours was handed on."""
+
+    __slots__ = ("at_ms",)
+
+    def __init__(self, at_ms: int) -> None:
+        self.at_ms = at_ms
+
+
+#: A notice that asks the routing task for a catch-up (never on the wire).
+_CATCH_UP = Notice(NoticeKind.LISTENING, "")
+
+
 class EventRouter:
     """Turns notices into events and delivers them in order through a bounded queue."""
 
     def __init__(
-        self, service: PubSubService, sink: NotificationSink, *, queue_size: int = 10_000
+        self,
+        service: PubSubService,
+        sink: NotificationSink,
+        *,
+        queue_size: int = 10_000,
+        delivery: DeliveryPolicy | None = None,
     ) -> None:
         self.service = service
         self.store = service.store
         self.redis = service.store.redis
         self._listener = service.thoonk.listener
         self.sink = sink
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self.ledger = Ledger(delivery or DeliveryPolicy())
+        self._watermarks = Watermarks(service.thoonk)
+        self._stored = StoredSince(service.thoonk, self.ledger.policy)
+        #: The slots whose events this instance delivers.
+        self.slots: frozenset[int] = frozenset(range(SLOTS))
+        #: Events other than items made while the link was down, sent after it is back.
+        self._held: list[Event] = []
+        self._queue: asyncio.Queue[Event | _MarkPassed] = asyncio.Queue(queue_size)
         self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
         self._routing: asyncio.Task[None] | None = None
@@ -69,10 +98,12 @@ class EventRouter:
         self._delivering = False
         # node → (the state they were computed from, recipients): recomputed when it changes
         self._recipients_of: dict[str, tuple[NodeState, tuple[Recipient, ...]]] = {}
-        # node → number of retract notices still to swallow after a purge notice, or
-        # after a trim notice of a discard-oldest node
-        # (the listener epoch it was counted in: the retracts it waits for come in that one)
-        self._swallowing: dict[str, tuple[int | None, int]] = {}
+        # node → (the listener epoch it was counted in, retract notices still owed, whether
+        # they are announced): after a notify notice (announced whatever the node says), a
+        # purge notice or a discard-oldest node's trim notice (swallowed). The retracts come
+        # in the epoch of the notice that announced them, or never.
+        self._owed: dict[str, tuple[int | None, int, bool]] = {}
+        self._marking: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -81,14 +112,126 @@ class EventRouter:
             self._task = asyncio.create_task(self._deliver_forever(), name="pubsub-delivery")
         if self._routing is None or self._routing.done():
             self._routing = asyncio.create_task(self._route_forever(), name="pubsub-routing")
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark_forever(), name="pubsub-marks")
+        self._queue_notice(_CATCH_UP)
 
     async def aclose(self) -> None:
-        for task in (self._routing, self._task):
+        for task in (self._marking, self._routing, self._task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._routing = self._task = None
+        self._marking = self._routing = self._task = None
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Before a clean stop: commit how far delivery went, so a successor starts there.
+
+        A last mark goes through; then, while events still flow, the margin passes
+        (notices of items stored before the mark come within it), and the mark's own
+        time is committed rather than the mark less the margin.
+        """
+        ledger = self.ledger
+        if ledger.gap or self._routing is None or self._routing.done():
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                at = await self._watermarks.mark(None, ())
+                ledger.mark_issued(at)
+                while ledger.passed < at and not ledger.gap:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(ledger.policy.margin)
+                await self.drain()
+                if not ledger.gap:
+                    await self._watermarks.mark(at, self.slots)
+        except (TimeoutError, ThoonkError, RedisError) as exc:
+            log.warning("could not record how far delivery went: %s", exc or "timed out")
+
+    # --- gaps and catch-up ------------------------------------------------------------
+
+    def link_up(self) -> None:
+        """The XMPP link is (back) up: catch up on what it missed."""
+        self.ledger.link_up = True
+        self._queue_notice(_CATCH_UP)
+
+    def link_lost(self) -> None:
+        """The XMPP link is down: events wait for a catch-up from here on."""
+        self.ledger.link_up = False
+        self.ledger.begin_gap(link_lost=True)
+
+    def _queue_notice(self, notice: Notice) -> None:
+        try:
+            self._notices.put_nowait(notice)
+        except asyncio.QueueFull:
+            # a catch-up is owed anyway: the gap stays open until one runs
+            log.warning("notice queue full; catch-up deferred")
+
+    async def _mark_forever(self) -> None:
+        """Publish delivery marks, commit the watermarks they earn, retry owed catch-ups."""
+        ledger = self.ledger
+        while True:
+            await asyncio.sleep(ledger.policy.mark_interval)
+            if ledger.gap:
+                if ledger.link_up and self._listener.epoch is not None and self._notices.empty():
+                    self._queue_notice(_CATCH_UP)
+                continue
+            try:
+                ledger.mark_issued(await self._watermarks.mark(ledger.take_commit(), self.slots))
+            except Exception as exc:
+                log.warning("delivery mark failed: %s", exc)
+
+    async def _catch_up(self) -> None:
+        """Send what was stored above the watermarks (routing task only, so in order)."""
+        ledger = self.ledger
+        ledger.begin_gap()
+        if not ledger.link_up or self._listener.epoch is None:
+            return  # the link's return or the next subscription brings another
+        lasted, dropped = ledger.end_gap()
+        held, self._held = self._held, []
+        try:
+            for event in held:
+                await self._emit(event)
+            watermarks = await self._watermarks.of(self.slots)
+            sent = nodes = 0
+            async for node, stored in self._stored.items(watermarks):
+                loaded = await self._load(node)
+                if loaded is None:
+                    continue
+                config, recipients = loaded
+                nodes += 1
+                for item in stored:
+                    if ledger.was_sent(node, item.id, item.item):
+                        continue
+                    ledger.caught_up(node, item.id, item.item)
+                    if not config.deliver_notifications or not recipients:
+                        continue
+                    payload = item.item if config.deliver_payloads else None
+                    sent += 1
+                    await self._queue.put(
+                        ItemPublished(
+                            node,
+                            recipients,
+                            config.notification_type,
+                            item.id,
+                            payload,
+                            replay=True,
+                            published_ms=item.published_ms,
+                        )
+                    )
+        except Exception:
+            log.exception("catch-up failed; trying again")
+            ledger.begin_gap()
+            return
+        if dropped or held or sent:
+            log.info(
+                "caught up after a gap of %.1f s: %d items not sent during it, %d held events"
+                " and %d items sent now for %d nodes",
+                lasted,
+                dropped,
+                len(held),
+                sent,
+                nodes,
+            )
 
     @property
     def backlog(self) -> tuple[int, int]:
@@ -105,7 +248,10 @@ class EventRouter:
             event = await self._queue.get()
             self._delivering = True
             try:
-                await self.sink.deliver(event)
+                if isinstance(event, _MarkPassed):
+                    self.ledger.mark_passed(event.at_ms)
+                else:
+                    await self.sink.deliver(event)
             except Exception:
                 log.exception("delivering %r failed", event)
             finally:
@@ -113,8 +259,21 @@ class EventRouter:
                 self._queue.task_done()
 
     async def _emit(self, event: Event) -> None:
-        if event.recipients:
+        if event.recipients and self._deliverable(event):
             await self._queue.put(event)
+
+    def _deliverable(self, event: Event) -> bool:
+        """False for an event made in a gap: an item is dropped (a catch-up sends it),
+        anything else is held (up to a bound) for after the catch-up."""
+        if not self.ledger.gap:
+            return True
+        if isinstance(event, ItemPublished):
+            self.ledger.drop()
+        elif len(self._held) < self.ledger.policy.held_events:
+            self._held.append(event)
+        else:
+            self.ledger.drop()
+        return False
 
     # --- notices --------------------------------------------------------------------
 
@@ -128,6 +287,11 @@ class EventRouter:
         the notice queue is full, or the router is not started (then the
         notice is routed by the awaitable).
         """
+        self.store.states.on_notice(notice)  # whichever sink runs first
+        if notice.kind == NoticeKind.LISTENING:
+            self.ledger.begin_gap()  # notices were lost: the catch-up notice follows
+        elif notice.kind == NoticeKind.MARK and notice.instance != self.service.thoonk.instance:
+            return None
         if self._routing is not None and not self._routing.done():
             if self._route_now(notice):
                 return None
@@ -150,8 +314,15 @@ class EventRouter:
             not self._notices.empty()
             or self._batching
             or self._queue.full()  # checked first: nothing below may wait for room
-            or notice.kind not in self._ROUTED
         ):
+            return False
+        if notice.kind == NoticeKind.MARK:
+            if self._queue.empty() and not self._delivering:
+                self.ledger.mark_passed(notice.count or 0)
+            else:
+                self._queue.put_nowait(_MarkPassed(notice.count or 0))
+            return True
+        if notice.kind not in self._ROUTED:
             return False
         state = self.store.states.cached(notice.feed)
         if state is None:
@@ -160,7 +331,7 @@ class EventRouter:
         if swallowed:
             return True
         event = self._decide(notice, self._loaded(state), forced)
-        if event is None or not event.recipients:
+        if event is None or not event.recipients or not self._deliverable(event):
             return True
         if self._queue.empty() and not self._delivering:
             try:
@@ -209,12 +380,19 @@ class EventRouter:
             NoticeKind.PURGE,
             NoticeKind.TRIM,
             NoticeKind.CONFIG,
+            NoticeKind.NOTIFY,
         }
     )
 
     async def _route(self, notice: Notice, loaded_nodes: dict[str, Loaded] | None = None) -> None:
         if notice.kind == NoticeKind.DELETE:
             await self._node_deleted(notice.feed)
+            return
+        if notice.kind == NoticeKind.LISTENING:
+            await self._catch_up()
+            return
+        if notice.kind == NoticeKind.MARK:
+            await self._queue.put(_MarkPassed(notice.count or 0))
             return
         if notice.kind not in self._ROUTED:
             return
@@ -230,14 +408,36 @@ class EventRouter:
             await self._emit(event)
 
     def _take_retract(self, notice: Notice) -> tuple[bool, bool]:
-        """For a retract notice: (asked with notify="true", swallowed after a purge or trim)."""
+        """For a retract notice: (asked to be announced, swallowed after a purge or trim).
+
+        A notify notice is counted here too, whatever the node's state.
+        """
+        if notice.kind == NoticeKind.NOTIFY:
+            self._owe(notice.feed, notice.count or 0, announced=True)
+            return False, True
         if notice.kind != NoticeKind.RETRACT:
             return False, False
-        # taken here, so that no entry outlives its notice whatever the outcome
-        asked = (notice.feed, notice.item_id or "")
-        forced = asked in self.service.forced_retract_notices
-        self.service.forced_retract_notices.discard(asked)
-        return forced, self._swallow(notice.feed)
+        counted_in, left, announced = self._owed.get(notice.feed, (None, 0, False))
+        if left <= 0:
+            return False, False
+        if counted_in != self._listener.epoch:
+            # the listener reconnected since: the retracts still owed were lost with the
+            # old subscription, so this one is a new retraction
+            del self._owed[notice.feed]
+            return False, False
+        if left == 1:
+            del self._owed[notice.feed]
+        else:
+            self._owed[notice.feed] = (counted_in, left - 1, announced)
+        return announced, not announced
+
+    def _owe(self, node: str, count: int, *, announced: bool) -> None:
+        epoch = self._listener.epoch
+        counted_in, left, _ = self._owed.get(node, (epoch, 0, announced))
+        if counted_in != epoch:
+            left = 0
+        if count:
+            self._owed[node] = (epoch, left + count, announced)
 
     def _decide(self, notice: Notice, loaded: Loaded, forced: bool) -> Event | None:
         """The event a routed notice makes, given its node (also counts what to swallow)."""
@@ -251,11 +451,13 @@ class EventRouter:
                 and config.publish_node_full == PublishNodeFull.DISCARD_OLDEST
             )
         ):
-            epoch = self._listener.epoch
-            counted_in, left = self._swallowing.get(notice.feed, (epoch, 0))
-            if counted_in != epoch:  # those retracts were lost with the old subscription
-                left = 0
-            self._swallowing[notice.feed] = (epoch, left + notice.count)
+            self._owe(notice.feed, notice.count, announced=False)
+        if notice.kind in (NoticeKind.PUBLISH, NoticeKind.EDIT):
+            item = notice.item or b""
+            if self.ledger.take_caught(notice.feed, notice.item_id or "", item):
+                return None  # a catch-up sent this very item already
+            if not self.ledger.gap:
+                self.ledger.sent(notice.feed, notice.item_id or "", item)
         if not config.deliver_notifications:
             return None
         return self._event_for(notice, config, recipients, forced)
@@ -280,22 +482,6 @@ class EventRouter:
                     shown = config if config.deliver_payloads else None
                     return NodeConfigured(node, recipients, kind_type, shown)
         return None
-
-    def _swallow(self, node: str) -> bool:
-        """Take one retract notice announced by a purge or a silent trim."""
-        counted_in, left = self._swallowing.get(node, (None, 0))
-        if left <= 0:
-            return False
-        if counted_in != self._listener.epoch:
-            # the listener reconnected since: the retracts still owed were lost with the
-            # old subscription, so this one is a new retraction
-            del self._swallowing[node]
-            return False
-        if left == 1:
-            del self._swallowing[node]
-        else:
-            self._swallowing[node] = (counted_in, left - 1)
-        return True
 
     async def _load(self, node: str) -> Loaded:
         """The node's config and who may be notified (cached; see :mod:`.node_states`)."""

@@ -77,8 +77,6 @@ class PubSubService(SubscriptionOps):
         self.thoonk = thoonk
         self.policy = policy
         self.store = NodeStore(thoonk, self.node_config_of)
-        #: (node, id) pairs whose retraction was asked with notify="true".
-        self.forced_retract_notices: set[tuple[str, str]] = set()
 
     # --- helpers -------------------------------------------------------------------
 
@@ -296,18 +294,13 @@ class PubSubService(SubscriptionOps):
         if not ids:
             raise ItemRequired("an item id")
         await self.check(actor, node, Action.RETRACT_ANY)
-        if notify:
-            self.forced_retract_notices.update((node, i) for i in ids)
         try:
-            await (await self._feed(node)).retract_many(ids)
+            await (await self._feed(node)).retract_many(ids, announce=notify)
         except ThoonkItemNotFound as exc:
-            self.forced_retract_notices.difference_update((node, i) for i in ids)
             raise ItemNotFound(node, str(exc.item_id)) from None
         except InvalidName as exc:
-            self.forced_retract_notices.difference_update((node, i) for i in ids)
             raise BadRequest(str(exc)) from None
         except ThoonkFeedNotFound:
-            self.forced_retract_notices.difference_update((node, i) for i in ids)
             raise NodeNotFound(node) from None
 
     async def get_items(

@@ -56,14 +56,21 @@ class Feed(FeedObject[T]):
         """Remove an item. Raises ItemNotFound (and changes nothing) if absent."""
         await self.retract_many([id])
 
-    async def retract_many(self, ids: Iterable[str]) -> None:
-        """Remove several items atomically; all must exist or nothing changes."""
+    async def retract_many(self, ids: Iterable[str], *, announce: bool = False) -> None:
+        """Remove several items atomically; all must exist or nothing changes.
+
+        With ``announce``, a notify notice (:attr:`~.notices.NoticeKind.NOTIFY`)
+        says ahead of the retract notices that their retraction is to be announced
+        (an XMPP retract with ``notify="true"``): every listener learns it from
+        the notices themselves.
+        """
         raw = [item_id(i) for i in ids]
         if raw:
+            notify = keys.notify_channel(self.name) if announce else b""
             await self._run(
                 "feed/retract",
                 (keys.FEEDS, self._ids, self._items),
-                (keys.retract_channel(self.name), *raw),
+                (keys.retract_channel(self.name), notify, *raw),
             )
 
     async def purge(self) -> list[str]:

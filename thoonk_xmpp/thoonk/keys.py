@@ -37,6 +37,8 @@ _JOB_CLAIM: Final = b"feed.claimed:"
 _PURGE: Final = b"thoonkx.purge:"
 _TRIM: Final = b"thoonkx.trim:"
 _STATE: Final = b"thoonkx.state:"
+_NOTIFY: Final = b"thoonkx.notify:"
+_MARK: Final = b"thoonkx.mark:"
 
 #: Patterns that catch every per-object notice of every feed.
 NOTICE_PATTERNS: Final = (
@@ -50,6 +52,8 @@ NOTICE_PATTERNS: Final = (
     _PURGE + b"*",
     _TRIM + b"*",
     _STATE + b"*",
+    _NOTIFY + b"*",
+    _MARK + b"*",
 )
 
 #: Channel prefix → notice kind name, for parsing received messages.
@@ -64,6 +68,8 @@ CHANNEL_KINDS: Final = {
     _PURGE: "purge",
     _TRIM: "trim",
     _STATE: "state",
+    _NOTIFY: "notify",
+    _MARK: "mark",
 }
 
 
@@ -298,3 +304,32 @@ def trim_channel(name: str | bytes) -> bytes:
 def state_channel(name: str | bytes) -> bytes:
     """Ours: bookkeeping kept beside the feed changed (payload: the writer's instance id)."""
     return _key(_STATE, name)
+
+
+def notify_channel(name: str | bytes) -> bytes:
+    """Ours: the retract notices that follow were asked to be announced to subscribers
+    (payload: how many follow)."""
+    return _key(_NOTIFY, name)
+
+
+def mark_channel(instance: str | bytes) -> bytes:
+    """Ours: a delivery mark of one bridge instance (payload: Redis time in ms).
+
+    Every notice published before the mark reaches a subscriber before it, so a
+    mark that went through says everything older was handed on.
+    """
+    return _key(_MARK, instance)
+
+
+# --- delivery bookkeeping of the pubsub bridge ------------------------------------
+
+
+#: Hash slot number → epoch ms up to which every notice of the slot's nodes was delivered.
+DELIVERY_WATERMARKS: Final = b"thoonkx.delivery.watermarks"
+#: Sorted set instance id → epoch ms its heartbeat expires.
+DELIVERY_INSTANCES: Final = b"thoonkx.delivery.instances"
+
+
+def delivery_lease(slot: int) -> bytes:
+    """String: the instance id that delivers the events of slot ``slot`` (expires)."""
+    return b"thoonkx.delivery.lease:" + str(slot).encode()

@@ -13,7 +13,8 @@ Handler arguments, by kind (thoonk.py's order; items are ``str``)::
     publish(feed, item, id) edit(feed, item, id)    retract(feed, id)
     position(feed, id, rel) finish(feed, id, result)
     job_put(feed, item, id) job_claim(feed, id)   purge(feed, count)
-    trim(feed, count)       state(feed)
+    trim(feed, count)       state(feed)             notify(feed, count)
+    mark(instance, ms)
 
 A handler may be a plain function or a coroutine function.  Handlers run in
 notice order as the notices are read (:mod:`.notice_connection`): a plain
@@ -66,6 +67,13 @@ class NoticeKind(StrEnum):
     TRIM = "trim"
     #: Ours: state an application keeps beside the feed changed (pubsub subscriptions, …).
     STATE = "state"
+    #: Ours: the ``count`` retract notices that follow were asked to be announced.
+    NOTIFY = "notify"
+    #: Ours: a delivery mark; ``instance`` sent it, ``count`` is its Redis time in ms.
+    MARK = "mark"
+    #: Never on the wire: the listener (re)subscribed, so notices sent before may be lost.
+    #: Sinks get it before any notice of the new subscription; handlers never do.
+    LISTENING = "listening"
 
 
 _REGISTRY_KINDS = {
@@ -115,8 +123,10 @@ def parse(channel: bytes, payload: bytes) -> Notice | None:
             return Notice(kind, feed, item_id=_text(first), position=_text(second))
         case NoticeKind.FINISH:
             return Notice(kind, feed, item_id=_text(first), result=second)
-        case NoticeKind.PURGE | NoticeKind.TRIM:
+        case NoticeKind.PURGE | NoticeKind.TRIM | NoticeKind.NOTIFY:
             return Notice(kind, feed, count=int(payload) if payload.isdigit() else 0)
+        case NoticeKind.MARK:
+            return Notice(kind, "", instance=feed, count=int(payload) if payload.isdigit() else 0)
         case NoticeKind.STATE:
             return Notice(kind, feed, instance=_text(payload))
         case _:
@@ -136,8 +146,10 @@ def handler_args(notice: Notice) -> tuple[Any, ...]:
             return (notice.feed, notice.item_id, result)
         case NoticeKind.RETRACT | NoticeKind.JOB_CLAIM:
             return (notice.feed, notice.item_id)
-        case NoticeKind.PURGE | NoticeKind.TRIM:
+        case NoticeKind.PURGE | NoticeKind.TRIM | NoticeKind.NOTIFY:
             return (notice.feed, notice.count)
+        case NoticeKind.MARK:
+            return (notice.instance, notice.count)
         case _:
             return (notice.feed,)
 
@@ -168,6 +180,8 @@ class Listener:
         # handler calls being awaited while reading is paused → what each awaits
         self._pending: dict[asyncio.Future[None], Awaitable[Any]] = {}
         self._ready = asyncio.Event()
+        # set from subscribing until the new subscription's LISTENING notice is handed on
+        self._announce = False
         #: How many times the subscription was (re)established.
         self.connections = 0
 
@@ -234,7 +248,9 @@ class Listener:
                     self._redis, lambda: NoticeConnection(self._on_message)
                 )
                 self._connection = connection
+                self._announce = True
                 await connection.subscribe(keys.NOTICE_PATTERNS, keys.REGISTRY_CHANNELS)
+                self._announce_listening()
                 self.connections += 1
                 self._ready.set()
                 backoff = 0.05
@@ -259,6 +275,16 @@ class Listener:
         notice = parse(channel, payload)
         if notice is None:
             return
+        self._announce_listening()
+        self._hand_on(notice)
+
+    def _announce_listening(self) -> None:
+        """Give sinks the LISTENING notice once per subscription, before its first notice."""
+        if self._announce:
+            self._announce = False
+            self._hand_on(Notice(NoticeKind.LISTENING, ""))
+
+    def _hand_on(self, notice: Notice) -> None:
         calls = self._calls(notice)
         for function, args in calls:
             outcome = _call_now(function, args)
@@ -277,6 +303,8 @@ class Listener:
     def _calls(self, notice: Notice) -> Iterator[tuple[Handler, tuple[Any, ...]]]:
         for sink in self._sinks:
             yield sink, (notice,)
+        if notice.kind == NoticeKind.LISTENING:
+            return
         if self._ignore_own and notice.instance == self._instance:
             return
         handlers = self._handlers[notice.kind]

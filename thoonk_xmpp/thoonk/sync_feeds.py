@@ -83,9 +83,9 @@ class Feed(_Blocking["feed.Feed[T]", T]):
         """Remove an item. Raises ItemNotFound if absent."""
         self._runner.run(self.aio.retract(id))
 
-    def retract_many(self, ids: Iterable[str]) -> None:
+    def retract_many(self, ids: Iterable[str], *, announce: bool = False) -> None:
         """Remove several items atomically; all must exist or nothing changes."""
-        self._runner.run(self.aio.retract_many(list(ids)))
+        self._runner.run(self.aio.retract_many(list(ids), announce=announce))
 
     def purge(self) -> list[str]:
         """Retract every item. Returns the ids removed."""

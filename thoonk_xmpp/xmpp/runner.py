@@ -63,7 +63,7 @@ class Bridge:
         self.thoonk = AsyncThoonk.from_url(settings.redis.url, listen=True)
         self.service = PubSubService(self.thoonk, settings.pubsub)
         self.notifier = Notifier(self._send, component.jid)
-        self.router = EventRouter(self.service, self.notifier)
+        self.router = EventRouter(self.service, self.notifier, delivery=settings.delivery)
         self.component = PubSubComponent(
             component.jid,
             component.secret,
@@ -75,6 +75,11 @@ class Bridge:
         #: The Prometheus figures; None unless [metrics] enabled.
         self.metrics = self.component.metrics = Metrics() if settings.metrics.enabled else None
         self.monitor: Monitor | None = None
+        # Events wait for a session with the server, then for a catch-up (see
+        # thoonk_xmpp.service.delivery): a session start or end is a gap in delivery.
+        self.router.link_lost()
+        self.component.xmpp.add_event_handler("session_start", lambda _: self.router.link_up())
+        self.component.xmpp.add_event_handler("disconnected", lambda _: self.router.link_lost())
         #: How many sessions with the XMPP server were started (1 after :meth:`start`).
         self.sessions = 0
         #: Notifications dropped because the link to the XMPP server was down.
@@ -181,6 +186,7 @@ class Bridge:
 
     async def aclose(self) -> None:
         """Close the session, stop delivery and the listener, release Redis."""
+        await self.router.settle()
         with contextlib.suppress(Exception):
             await self.component.disconnect()
         if self.monitor is not None:

@@ -1,0 +1,141 @@
+"""Reading what a catch-up must send, and moving the watermarks (see :mod:`.delivery`).
+
+What a catch-up sends, per node of the slots it covers: every item stored now
+whose score is above the slot's watermark (published or edited since), oldest
+first, at most ``catch_up_items`` of the newest and none older than
+``catch_up_age`` (a log line says when a node's catch-up was cut).  Items are
+compared by score, so thoonk.py's second scores are read beside millisecond
+ones.  Retractions, purges, deletions and configuration changes are not
+replayed from Redis: the notices that announce them are the only record.
+Those the listener heard while the XMPP link was down are held (up to
+``held_events``) and sent before the catch-up; those nobody heard (Redis
+unreachable, no instance running) are gone, and a subscriber sees the node's
+current items on its next retrieval.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+
+from thoonk_xmpp.thoonk import AsyncThoonk, keys
+from thoonk_xmpp.thoonk.scripts import Scripts
+
+from .delivery import DeliveryPolicy, slot_of
+
+log = logging.getLogger(__name__)
+
+#: Nodes read by one catch-up script call.
+_NODES_PER_CALL = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item a catch-up sends: its id, score (epoch ms) and content."""
+
+    id: str
+    published_ms: int
+    item: bytes
+
+
+class Watermarks:
+    """The watermarks of slots in Redis, and the mark script that commits them."""
+
+    def __init__(self, thoonk: AsyncThoonk) -> None:
+        self.thoonk = thoonk
+        self._scripts = Scripts(thoonk.commands, __package__)
+
+    async def mark(self, commit: int | None, slots: Collection[int]) -> int:
+        """Commit ``commit`` for ``slots`` (if given), publish a new mark; its time in ms."""
+        at = await self._scripts.run(
+            "mark",
+            "",
+            (keys.DELIVERY_WATERMARKS,),
+            (
+                keys.mark_channel(self.thoonk.instance),
+                "" if commit is None else str(commit),
+                *sorted(slots),
+            ),
+        )
+        return int(at)
+
+    async def of(self, slots: Collection[int]) -> dict[int, int]:
+        """The committed watermark of each slot; a slot never delivered starts now."""
+        ordered = sorted(slots)
+        if not ordered:
+            return {}
+        raw = await self.thoonk.redis.hmget(keys.DELIVERY_WATERMARKS, [str(s) for s in ordered])
+        found = {s: int(v) for s, v in zip(ordered, raw, strict=True) if v is not None}
+        fresh = [s for s in ordered if s not in found]
+        if fresh:
+            # Nothing was ever delivered for these: start from now, not from all history.
+            now = await self.mark(None, ())
+            await self.thoonk.redis.hset(
+                keys.DELIVERY_WATERMARKS, mapping={str(s): now for s in fresh}
+            )
+            found |= dict.fromkeys(fresh, now)
+        return found
+
+
+class StoredSince:
+    """Reads, per node, the items stored above its slot's watermark."""
+
+    def __init__(self, thoonk: AsyncThoonk, policy: DeliveryPolicy) -> None:
+        self.thoonk = thoonk
+        self.policy = policy
+        self._scripts = Scripts(thoonk.commands, __package__)
+
+    async def items(
+        self, watermarks: dict[int, int]
+    ) -> AsyncIterator[tuple[str, list[StoredItem]]]:
+        """(node, its items above the watermark, oldest first) for nodes of these slots."""
+        nodes = [n for n in sorted(await self.thoonk.get_feeds()) if slot_of(n) in watermarks]
+        for start in range(0, len(nodes), _NODES_PER_CALL):
+            batch = nodes[start : start + _NODES_PER_CALL]
+            node_keys: list[bytes] = []
+            for node in batch:
+                node_keys += (
+                    keys.config(node),
+                    keys.ids(node),
+                    keys.items(node),
+                    keys.node_subscriptions(node),
+                )
+            replies = await self._scripts.run(
+                "catch_up",
+                "",
+                node_keys,
+                (
+                    self.policy.catch_up_items,
+                    round(self.policy.catch_up_age * 1000),
+                    *(watermarks[slot_of(n)] for n in batch),
+                ),
+            )
+            for node, reply in zip(batch, replies, strict=True):
+                cut, found = int(reply[0]), reply[2:]
+                if cut:
+                    self._log_cut(node, cut)
+                stored = [
+                    StoredItem(
+                        found[i].decode("utf-8", "surrogateescape"), int(found[i + 1]), found[i + 2]
+                    )
+                    for i in range(0, len(found), 3)
+                ]
+                if stored:
+                    yield node, stored
+
+    def _log_cut(self, node: str, cut: int) -> None:
+        if cut < 0:
+            log.warning(
+                "catch-up of node %r cut to the last %.0f s (catch_up_age)",
+                node,
+                self.policy.catch_up_age,
+            )
+        else:
+            log.warning(
+                "catch-up of node %r cut to its newest %d items: %d older ones not sent"
+                " (catch_up_items)",
+                node,
+                self.policy.catch_up_items,
+                cut,
+            )

@@ -1,0 +1,178 @@
+"""Delivery bookkeeping: how far events went out, and what a catch-up must send again.
+
+Events are sent as notices arrive, but notices are fire-and-forget: none
+reaches a listener that is reconnecting to Redis, and an event made while the
+link to the XMPP server is down cannot be sent.  So the router keeps, in
+Redis, a watermark per slot of nodes (:data:`SLOTS` slots, nodes hashed onto
+them): every item scored at or below it was delivered.  After any gap (start,
+XMPP link back, notice subscription renewed, a slot taken over) the router
+sends the items stored above the watermark (:mod:`.catch_up`).
+
+The watermark moves by marks: every ``mark_interval`` the :class:`Ledger`
+publishes a mark (Redis time) on this instance's mark channel.  Pub/sub keeps
+order, so once the mark has come back through the notice subscription and
+through the router's queues with no gap meanwhile, every notice published
+before it was handed to the sink: its time, less ``margin`` (thoonk.js and
+thoonk.py store an item before publishing its notice), is committed with the
+next mark.
+
+Within one process the ledger also remembers what it sent lately, so a
+catch-up after a Redis blip does not repeat items already delivered, and a
+live notice for an item a catch-up just sent is not delivered twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+log = logging.getLogger(__name__)
+
+#: Nodes are spread over this many slots; each slot is delivered by one instance.
+SLOTS: Final = 64
+
+
+def slot_of(node: str) -> int:
+    """The slot of a node: a stable hash of its name (the same in every process)."""
+    digest = hashlib.sha1(node.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:2], "big") % SLOTS
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How delivery is tracked and how far a catch-up reaches back."""
+
+    #: Seconds between delivery marks (how stale a committed watermark may be).
+    mark_interval: float = 0.5
+    #: Seconds subtracted from a mark before it is committed.
+    margin: float = 1.0
+    #: Newest items a catch-up sends per node at most.
+    catch_up_items: int = 10_000
+    #: Oldest item a catch-up sends, in seconds before now.
+    catch_up_age: float = 3600.0
+    #: Events other than items (retract, purge, config, delete) kept while the link is down.
+    held_events: int = 10_000
+
+
+#: node → item id → (CRC-32 of the item, mark count when recorded)
+_Seen = dict[str, dict[str, tuple[int, int]]]
+
+
+class Ledger:
+    """What this instance delivered since its last committed watermark, and its marks."""
+
+    def __init__(self, policy: DeliveryPolicy) -> None:
+        self.policy = policy
+        #: True from a gap (link or notices lost) until a catch-up has run.
+        self.gap = False
+        #: Whether events can reach their recipients (the XMPP link is up).
+        self.link_up = True
+        #: Items not sent because of a gap (a catch-up sends them), in all.
+        self.dropped = 0
+        self._dropped_since_gap = 0
+        self._gap_began = time.monotonic()
+        self._gaps = 0
+        self._marks = 0
+        # mark time → (its number, the gap count when it was published)
+        self._issued: dict[int, tuple[int, int]] = {}
+        self._to_commit: int | None = None
+        #: The time of the newest mark of ours that went through the router.
+        self.passed = 0
+        self._sent: _Seen = {}
+        self._caught: _Seen = {}
+        self._order: deque[tuple[int, str, str, bool]] = deque()
+
+    # --- gaps -----------------------------------------------------------------------
+
+    def begin_gap(self, *, link_lost: bool = False) -> None:
+        """Events can no longer be delivered in order (the link or the notices were lost).
+
+        When the XMPP link was lost, what was sent lately may not have arrived:
+        it is forgotten, so the catch-up sends it again.
+        """
+        if not self.gap:
+            self.gap = True
+            self._gaps += 1
+            self._gap_began = time.monotonic()
+            self._dropped_since_gap = 0
+        if link_lost:
+            self._sent.clear()
+
+    def end_gap(self) -> tuple[float, int]:
+        """A catch-up is about to run: (seconds the gap lasted, items dropped in it)."""
+        self.gap = False
+        return time.monotonic() - self._gap_began, self._dropped_since_gap
+
+    def drop(self) -> None:
+        self.dropped += 1
+        self._dropped_since_gap += 1
+
+    # --- marks -------------------------------------------------------------------------
+
+    def mark_issued(self, at_ms: int) -> None:
+        self._marks += 1
+        self._issued[at_ms] = (self._marks, self._gaps)
+
+    def mark_passed(self, at_ms: int) -> None:
+        """A mark of ours went through the router: commit it unless a gap came between."""
+        issued = self._issued.pop(at_ms, None)
+        if issued is None:
+            return
+        self.passed = max(self.passed, at_ms)
+        number, gaps = issued
+        for older in [t for t in self._issued if t < at_ms]:
+            del self._issued[older]  # lost with an old subscription: never coming
+        if gaps != self._gaps or self.gap:
+            return
+        self._to_commit = at_ms - round(self.policy.margin * 1000)
+        self._prune(number)
+
+    def take_commit(self) -> int | None:
+        """The watermark to commit with the next mark, once."""
+        commit, self._to_commit = self._to_commit, None
+        return commit
+
+    def _prune(self, passed: int) -> None:
+        """Forget items sent before the marks that the committed watermark covers."""
+        covered = self.policy.margin / max(self.policy.mark_interval, 1e-3)
+        keep_from = passed - int(covered) - 2
+        order = self._order
+        while order and order[0][0] < keep_from:
+            _, node, item_id, caught = order.popleft()
+            seen = (self._caught if caught else self._sent).get(node)
+            if seen is not None and seen.get(item_id, (0, keep_from))[1] < keep_from:
+                del seen[item_id]
+                if not seen:
+                    del (self._caught if caught else self._sent)[node]
+
+    # --- items ---------------------------------------------------------------------------
+
+    def sent(self, node: str, item_id: str, item: bytes) -> None:
+        """A live notice's item was handed on."""
+        self._remember(self._sent, node, item_id, item, caught=False)
+
+    def caught_up(self, node: str, item_id: str, item: bytes) -> None:
+        """A catch-up sent this item; its live notice, if it comes, is not sent again."""
+        self._remember(self._caught, node, item_id, item, caught=True)
+        self._remember(self._sent, node, item_id, item, caught=False)
+
+    def was_sent(self, node: str, item_id: str, item: bytes) -> bool:
+        """Whether this very item (same id and content) was sent lately."""
+        return self._sent.get(node, {}).get(item_id, (None, 0))[0] == zlib.crc32(item)
+
+    def take_caught(self, node: str, item_id: str, item: bytes) -> bool:
+        """Whether a catch-up already sent this item (then its live notice is skipped)."""
+        seen = self._caught.get(node)
+        if seen is None or seen.get(item_id, (None, 0))[0] != zlib.crc32(item):
+            return False
+        del seen[item_id]
+        return True
+
+    def _remember(self, seen: _Seen, node: str, item_id: str, item: bytes, *, caught: bool) -> None:
+        seen.setdefault(node, {})[item_id] = (zlib.crc32(item), self._marks)
+        self._order.append((self._marks, node, item_id, caught))
