@@ -5,7 +5,6 @@ options say (eventharness explains how the absence of an event is proved)."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 
 import redis.asyncio as aioredis
