@@ -245,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--xmpp must be HOST:PORT")
     try:
         asyncio.run(session(args))
+    except KeyboardInterrupt:
+        print("demo: interrupted", file=sys.stderr)
+        return 130
     except (DemoFailed, IqError, IqTimeout, ThoonkError, OSError) as exc:
         print(f"demo: failed: {_describe(exc)}", file=sys.stderr)
         return 1
