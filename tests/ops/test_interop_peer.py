@@ -4,6 +4,7 @@ does not, and fail under CI=true (tools/interop.py, used by pytest and scripts/t
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,8 +117,11 @@ def test_interop_suite_is_skipped_in_one_line_without_python2() -> None:
 
     assert done.returncode == 0, done.stdout + done.stderr
     said = [line for line in done.stdout.splitlines() if "interop tests skipped" in line]
-    assert said == [f"15 {decide(NO_INTERPRETER, '', '', {}).message}"], done.stdout
-    assert " passed, 15 deselected in " in done.stdout
+    assert len(said) == 1, done.stdout
+    count, _, message = said[0].partition(" ")
+    assert message == decide(NO_INTERPRETER, "", "", {}).message
+    assert int(count) > 10
+    assert f" passed, {count} deselected in " in done.stdout
     assert "error" not in done.stdout.lower()
 
 
@@ -126,4 +130,4 @@ def test_interop_suite_errors_without_python2_under_ci() -> None:
 
     assert done.returncode == 1
     assert "CI=true requires every interop peer" in done.stdout
-    assert "15 errors in " in done.stdout
+    assert re.search(r" passed, \d+ errors in ", done.stdout), done.stdout
