@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import redis
+import redis.asyncio as aioredis
 
 
 def blocked_in(raw: redis.Redis, command: str, count: int = 1) -> None:
@@ -44,3 +45,18 @@ def foreign_finish(raw: redis.Redis, feed: str, job_id: str, result: bytes) -> N
         pipe.publish(f"job.finish:{feed}", job_id.encode() + b"\x00" + result)
         pipe.hdel(items, job_id)
         pipe.execute()
+
+
+async def foreign_finish_async(raw: aioredis.Redis, feed: str, job_id: str, result: bytes) -> None:
+    """:func:`foreign_finish` on an asyncio client."""
+    ids, items, claimed = f"feed.ids:{feed}", f"feed.items:{feed}", f"feed.claimed:{feed}"
+    await raw.lrem(ids, 1, job_id)
+    await raw.zadd(claimed, {job_id: int(time.time() * 1000)})
+    async with raw.pipeline(transaction=True) as pipe:
+        pipe.zrem(claimed, job_id)
+        pipe.hdel(f"feed.cancelled:{feed}", job_id)
+        pipe.zrem(f"feed.published:{feed}", job_id)
+        pipe.incr(f"feed.finishes:{feed}")
+        pipe.publish(f"job.finish:{feed}", job_id.encode() + b"\x00" + result)
+        pipe.hdel(items, job_id)
+        await pipe.execute()
