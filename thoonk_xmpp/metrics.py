@@ -113,10 +113,18 @@ class Metrics:
             registry=r,
         )
 
+        # (verb, outcome) → the two children it moves: labels() costs more than inc()
+        self._answer_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
     def answered(self, verb: str, outcome: str, started: float) -> None:
         """Count one answered request; ``started`` is its ``time.perf_counter()`` at intake."""
-        self.requests.labels(verb, outcome).inc()
-        self.request_seconds.labels(verb).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        children = self._answer_children.get((verb, outcome))
+        if children is None:
+            children = (self.requests.labels(verb, outcome), self.request_seconds.labels(verb))
+            self._answer_children[verb, outcome] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
 
 class MetricsEndpoint:

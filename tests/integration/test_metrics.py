@@ -11,6 +11,7 @@ import contextlib
 import socket
 import urllib.request
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,8 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.bridge_fixtures import PubSubClient, pubsub
 from tests.integration.streams import TIMEOUT, Account, ClientFactory
-from thoonk_xmpp.settings import Settings
+from thoonk_xmpp.settings import RedisSettings, Settings
 from thoonk_xmpp.thoonk import TEXT, Feed
+from thoonk_xmpp.xmpp.monitor import Monitor
 from thoonk_xmpp.xmpp.runner import Bridge, StartupError
 from tools.localservers import ProsodyServer, RedisServer, free_port
 
@@ -218,3 +220,20 @@ async def test_a_taken_metrics_port_is_a_startup_error_and_the_endpoint_closes(
     async with started(settings):
         assert not refuses_connections(port)
     assert refuses_connections(port)
+
+
+async def test_an_unreachable_redis_samples_as_down(
+    prosody: ProsodyServer, redis_server: RedisServer
+) -> None:
+    settings = settings_for(prosody, redis_server, {"enabled": True, "port": free_port()})
+    bridge = Bridge(replace(settings, redis=RedisSettings(f"redis://127.0.0.1:{free_port()}/0")))
+    metrics = bridge.metrics
+    assert metrics is not None
+    monitor = Monitor(metrics, settings.metrics, bridge.service, bridge.router, bridge.component)
+    try:
+        metrics.redis_up.set(1)
+        await monitor.sample()
+        assert metrics.registry.get_sample_value("thoonk_xmpp_redis_up") == 0
+        assert metrics.registry.get_sample_value("thoonk_xmpp_redis_ping_seconds_count") == 0
+    finally:
+        await bridge.aclose()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Final
 
 from redis.exceptions import RedisError
 
@@ -24,6 +25,9 @@ from thoonk_xmpp.thoonk import ThoonkError
 from .component import PubSubComponent
 
 log = logging.getLogger(__name__)
+
+#: Longest a sample may take before Redis counts as down (a hung server never answers).
+SAMPLE_TIMEOUT: Final = 10.0
 
 
 class Monitor:
@@ -76,12 +80,13 @@ class Monitor:
         metrics = self.metrics
         started = time.perf_counter()
         try:
-            await self.service.thoonk.redis.ping()
-            metrics.redis_seconds.observe(time.perf_counter() - started)
-            nodes, subscriptions = await self.service.store.totals()
-        except (RedisError, ThoonkError, OSError) as exc:
+            async with asyncio.timeout(SAMPLE_TIMEOUT):
+                await self.service.thoonk.redis.ping()
+                metrics.redis_seconds.observe(time.perf_counter() - started)
+                nodes, subscriptions = await self.service.store.totals()
+        except (RedisError, ThoonkError, OSError, TimeoutError) as exc:
             metrics.redis_up.set(0)
-            log.debug("metrics sample failed: %s", exc)
+            log.debug("metrics sample failed: %s", exc or "timed out")
             return
         metrics.redis_up.set(1)
         metrics.nodes.set(nodes)
