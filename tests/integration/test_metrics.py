@@ -18,8 +18,10 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.bridge_fixtures import PubSubClient, pubsub
+from tests.integration.bridge_fixtures import EVENT, PubSubClient, ids_in, pubsub
 from tests.integration.streams import TIMEOUT, Account, ClientFactory
+from thoonk_xmpp.service.events import ItemPublished, Recipient
+from thoonk_xmpp.service.model import NotificationType
 from thoonk_xmpp.settings import RedisSettings, Settings
 from thoonk_xmpp.thoonk import TEXT, Feed
 from thoonk_xmpp.xmpp.monitor import Monitor
@@ -166,14 +168,19 @@ async def test_link_down_drops_and_reconnecting_is_counted(
         await alice.subscribe("watched")
         await bridge.component.disconnect()
         down = await scrape(port)
-        # published by a plain Thoonk app while the link is down: the notification is dropped
-        await Feed(bridge.thoonk, "watched", TEXT).publish("<x xmlns='urn:t'/>", "while-down")
-        await bridge.router.drain()
+        # a notification that reaches the link while it is down is dropped
+        to_alice = (Recipient(alice.jid, ()),)
+        bridge.notifier.deliver_now(
+            ItemPublished("watched", to_alice, NotificationType.HEADLINE, "lost", None)
+        )
         dropped = await scrape(port)
+        # an item stored while the link is down is sent by the catch-up after reconnecting
+        await Feed(bridge.thoonk, "watched", TEXT).publish("<x xmlns='urn:t'/>", "while-down")
 
         stop = asyncio.Event()
         serving = asyncio.create_task(bridge.serve(stop))
         try:
+            assert ids_in(await alice.next_event(), EVENT) == ["while-down"]
             back = await scraped_until(
                 port,
                 lambda f: value(f, "thoonk_xmpp_xmpp_reconnects_total") == 1,
@@ -187,6 +194,8 @@ async def test_link_down_drops_and_reconnecting_is_counted(
     assert value(down, "thoonk_xmpp_notifications_dropped_total") == 0
     assert value(dropped, "thoonk_xmpp_notifications_dropped_total") == 1
     assert value(back, "thoonk_xmpp_xmpp_link_up") == 1
+    sent = "thoonk_xmpp_notifications_sent_total"
+    assert value(back, sent) == value(down, sent) + 1
 
 
 def refuses_connections(port: int) -> bool:
