@@ -1,12 +1,14 @@
-"""Bridge benchmark: our XEP-0114 component against Prosody's own mod_pubsub, side by side.
+"""Bridge benchmark: our XEP-0114 component against the server's own pubsub, side by side.
 
-``python -m bench.bridge_bench [--quick] [--repeat N] [--subscribers 1,10,100] [--items N]``
-starts a private Redis and two private Prosodys on free loopback ports (A: Prosody's
-pubsub in memory, and the server our component connects to; B: Prosody's pubsub in
-its default file storage), registers a publisher (an admin: only admins create
-nodes on Prosody's pubsub) and up to 100 subscribers on each, and runs our component
+``python -m bench.bridge_bench [--server prosody|ejabberd] [--quick] [--repeat N]
+[--subscribers 1,10,100] [--items N]`` starts a private Redis and, with Prosody (the
+default), two private Prosodys on free loopback ports (A: Prosody's pubsub in memory,
+and the server our component connects to; B: Prosody's pubsub in its default file
+storage); with ejabberd, one private ejabberd (our component beside ejabberd's own
+mod_pubsub on Mnesia).  It registers a publisher (an admin: only admins create nodes
+on Prosody's pubsub) and up to 100 subscribers on each server, and runs our component
 as ``python -m thoonk_xmpp run`` in its own process.  For each subscriber count and
-each target (ours, prosody-memory, prosody-file) it creates a fresh node with the
+each target (ours and the server's pubsub services) it creates a fresh node with the
 same ``pubsub#max_items``, subscribes the clients (each logged in and available),
 then measures publish IQs/s from one publisher keeping ``--window`` IQs outstanding,
 notifications/s received by all subscribers meanwhile, and publish → notification
@@ -21,11 +23,13 @@ import argparse
 import asyncio
 import contextlib
 import os
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from bench.bridge_measure import (
+    OURS_NODE_OPTIONS,
     Options,
     Result,
     floor_latency,
@@ -36,15 +40,17 @@ from bench.bridge_measure import (
     throughput,
 )
 from bench.bridge_profile import profiled
-from bench.bridge_report import print_report
+from bench.bridge_report import References, print_report
 from bench.bridge_setup import (
     PUBLISHER,
     ComponentProcess,
     Target,
+    World,
     describe_cpu,
+    ejabberd_world,
     new_password,
+    prosody_world,
     register_accounts,
-    servers,
 )
 from bench.floor_component import FloorProcess
 from bench.xmpp_load import (
@@ -56,15 +62,14 @@ from bench.xmpp_load import (
     ping_iq,
 )
 from thoonk_xmpp.thoonk import AsyncThoonk
-from tools.localservers import ProsodyServer, RedisServer
-
-TARGETS = ("ours", "prosody-memory", "prosody-file")
+from tools.local_ejabberd import EjabberdServer
+from tools.localservers import XmppServer
 
 Samples = dict[tuple[str, int], list[Result]]
 
 
 async def wait_component(client: RawClient, service: str, component: ComponentProcess) -> None:
-    """Ping the component through Prosody until it answers (20 s at most)."""
+    """Ping the component through the server until it answers (20 s at most)."""
     deadline = time.monotonic() + 20
     while True:
         component.check()
@@ -78,7 +83,7 @@ async def wait_component(client: RawClient, service: str, component: ComponentPr
 
 
 async def login(
-    server: ProsodyServer, users: list[str], password: str, collector: Collector
+    server: XmppServer, users: list[str], password: str, collector: Collector
 ) -> tuple[RawClient, list[RawClient]]:
     publisher = RawClient(server.domain, PUBLISHER, password, None)
     await publisher.login("127.0.0.1", server.c2s_port)
@@ -103,21 +108,40 @@ def _detail(label: str, result: Result, kind: str) -> str:
     return f"{label} {kind:<10} {numbers}{missing}  | cpu {describe_cpu(result.cpu)}"
 
 
-async def measure(args: argparse.Namespace, options: Options) -> tuple[Samples, Samples, str]:
+async def measure(
+    args: argparse.Namespace, options: Options
+) -> tuple[Samples, Samples, str, References]:
     counts = sorted({int(c) for c in args.subscribers.split(",")})
     users = [f"sub{n}" for n in range(1, max(counts) + 1)]
     password = new_password()
-    with servers(options.max_items) as (redis, memory, files):
-        for server in (memory, files):
+    servers = ejabberd_world() if args.server == "ejabberd" else prosody_world()
+    with servers as world:
+        for server in _servers(world):
             register_accounts(server, [PUBLISHER, *users], password)
-        component = ComponentProcess(redis, memory, options.max_items)
+        component = ComponentProcess(world.redis, world.home, options.max_items)
         component.start()
+        refs = References(
+            tuple(world.references),
+            world.throughput_reference,
+            world.latency_reference,
+            world.spare_target,
+        )
         try:
-            return await _measure(
-                args, options, counts, users, password, redis, memory, files, component
+            samples, relays, placement = await _measure(
+                args, options, counts, users, password, world, component
             )
+            return samples, relays, placement, refs
         finally:
             component.stop()
+
+
+def _servers(world: World) -> list[XmppServer]:
+    """Every XMPP server of the world, the home server first."""
+    found = [world.home]
+    for server, _ in world.references.values():
+        if server not in found:
+            found.append(server)
+    return found
 
 
 async def _measure(
@@ -126,71 +150,75 @@ async def _measure(
     counts: list[int],
     users: list[str],
     password: str,
-    redis: RedisServer,
-    memory: ProsodyServer,
-    files: ProsodyServer,
+    world: World,
     component: ComponentProcess,
 ) -> tuple[Samples, Samples, str]:
     collector = Collector()
     clients: list[RawClient] = []
     closers: list[Callable[[], Awaitable[None]]] = []
-    thoonk = AsyncThoonk.from_url(redis.url)
+    thoonk = AsyncThoonk.from_url(world.redis.url)
+    redis = world.redis
+    label = world.server_label
     try:
-        pub_a, subs_a = await login(memory, users, password, collector)
-        pub_b, subs_b = await login(files, users, password, collector)
-        clients += [pub_a, *subs_a, pub_b, *subs_b]
-        await wait_component(pub_a, memory.component_jid, component)
+        logins: dict[int, tuple[RawClient, list[RawClient]]] = {}
+        for server in _servers(world):
+            publisher, subscribers = await login(server, users, password, collector)
+            logins[id(server)] = publisher, subscribers
+            clients += [publisher, *subscribers]
+        home_publisher, home_subscribers = logins[id(world.home)]
+        await wait_component(home_publisher, world.home.component_jid, component)
         await thoonk.connect()
-        floor = FloorProcess(files.component_port, files.component_jid, files.secret, redis.port)
+        floor = FloorProcess(world.spare_port, world.spare_jid, world.spare_secret, redis.port)
         closers.append(floor.stop)
         me = os.getpid()
-        assert memory.process and files.process and redis.process
-        a, b = memory.process.pid, files.process.pid
+        assert redis.process
+        pids = {id(server): _pid(server) for server in _servers(world)}
+        home_pid = pids[id(world.home)]
         targets = {
             "ours": Target(
                 "ours",
-                memory,
-                memory.component_jid,
-                pub_a,
-                subs_a,
+                world.home,
+                world.home.component_jid,
+                home_publisher,
+                home_subscribers,
                 {
-                    "prosody": a,
+                    label: home_pid,
                     "component": component.pid,
                     "redis": redis.process.pid,
                     "loadgen": me,
                 },
             ),
-            "prosody-memory": Target(
-                "prosody-memory",
-                memory,
-                memory.pubsub_jid,
-                pub_a,
-                subs_a,
-                {"prosody": a, "loadgen": me},
-            ),
-            "prosody-file": Target(
-                "prosody-file",
-                files,
-                files.pubsub_jid,
-                pub_b,
-                subs_b,
-                {"prosody": b, "loadgen": me},
-            ),
         }
+        for name, (server, service) in world.references.items():
+            publisher, subscribers = logins[id(server)]
+            targets[name] = Target(
+                name,
+                server,
+                service,
+                publisher,
+                subscribers,
+                {label: pids[id(server)], "loadgen": me},
+            )
         placement = (
             f"processes (no CPU pinning: the kernel spreads them over {os.cpu_count()} cores): "
-            f"Prosody A pid {a} (memory pubsub + routes for our component), "
-            f"Prosody B pid {b} (file pubsub), Redis pid {redis.process.pid}, "
+            + ", ".join(
+                f"{label} pid {pids[id(server)]} ({name})"
+                for name, (server, _) in world.references.items()
+            )
+            + f", routes for our component: {label} pid {home_pid}, Redis pid {redis.process.pid}, "
             f"our component pid {component.pid} (python -m thoonk_xmpp run), "
-            f"load generator pid {me} (publisher + all subscribers of both servers on one "
+            f"load generator pid {me} (publisher + all subscribers of every server on one "
             "asyncio loop, raw sockets scanned by regex, no XML parsing)"
         )
         print(placement, flush=True)
+        names = ("ours", *world.references)
+        spare = targets[world.spare_target]
         samples: Samples = {}
         relays: Samples = {}
         for repeat in range(args.repeat):
             for n in counts:
-                order = TARGETS[repeat % 3 :] + TARGETS[: repeat % 3]
+                shift = repeat % len(names)
+                order = names[shift:] + names[:shift]
                 for name in order:
                     target = targets[name]
                     node = await prepare(target, n, options)
@@ -212,30 +240,26 @@ async def _measure(
                     f"  | cpu {describe_cpu(result.cpu)}",
                     flush=True,
                 )
-                result = await floor_latency(
-                    floor, targets["prosody-file"], redis.process.pid, n, collector, options
-                )
+                result = await floor_latency(floor, spare, redis.process.pid, n, collector, options)
                 relays.setdefault(("floor", n), []).append(result)
                 print(
                     f"[{repeat + 1}/{args.repeat}] subs={n:<3} latency floor (bare component + one"
-                    f" Redis round trip, on Prosody B): p50 {result.p50:.2f} ms p99"
+                    f" Redis round trip, beside {spare.name}): p50 {result.p50:.2f} ms p99"
                     f" {result.p99:.2f} ms"
                     f"{f'  MISSING {result.missing}' if result.missing else ''}"
                     f"  | cpu {describe_cpu(result.cpu)}",
                     flush=True,
                 )
-                raw = RawComponent(files.component_jid, files.secret)
-                await raw.connect("127.0.0.1", files.component_port)
+                raw = RawComponent(world.spare_jid, world.spare_secret)
+                await raw.connect("127.0.0.1", world.spare_port)
                 try:
-                    result = await routing_ceiling(
-                        raw, targets["prosody-file"], n, collector, options
-                    )
+                    result = await routing_ceiling(raw, spare, n, collector, options)
                 finally:
                     await raw.close()
                 relays.setdefault(("ceiling", n), []).append(result)
                 print(
-                    f"[{repeat + 1}/{args.repeat}] subs={n:<3} routing ceiling (raw component on "
-                    f"Prosody B): notifications/s {result.notifications:,.0f}"
+                    f"[{repeat + 1}/{args.repeat}] subs={n:<3} routing ceiling (raw component "
+                    f"beside {spare.name}): notifications/s {result.notifications:,.0f}"
                     f"{f'  MISSING {result.missing}' if result.missing else ''}"
                     f"  | cpu {describe_cpu(result.cpu)}",
                     flush=True,
@@ -265,6 +289,17 @@ async def _measure(
             await thoonk.aclose()
 
 
+def _pid(server: XmppServer) -> int:
+    """The server's own process (for ejabberd the Erlang VM, not ejabberdctl)."""
+    if isinstance(server, EjabberdServer):
+        pid = server.vm_pid()
+        assert pid is not None
+        return pid
+    process = getattr(server, "process", None)
+    assert isinstance(process, subprocess.Popen)
+    return process.pid
+
+
 async def _profile_publish(target: Target, n: int, collector: Collector, options: Options) -> None:
     node = await prepare(target, n, options)
     await throughput(target, node, n, collector, options)
@@ -279,6 +314,12 @@ async def _profile_relay(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bridge_bench", description=__doc__)
+    parser.add_argument(
+        "--server",
+        choices=("prosody", "ejabberd"),
+        default="prosody",
+        help="the XMPP server our component runs on, beside that server's own pubsub",
+    )
     parser.add_argument("--quick", action="store_true", help="one short run per number")
     parser.add_argument("--repeat", type=int, help="runs per number, median reported (3; quick 1)")
     parser.add_argument("--subscribers", default="1,10,100", help="comma-separated counts")
@@ -320,12 +361,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         relay_batch=20,
         max_items=args.max_items,
         pad="x" * max(0, args.payload_bytes - base - 1),
+        ours_node_options=OURS_NODE_OPTIONS[args.server],
     )
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    samples, relays, placement = asyncio.run(measure(args, options))
-    print_report(args, options, samples, relays, placement)
+    samples, relays, placement, refs = asyncio.run(measure(args, options))
+    print_report(args, options, samples, relays, placement, refs)
     print(f"({time.monotonic() - started:.0f} s)")
 
 

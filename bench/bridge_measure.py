@@ -33,9 +33,13 @@ STALL = 3.0
 #: Longest drain after a run.
 DRAIN = 60.0
 
-#: Node options our component gets on top of the shared ones: Prosody's mod_pubsub sends
-#: no retraction when max_items trims, so ours discards trimmed items silently too.
-OURS_NODE_OPTIONS = {"pubsub#publish_node_full": "discard-oldest"}
+#: Node options our component gets on top of the shared ones, per server, like for like
+#: with that server's pubsub: Prosody's mod_pubsub sends no retraction when max_items
+#: trims, so ours discards trimmed items silently too; ejabberd's sends one, so does ours.
+OURS_NODE_OPTIONS = {
+    "prosody": {"pubsub#publish_node_full": "discard-oldest"},
+    "ejabberd": {"pubsub#publish_node_full": "retract-oldest"},
+}
 
 _phases = itertools.count(1)
 _nodes = itertools.count(1)
@@ -53,6 +57,8 @@ class Options:
     relay_batch: int
     max_items: int
     pad: str
+    #: Extra node options for ours (an entry of OURS_NODE_OPTIONS).
+    ours_node_options: dict[str, str]
 
 
 @dataclass
@@ -83,7 +89,7 @@ async def prepare(target: Target, subscribers: int, options: Options) -> str:
     node = f"bench-{target.name}-{subscribers}-{next(_nodes)}"
     config = {"pubsub#max_items": str(options.max_items), "pubsub#persist_items": "1"}
     if target.name == "ours":
-        config |= OURS_NODE_OPTIONS
+        config |= options.ours_node_options
     await target.publisher.iq(create_iq(target.service, node, "%s", config))
     await asyncio.gather(
         *(
@@ -274,7 +280,7 @@ async def floor_latency(
     collector: Collector,
     options: Options,
 ) -> Result:
-    """:func:`paced` latency of the floor component, run on ``server``'s Prosody and clients.
+    """:func:`paced` latency of the floor component, run on ``server``'s XMPP server and clients.
 
     The floor takes the server's component address for this run only.  Five
     unmeasured publishes first: a fresh component session's first stanzas
@@ -282,11 +288,12 @@ async def floor_latency(
     """
     await floor.start([client.bare for client in server.subscribers])
     try:
-        processes = {"prosody": server.processes["prosody"], "floor": floor.pid}
+        xmpp = {k: v for k, v in server.processes.items() if k in ("prosody", "ejabberd")}
+        processes = xmpp | {"floor": floor.pid}
         target = dataclasses.replace(
             server,
             name="floor",
-            service=server.server.component_jid,
+            service=floor.jid,
             processes=processes | {"redis": redis_pid, "loadgen": server.processes["loadgen"]},
         )
         node = f"floor-{subscribers}-{next(_nodes)}"

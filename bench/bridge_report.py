@@ -1,19 +1,29 @@
-"""The bridge benchmark's summary table: medians, ratios to both Prosody storages, aims."""
+"""The bridge benchmark's summary table: medians, ratios to the server's own pubsub, aims."""
 
 from __future__ import annotations
 
 import argparse
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from bench.bridge_measure import OURS_NODE_OPTIONS, Options, Result
+from bench.bridge_measure import Options, Result
 from bench.common import text_table
 
 Samples = dict[tuple[str, int], list[Result]]
 
-#: Aims printed beside the ratios.
-THROUGHPUT_AIM = "ours >= prosody-file"
-LATENCY_AIM = "ours <= 2x prosody-memory"
+
+@dataclass(frozen=True)
+class References:
+    """The server's own pubsub services measured beside ours, and which one each aim uses."""
+
+    names: tuple[str, ...]
+    #: Aims: ours publishes at least as fast as ``throughput``, and its latency is at most
+    #: twice ``latency``'s.
+    throughput: str
+    latency: str
+    #: The reference whose server and clients the latency floor and routing ceiling use.
+    spare: str
 
 
 def _median(results: list[Result] | None, value: Callable[[Result], float]) -> float | None:
@@ -46,38 +56,37 @@ def _per_subscriber(n: int) -> Callable[[Result], float]:
     return lambda r: r.notifications / n
 
 
-def rows(samples: Samples, relays: Samples, counts: list[int], options: Options) -> list[list[str]]:
+def rows(
+    samples: Samples, relays: Samples, counts: list[int], options: Options, refs: References
+) -> list[list[str]]:
     metrics: list[tuple[str, str, Callable[[Result], float], int, bool]] = [
         (f"publish IQs/s (window {options.window})", "throughput", lambda r: r.publishes, 0, True),
         ("notifications/s received", "throughput", lambda r: r.notifications, 0, True),
         (f"latency p50 ms (paced {options.paced_rate:g}/s)", "paced", lambda r: r.p50, 2, False),
         (f"latency p99 ms (paced {options.paced_rate:g}/s)", "paced", lambda r: r.p99, 2, False),
     ]
+    blank = ["-"] * (2 * len(refs.names))
     lines: list[list[str]] = []
     for n in counts:
         for label, kind, value, digits, higher_better in metrics:
             ours_results = samples.get((f"ours:{kind}", n))
             ours = _median(ours_results, value)
-            memory = _median(samples.get((f"prosody-memory:{kind}", n)), value)
-            files = _median(samples.get((f"prosody-file:{kind}", n)), value)
+            theirs = {
+                name: _median(samples.get((f"{name}:{kind}", n)), value) for name in refs.names
+            }
             if higher_better:
-                met = ours is not None and files is not None and ours >= files
-                aim = f"{THROUGHPUT_AIM}: {'met' if met else 'MISSED'}"
+                other = theirs[refs.throughput]
+                met = ours is not None and other is not None and ours >= other
+                aim = f"ours >= {refs.throughput}: {'met' if met else 'MISSED'}"
             else:
-                met = ours is not None and memory is not None and ours <= 2 * memory
-                aim = f"{LATENCY_AIM}: {'met' if met else 'MISSED'}"
+                other = theirs[refs.latency]
+                met = ours is not None and other is not None and ours <= 2 * other
+                aim = f"ours <= 2x {refs.latency}: {'met' if met else 'MISSED'}"
             lines.append(
-                [
-                    str(n),
-                    label,
-                    _number(ours, digits),
-                    _spread(ours_results, value),
-                    _number(memory, digits),
-                    _number(files, digits),
-                    _ratio(ours, memory),
-                    _ratio(ours, files),
-                    aim,
-                ]
+                [str(n), label, _number(ours, digits), _spread(ours_results, value)]
+                + [_number(theirs[name], digits) for name in refs.names]
+                + [_ratio(ours, theirs[name]) for name in refs.names]
+                + [aim]
             )
         relay = relays.get(("relay", n))
         per_subscriber = _per_subscriber(n)
@@ -88,34 +97,31 @@ def rows(samples: Samples, relays: Samples, counts: list[int], options: Options)
                 "Thoonk relay items/s to all subs",
                 _number(items, 0),
                 _spread(relay, per_subscriber),
+                *blank,
+                "",
             ]
-            + ["-"] * 4
-            + [""]
         )
         floor = relays.get(("floor", n))
-        memory_paced = samples.get(("prosody-memory:paced", n))
+        reference_paced = samples.get((f"{refs.latency}:paced", n))
         percentiles: list[tuple[str, Callable[[Result], float]]] = [
             ("p50", lambda r: r.p50),
             ("p99", lambda r: r.p99),
         ]
         for name, value in percentiles:
             floor_value = _median(floor, value)
-            memory = _median(memory_paced, value)
-            reachable = floor_value is not None and memory is not None and floor_value <= 2 * memory
+            reference = _median(reference_paced, value)
+            reachable = (
+                floor_value is not None and reference is not None and floor_value <= 2 * reference
+            )
             lines.append(
-                [
-                    str(n),
-                    f"latency floor {name} ms (paced)",
-                    _number(floor_value, 2),
-                    _spread(floor, value),
-                    _number(memory, 2),
-                    "-",
-                    _ratio(floor_value, memory),
-                    "-",
-                    ""
-                    if floor is None
-                    else f"2x aim {'reachable' if reachable else 'BELOW FLOOR'}",
+                [str(n), f"latency floor {name} ms (paced)", _number(floor_value, 2)]
+                + [_spread(floor, value)]
+                + [_number(reference, 2) if ref == refs.latency else "-" for ref in refs.names]
+                + [
+                    _ratio(floor_value, reference) if ref == refs.latency else "-"
+                    for ref in refs.names
                 ]
+                + ["" if floor is None else f"2x aim {'reachable' if reachable else 'BELOW FLOOR'}"]
             )
         ceiling = relays.get(("ceiling", n))
         lines.append(
@@ -124,25 +130,31 @@ def rows(samples: Samples, relays: Samples, counts: list[int], options: Options)
                 "routing ceiling notifications/s",
                 _number(_median(ceiling, lambda r: r.notifications), 0),
                 _spread(ceiling, lambda r: r.notifications),
+                *blank,
+                "",
             ]
-            + ["-"] * 4
-            + [""]
         )
     return lines
 
 
 def print_report(
-    args: argparse.Namespace, options: Options, samples: Samples, relays: Samples, placement: str
+    args: argparse.Namespace,
+    options: Options,
+    samples: Samples,
+    relays: Samples,
+    placement: str,
+    refs: References,
 ) -> None:
     counts = sorted({n for _, n in samples})
     ours_extra = ", ".join(
-        f"{var.removeprefix('pubsub#')}={v}" for var, v in OURS_NODE_OPTIONS.items()
+        f"{var.removeprefix('pubsub#')}={v}" for var, v in options.ours_node_options.items()
     )
     print()
     print(
         f"Bridge benchmark: median of {args.repeat} run(s); every node pubsub#max_items="
         f"{options.max_items}, persist_items=1 (ours also {ours_extra}, like for like with "
-        "Prosody, which sends no retraction on trim); "
+        f"{args.server}, which sends {'a' if args.server == 'ejabberd' else 'no'} retraction"
+        " on trim); "
         f"payloads ~{args.payload_bytes} bytes; one publisher "
         f"keeping {options.window} publish IQs outstanding for {options.seconds:g} s after "
         f"{options.warmup:g} s warm-up (at most {options.items} publishes); latency from "
@@ -157,21 +169,22 @@ def print_report(
         "metric",
         "ours",
         "spread",
-        "prosody-mem",
-        "prosody-file",
-        "ours/mem",
-        "ours/file",
+        *refs.names,
+        *(f"ours/{name}" for name in refs.names),
         "aim",
     )
-    print(text_table(header, rows(samples, relays, counts, options), left={1, 8}))
+    lines = rows(samples, relays, counts, options, refs)
+    print(text_table(header, lines, left={1, len(header) - 1}))
     print(
         "latency floor: a bare external component (bench/floor_component.py, its own process, no"
         " XML parser, raw RESP) that makes one Redis round trip per publish before answering and"
-        " notifying; 'ours' column = the floor, ours/mem = floor / prosody-memory. When the floor"
-        " is above 2x prosody-memory no Redis-backed component can meet the latency aim here."
-        "\nrouting ceiling: the most notifications/s any external component gets through Prosody"
-        " B (bare component sending prebuilt messages); the throughput aim at a subscriber count"
-        " is out of reach when prosody-file's notifications/s are above it."
+        f" notifying; 'ours' column = the floor, ours/{refs.latency} = floor / {refs.latency}."
+        f" When the floor is above 2x {refs.latency} no Redis-backed component can meet the"
+        " latency aim here."
+        f"\nrouting ceiling: the most notifications/s any external component gets through the"
+        f" {args.server} of {refs.spare} (bare component sending prebuilt messages); the"
+        " throughput aim at a subscriber count is out of reach when"
+        f" {refs.throughput}'s notifications/s are above it."
     )
     missing = sum(r.missing for results in (*samples.values(), *relays.values()) for r in results)
     if missing:

@@ -1,7 +1,10 @@
-"""The bridge benchmark's world: Redis, two Prosodys, accounts, our component process, CPU use.
+"""The bridge benchmark's world: Redis, the XMPP servers, accounts, our component, CPU use.
 
-Prosody "A" keeps Prosody's own pubsub in memory and also routes for our
-component; Prosody "B" keeps its pubsub in the default file storage.  Both
+With Prosody (the default): Prosody "A" keeps Prosody's own pubsub in memory and
+also routes for our component; Prosody "B" keeps its pubsub in the default file
+storage, and takes the bare components (latency floor, routing ceiling).  With
+ejabberd: one ejabberd routes for our component and runs its own mod_pubsub
+(Mnesia); the bare components connect to its second component listener.  All
 run side by side so that noise hits every target alike.
 """
 
@@ -19,15 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.xmpp_load import RawClient
-from tools.localservers import ProsodyServer, RedisServer
+from tools.local_ejabberd import EjabberdServer
+from tools.localservers import ProsodyServer, RedisServer, XmppServer
 
 #: The publisher; Prosody's pubsub lets only admins create nodes.
 PUBLISHER = "admin"
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def register_accounts(server: ProsodyServer, users: list[str], password: str) -> None:
-    """Create the accounts through prosodyctl, a few at a time (each is a process)."""
+def register_accounts(server: XmppServer, users: list[str], password: str) -> None:
+    """Create the accounts, a few at a time (prosodyctl: a process each; ejabberd: HTTP)."""
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda user: server.register(user, password), users))
 
@@ -37,7 +41,7 @@ class Target:
     """One pubsub service under test, the clients that use it and its server processes."""
 
     name: str
-    server: ProsodyServer
+    server: XmppServer
     service: str
     publisher: RawClient
     subscribers: list[RawClient]
@@ -48,21 +52,21 @@ class Target:
 class ComponentProcess:
     """``python -m thoonk_xmpp run`` in its own process, with a generated settings file."""
 
-    def __init__(self, redis: RedisServer, prosody: ProsodyServer, max_items: int) -> None:
-        self.dir = prosody.dir / "component"
+    def __init__(self, redis: RedisServer, server: XmppServer, max_items: int) -> None:
+        self.dir = server.dir / "component"
         self.dir.mkdir(exist_ok=True)
         self.config = self.dir / "thoonk_xmpp.toml"
         self.log = self.dir / "component.log"
         self.config.write_text(
             "[component]\n"
-            f'jid = "{prosody.component_jid}"\n'
-            f'secret = "{prosody.secret}"\n'
+            f'jid = "{server.component_jid}"\n'
+            f'secret = "{server.secret}"\n'
             'host = "127.0.0.1"\n'
-            f"port = {prosody.component_port}\n"
+            f"port = {server.component_port}\n"
             "[redis]\n"
             f'url = "{redis.url}"\n'
             "[pubsub]\n"
-            f'admins = ["{PUBLISHER}@{prosody.domain}"]\n'
+            f'admins = ["{PUBLISHER}@{server.domain}"]\n'
             "[pubsub.default_node]\n"
             f"max_items = {max_items}\n"
             "[log]\n"
@@ -139,15 +143,73 @@ def describe_cpu(use: dict[str, float]) -> str:
     return " ".join(f"{name} {percent:.0f}%" for name, percent in use.items())
 
 
+@dataclass
+class World:
+    """The servers of one benchmark run and where each target and bare component lives."""
+
+    redis: RedisServer
+    #: The server our component connects to.
+    home: XmppServer
+    #: The server's own pubsub services: target name → (server, service JID).
+    references: dict[str, tuple[XmppServer, str]]
+    #: Where the bare components (latency floor, routing ceiling) connect: port, JID, secret,
+    #: and the reference whose clients they send to.
+    spare_port: int
+    spare_jid: str
+    spare_secret: str
+    spare_target: str
+    #: The reference the throughput aim and the latency aim are measured against.
+    throughput_reference: str
+    latency_reference: str
+
+    @property
+    def server_label(self) -> str:
+        """What the XMPP server processes are called in the CPU figures."""
+        return "ejabberd" if isinstance(self.home, EjabberdServer) else "prosody"
+
+
 @contextlib.contextmanager
-def servers(max_items: int) -> Iterator[tuple[RedisServer, ProsodyServer, ProsodyServer]]:
+def prosody_world() -> Iterator[World]:
     """Redis, Prosody A (memory pubsub) and Prosody B (file pubsub), all stopped at the end."""
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(RedisServer())
         admins = (f"{PUBLISHER}@localhost",)
         memory = stack.enter_context(ProsodyServer(pubsub_storage="memory", admins=admins))
         files = stack.enter_context(ProsodyServer(pubsub_storage="internal", admins=admins))
-        yield redis, memory, files
+        yield World(
+            redis,
+            memory,
+            {
+                "prosody-memory": (memory, memory.pubsub_jid),
+                "prosody-file": (files, files.pubsub_jid),
+            },
+            files.component_port,
+            files.component_jid,
+            files.secret,
+            "prosody-file",
+            throughput_reference="prosody-file",
+            latency_reference="prosody-memory",
+        )
+
+
+@contextlib.contextmanager
+def ejabberd_world() -> Iterator[World]:
+    """Redis and one ejabberd (its mod_pubsub on Mnesia), all stopped at the end."""
+    with contextlib.ExitStack() as stack:
+        redis = stack.enter_context(RedisServer())
+        server = stack.enter_context(EjabberdServer())
+        print(f"ejabberd started in {server.start_seconds:.1f} s", flush=True)
+        yield World(
+            redis,
+            server,
+            {"ejabberd-mnesia": (server, server.pubsub_jid)},
+            server.spare_component_port,
+            server.spare_component_jid,
+            server.secret,
+            "ejabberd-mnesia",
+            throughput_reference="ejabberd-mnesia",
+            latency_reference="ejabberd-mnesia",
+        )
 
 
 def new_password() -> str:

@@ -88,6 +88,8 @@ class FloorProcess:
     """``python -m bench.floor_component`` as a child process, for one measurement."""
 
     def __init__(self, port: int, jid: str, secret: str, redis_port: int) -> None:
+        #: The component address the floor takes.
+        self.jid = jid
         self.args = [
             "--port", str(port), "--jid", jid, "--secret", secret, "--redis-port", str(redis_port)
         ]  # fmt: skip

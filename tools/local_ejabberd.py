@@ -51,7 +51,11 @@ class EjabberdServer(LocalServer):
         self.pubsub_jid = f"ejabberd-pubsub.{domain}"
         self.secret = secret or secrets.token_hex(16)
         self.log_level = log_level
-        self.c2s_port, self.component_port, self.http_port, self.dist_port = free_ports(4)
+        ports = free_ports(5)
+        self.c2s_port, self.component_port, self.http_port, self.dist_port = ports[:4]
+        #: A second component address (same secret), for the benchmark's bare components.
+        self.spare_component_jid = f"bench.{domain}"
+        self.spare_component_port = ports[4]
         self.node = f"thoonk-{secrets.token_hex(4)}@localhost"
         self.cookie = secrets.token_hex(16)
         self.config_path = self.dir / "ejabberd.yml"
@@ -72,6 +76,8 @@ class EjabberdServer(LocalServer):
                 log_level=self.log_level,
                 component_jid=self.component_jid,
                 component_port=self.component_port,
+                spare_component_jid=self.spare_component_jid,
+                spare_component_port=self.spare_component_port,
                 secret=self.secret,
                 c2s_port=self.c2s_port,
                 http_port=self.http_port,
@@ -161,7 +167,7 @@ class EjabberdServer(LocalServer):
         """
         process = self.process
         if process is not None and process.poll() is None:
-            vm_pid = self._vm_pid()
+            vm_pid = self.vm_pid()
             if vm_pid is None:
                 os.killpg(process.pid, signal.SIGTERM)
             else:
@@ -173,7 +179,8 @@ class EjabberdServer(LocalServer):
                 process.wait()
         self.process = None
 
-    def _vm_pid(self) -> int | None:
+    def vm_pid(self) -> int | None:
+        """The Erlang VM's pid (from the pid file ejabberd writes once started)."""
         try:
             return int((self.dir / "ejabberd.pid").read_text().strip())
         except (OSError, ValueError):
