@@ -298,7 +298,9 @@ async def test_retract_oldest_trims_with_retract_events(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:
     node = "retracting-oldest"
-    alice, bob = await setup(pubsub_client, node, {"pubsub#max_items": "1"})  # the default
+    alice, bob = await setup(
+        pubsub_client, node, {"pubsub#max_items": "1", "pubsub#publish_node_full": "retract-oldest"}
+    )
     await alice.publish(node, "i1")
     await expect_item(bob, node, "i1")
     await alice.publish(node, "i2")

@@ -130,7 +130,9 @@ async def test_deliver_notifications_off_silences_everything(
 
 async def test_notify_retract(harness: Harness) -> None:
     service = harness.service
-    alice, bob = await node_with_subscribers(service, {"pubsub#max_items": ["2"]})
+    alice, bob = await node_with_subscribers(
+        service, {"pubsub#max_items": ["2"], "pubsub#publish_node_full": ["retract-oldest"]}
+    )
     to = recipients(alice, bob)
     await service.publish(OWNER, "n", [("a", b"1"), ("b", b"2")])
     await service.retract(OWNER, "n", ["b", "a"])
@@ -183,6 +185,17 @@ async def test_discard_oldest_trims_silently(harness: Harness, app: AsyncThoonk)
         ItemRetracted("n", to, HEADLINE, "g"),
     ]
     assert (await app.get_config("n"))["pubsub#publish_node_full"] == "discard-oldest"
+
+
+async def test_trims_are_silent_by_default(harness: Harness) -> None:
+    service = harness.service
+    alice, bob = await node_with_subscribers(service, {"pubsub#max_items": ["1"]})
+    to = recipients(alice, bob)
+    await service.publish(OWNER, "n", [("a", b"1"), ("b", b"2")])  # trims a
+    assert await harness.events() == [
+        ItemPublished("n", to, HEADLINE, "a", b"1"),
+        ItemPublished("n", to, HEADLINE, "b", b"2"),
+    ]
 
 
 async def test_retract_oldest_announces_trims(harness: Harness) -> None:

@@ -177,7 +177,7 @@ def test_to_stored_every_other_field_under_its_var() -> None:
         "pubsub#send_last_published_item": "never",
         "pubsub#max_payload_size": "64",
         "pubsub#notification_type": "headline",
-        "pubsub#publish_node_full": "retract-oldest",
+        "pubsub#publish_node_full": "discard-oldest",
     }
     assert node_config.to_stored(DEFAULT)["pubsub#max_payload_size"] is None
 
@@ -258,9 +258,10 @@ def test_render() -> None:
     assert shown["pubsub#max_payload_size"] == ""
     assert shown["pubsub#access_model"] == "open"
     assert shown["pubsub#notification_type"] == "headline"
-    assert shown["pubsub#publish_node_full"] == "retract-oldest"
-    discard = NodeConfig(publish_node_full=PublishNodeFull.DISCARD_OLDEST)
-    assert render(discard, BY_VAR["pubsub#publish_node_full"]) == "discard-oldest"
+    # trims are silent by default, as in Prosody, ejabberd and libervia-pubsub
+    assert shown["pubsub#publish_node_full"] == "discard-oldest"
+    retract = NodeConfig(publish_node_full=PublishNodeFull.RETRACT_OLDEST)
+    assert render(retract, BY_VAR["pubsub#publish_node_full"]) == "retract-oldest"
     assert render(NodeConfig(max_items=8), BY_VAR["pubsub#max_items"]) == "8"
 
 

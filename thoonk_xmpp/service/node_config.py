@@ -58,7 +58,7 @@ class NodeConfig:
     send_last_published_item: SendLastPublished = SendLastPublished.NEVER
     max_payload_size: int | None = None
     notification_type: NotificationType = NotificationType.HEADLINE
-    publish_node_full: PublishNodeFull = PublishNodeFull.RETRACT_OLDEST
+    publish_node_full: PublishNodeFull = PublishNodeFull.DISCARD_OLDEST
 
 
 @dataclass(frozen=True, slots=True)
