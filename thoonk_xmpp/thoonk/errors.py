@@ -112,10 +112,16 @@ class InvalidPosition(ThoonkError, ValueError):
 class Empty(ThoonkError, TimeoutError):
     """A blocking get timed out with nothing to return."""
 
-    def __init__(self, feed: str, timeout: float | None) -> None:
+    def __init__(self, feed: str, timeout: float | None, reason: str | None = None) -> None:
         self.feed = feed
         self.timeout = timeout
-        super().__init__(f"nothing from {_show(feed)} within {timeout} s")
+        super().__init__(f"{_show(feed)}: {reason}" if reason else _waited(feed, timeout))
+
+
+def _waited(feed: str, timeout: float | None) -> str:
+    if timeout is None or timeout == 0:
+        return f"nothing waiting in {_show(feed)}"
+    return f"nothing from {_show(feed)} within {timeout} s"
 
 
 class ConnectionLost(ThoonkError, ConnectionError):

@@ -266,7 +266,9 @@ class Job(PriorityPuts[T]):
             if kept is not None:
                 return kept
             if request is None:
-                raise Empty(self.name, timeout)
+                raise Empty(
+                    self.name, timeout, f"job {id!r} is not pending and no result of it is kept"
+                )
             remaining = None if deadline is None else max(0.0, deadline - loop.time())
             await asyncio.wait(
                 (heard, connection.closed), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
