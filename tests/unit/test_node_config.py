@@ -258,7 +258,7 @@ def test_render() -> None:
     assert shown["pubsub#max_payload_size"] == ""
     assert shown["pubsub#access_model"] == "open"
     assert shown["pubsub#notification_type"] == "headline"
-    # trims are silent by default, as in Prosody, ejabberd and libervia-pubsub
+    # trims are silent by default, as in Prosody and libervia-pubsub (ejabberd 23.01 retracts)
     assert shown["pubsub#publish_node_full"] == "discard-oldest"
     retract = NodeConfig(publish_node_full=PublishNodeFull.RETRACT_OLDEST)
     assert render(retract, BY_VAR["pubsub#publish_node_full"]) == "retract-oldest"
