@@ -10,6 +10,7 @@ compose file mounts, and compose services whose files exist in the repository.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -232,6 +233,34 @@ def test_compose_prosody_loads_the_operators_component_file() -> None:
         for config in (main, "./config/prosody/thoonk-xmpp.cfg.lua"):
             script = f"assert(loadfile({json.dumps(str(ROOT / config))}))"
             subprocess.run([lua, "-e", script], check=True, timeout=30)
+
+
+def test_prosody_accepts_the_compose_config(tmp_path: Path) -> None:
+    prosodyctl = shutil.which("prosodyctl")
+    if prosodyctl is None:
+        pytest.skip("prosodyctl is not installed; the compose Prosody config was only parsed")
+    # The container's paths, moved into tmp_path; as root Prosody also wants run_as_root.
+    mounts = bind_mounts(compose()["services"]["prosody"])
+    text = (ROOT / mounts["/etc/prosody/prosody.cfg.lua"]).read_text()
+    for target, source in mounts.items():
+        text = text.replace(target, str(ROOT / source))
+    text = text.replace("/var/run/prosody/", f"{tmp_path}/")
+    (tmp_path / "certs").mkdir()
+    config = tmp_path / "prosody.cfg.lua"
+    config.write_text(f'run_as_root = true\ndata_path = "{tmp_path}"\n' + text)
+    environment = compose()["services"]["prosody"]["environment"]
+
+    done = subprocess.run(
+        [prosodyctl, "--config", str(config), "check", "config"],
+        env={**os.environ, "THOONK_XMPP_JID": environment["THOONK_XMPP_JID"], SECRET_ENV: "x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All checks passed" in done.stdout
+    assert str(ROOT / "config/prosody/thoonk-xmpp.cfg.lua") in done.stdout
 
 
 def test_compose_settings_match_the_stack() -> None:
