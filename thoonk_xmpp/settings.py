@@ -110,6 +110,12 @@ class MetricsSettings:
     #: Seconds between samples of Redis round trip and node and subscription counts.
     sample_interval: float = 30.0
 
+    @property
+    def url(self) -> str:
+        """Where Prometheus scrapes (an IPv6 host in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:

@@ -36,6 +36,8 @@ def test_every_metrics_and_log_key_is_read() -> None:
         enabled=True, host="::1", port=19108, sample_interval=5.0
     )
     assert isinstance(settings.metrics.sample_interval, float)
+    assert settings.metrics.url == "http://[::1]:19108/metrics"
+    assert load().metrics.url == "http://127.0.0.1:9108/metrics"
     assert settings.log == LogSettings(level="debug", format="json")
 
 

@@ -54,6 +54,9 @@ def _check_config(args: argparse.Namespace) -> int:
     emit(f"component: {where} (secret from {component.secret_source})")
     emit(f"redis: {settings.redis.redacted_url}")
     emit(f"node creation: {policy.node_creation.value}; admins: {len(policy.admins)}")
+    emit(f"log: {settings.log.level}, {settings.log.format}")
+    metrics = settings.metrics
+    emit(f"metrics: {metrics.url}" if metrics.enabled else "metrics: off")
     if args.connect:
         return asyncio.run(_try_connect(settings))
     return 0

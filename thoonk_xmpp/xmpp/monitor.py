@@ -51,15 +51,11 @@ class Monitor:
         metrics.notices_queued.set_function(lambda: float(router.backlog[0]))
         metrics.events_queued.set_function(lambda: float(router.backlog[1]))
 
-    @property
-    def where(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.port}/metrics"
-
     async def start(self) -> None:
         """Open the endpoint (:class:`OSError` if the port is taken) and start sampling."""
         self.endpoint.start()
         self._sampling = asyncio.create_task(self._sample_forever(), name="metrics-sampler")
-        log.info("metrics at %s", self.where)
+        log.info("metrics at %s", self.settings.url)
 
     async def aclose(self) -> None:
         if self._sampling is not None:
