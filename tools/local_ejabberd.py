@@ -4,8 +4,8 @@ Started through Debian's ``ejabberdctl`` with a private config dir, spool, logs,
 node name and Erlang cookie.  Erlang distribution runs without epmd
 (``ERL_DIST_PORT``: the node listens on one free loopback port, and
 ``ejabberdctl`` finds it there), so nothing touches port 4369 or another
-ejabberd on the machine.  As root, ``ejabberdctl`` runs the node as the
-``ejabberd`` user, which therefore owns the temp dir.
+ejabberd on the machine.  As root the node runs as the ``ejabberd`` user,
+which therefore owns the temp dir; any other user runs it as themselves.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class EjabberdServer(LocalServer):
         )
         # Erlang's resolver settings: none (the stock file is /etc/ejabberd/inetrc).
         (self.dir / "inetrc").write_text("")
+        self._write_ctl()
         for sub in ("spool", "logs"):
             (self.dir / sub).mkdir(exist_ok=True)
         self._hand_over()
@@ -108,10 +109,25 @@ class EjabberdServer(LocalServer):
         for path in (self.dir, *self.dir.rglob("*")):
             os.chown(path, user.pw_uid, user.pw_gid)
 
+    def _write_ctl(self) -> None:
+        """The package's ejabberdctl, run as whoever starts it.
+
+        Debian's script only runs as root (then through ``su`` to the ejabberd user,
+        in a session of its own that stop() could not reach) or as ejabberd itself;
+        this copy leaves the choice of user to :meth:`_user_switch`.
+        """
+        script = Path(require("ejabberdctl", "ejabberd")).read_text()
+        fixed = script.replace(f"\nINSTALLUSER={EJABBERD_USER}\n", "\nINSTALLUSER=\n", 1)
+        if fixed == script:
+            raise RuntimeError("ejabberdctl has no INSTALLUSER line; is this Debian's ejabberd?")
+        path = self.dir / "ejabberdctl"
+        path.write_text(fixed)
+        path.chmod(0o755)
+
     def ctl_argv(self, *command: str) -> list[str]:
-        """``ejabberdctl`` with this server's private options, then ``command``."""
+        """Our ejabberdctl with this server's private options, then ``command``."""
         return [
-            require("ejabberdctl", "ejabberd"),
+            str(self.dir / "ejabberdctl"),
             "--config-dir",
             str(self.dir),
             "--config",
@@ -135,7 +151,7 @@ class EjabberdServer(LocalServer):
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                **self._as_ejabberd(),
+                **self._user_switch(),
             )
         try:
             for port in (self.c2s_port, self.component_port, self.http_port):
@@ -145,18 +161,13 @@ class EjabberdServer(LocalServer):
             raise RuntimeError(f"{exc}; ejabberd said:\n{self.errors()}") from None
         self.start_seconds = time.monotonic() - began
 
-    def _as_ejabberd(self) -> dict[str, Any]:
-        """Popen arguments that run ejabberdctl as the ejabberd user.
-
-        Switching here rather than letting ejabberdctl call ``su`` keeps the Erlang VM
-        in our process group (``su -c`` starts a session of its own), so stop() reaches it.
-        """
-        user = pwd.getpwuid(os.geteuid())
-        if user.pw_name != EJABBERD_USER:
-            if os.geteuid() != 0:
-                raise RuntimeError(f"ejabberd runs only as root or as {EJABBERD_USER}")
-            user = _ejabberd_user()
-        env = {**os.environ, "HOME": str(self.dir), "USER": user.pw_name, "LOGNAME": user.pw_name}
+    def _user_switch(self) -> dict[str, Any]:
+        """Popen arguments: as root, run as the ejabberd user; otherwise as ourselves."""
+        env = {**os.environ, "HOME": str(self.dir)}
+        if os.geteuid() != 0:
+            return {"env": env}
+        user = _ejabberd_user()
+        env |= {"USER": user.pw_name, "LOGNAME": user.pw_name}
         return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [], "env": env}
 
     def stop(self) -> None:
@@ -214,20 +225,6 @@ class EjabberdServer(LocalServer):
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
             raise RuntimeError(f"ejabberd {command} failed: {exc.code} {detail}") from None
-
-    def ctl(self, *command: str) -> str:
-        """Run ``ejabberdctl command`` against this node (a new Erlang VM: about a second)."""
-        done: subprocess.CompletedProcess[bytes] = subprocess.run(
-            self.ctl_argv(*command),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-            **self._as_ejabberd(),
-        )
-        output = (done.stdout + done.stderr).decode(errors="replace").strip()
-        if done.returncode != 0:
-            raise RuntimeError(f"ejabberdctl {' '.join(command)} failed: {output}")
-        return output
 
 
 def _ejabberd_user() -> pwd.struct_passwd:
