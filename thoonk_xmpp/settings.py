@@ -7,7 +7,7 @@ error message.
 
 The component secret is taken from the first of: the ``THOONK_XMPP_SECRET``
 environment variable, the file named by ``[component] secret_file``, or
-``[component] secret`` (a file may not give both keys).
+``[component] secret`` (see :mod:`.component_secret`).
 
 [pubsub] becomes the service's own :class:`ServicePolicy`, and
 [pubsub.default_node] its :class:`NodeConfig` defaults, keyed by field name.
@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .component_secret import NOT_READ, SecretError, component_secret
+from .component_secret import SECRET_ENV as SECRET_ENV  # re-exported
+from .component_secret import SECRET_FILE_LIMIT as SECRET_FILE_LIMIT  # re-exported
 from .service.delivery import DeliveryPolicy
 from .service.model import NodeCreation
 from .service.node_config import NodeConfig
@@ -36,10 +39,6 @@ T = TypeVar("T")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("plain", "json")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-#: The environment variable that overrides the secret in the file (Prosody reads it too).
-SECRET_ENV = "THOONK_XMPP_SECRET"
-#: A secret file longer than this is surely the wrong file.
-SECRET_FILE_LIMIT = 4096
 
 
 class SettingsError(ValueError):
@@ -129,8 +128,18 @@ class Settings:
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
 
     @classmethod
-    def from_toml(cls, path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read and check a TOML settings file (a relative ``secret_file`` is beside it)."""
+    def from_toml(
+        cls,
+        path: str | Path,
+        environ: Mapping[str, str] | None = None,
+        *,
+        secret_needed: bool = True,
+    ) -> Settings:
+        """Read and check a TOML settings file (a relative ``secret_file`` is beside it).
+
+        Without ``secret_needed`` (commands that never talk to the XMPP server) the
+        secret is not looked for: ``component.secret`` is empty.
+        """
         try:
             with open(path, "rb") as file:
                 data = tomllib.load(file)
@@ -138,7 +147,7 @@ class Settings:
             raise SettingsError(None, f"cannot read {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(None, f"{path} is not valid TOML: {exc}") from None
-        return cls.from_mapping(data, environ, Path(path).parent)
+        return cls.from_mapping(data, environ, Path(path).parent, secret_needed=secret_needed)
 
     @classmethod
     def from_mapping(
@@ -146,12 +155,14 @@ class Settings:
         data: Mapping[str, Any],
         environ: Mapping[str, str] | None = None,
         base: Path | None = None,
+        *,
+        secret_needed: bool = True,
     ) -> Settings:
         """Check already-parsed TOML data; ``environ`` defaults to ``os.environ``."""
         tables = _Table("", data, _KNOWN[""])
         component = _component(
             tables.table("component", required=True),
-            os.environ if environ is None else environ,
+            (os.environ if environ is None else environ) if secret_needed else None,
             base or Path(),
         )
         return cls(
@@ -264,13 +275,19 @@ def _is_bare_jid(text: str) -> bool:
     return _is_domain(domain) and not any(c in local for c in "@/ \t\n")
 
 
-def _component(table: _Table, environ: Mapping[str, str], base: Path) -> ComponentSettings:
+def _component(table: _Table, environ: Mapping[str, str] | None, base: Path) -> ComponentSettings:
+    """[component]; the secret is looked for only with an ``environ`` to look in."""
     jid = table.text("jid")
     if not _is_domain(jid):
         raise SettingsError(
             table.key("jid"), f"{jid!r} is not a domain JID such as pubsub.example.org"
         )
-    secret, source = _secret(table, environ, base)
+    secret, source = "", NOT_READ
+    if environ is not None:
+        try:
+            secret, source = component_secret(table.data, environ, base)
+        except SecretError as exc:
+            raise SettingsError(exc.key, exc.problem) from None
     return ComponentSettings(
         jid=jid.lower(),
         secret=secret,
@@ -279,47 +296,6 @@ def _component(table: _Table, environ: Mapping[str, str], base: Path) -> Compone
         reconnect_max_delay=table.number("reconnect_max_delay", 60.0, low=1, high=3600),
         secret_source=source,
     )
-
-
-def _secret(table: _Table, environ: Mapping[str, str], base: Path) -> tuple[str, str]:
-    """The component secret and where it came from (see the module's docstring)."""
-    if "secret" in table.data and "secret_file" in table.data:
-        raise SettingsError(table.key("secret_file"), "give either secret or secret_file, not both")
-    if SECRET_ENV in environ:
-        if not environ[SECRET_ENV]:
-            raise SettingsError(SECRET_ENV, "set but empty")
-        return environ[SECRET_ENV], f"${SECRET_ENV}"
-    if "secret_file" in table.data:
-        path = base / table.text("secret_file")
-        return _read_secret(table.key("secret_file"), path), f"file {path}"
-    if "secret" not in table.data:
-        raise SettingsError(
-            table.key("secret"), f"required (or secret_file, or ${SECRET_ENV} in the environment)"
-        )
-    secret = table.get("secret", str)
-    if not secret:
-        raise SettingsError(table.key("secret"), "must not be empty")
-    return secret, table.key("secret")
-
-
-def _read_secret(key: str, path: Path) -> str:
-    """One secret from a file (a trailing line break is not part of it); never echoed."""
-    try:
-        with path.open("rb") as file:
-            data = file.read(SECRET_FILE_LIMIT + 1)
-    except OSError as exc:
-        raise SettingsError(key, f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > SECRET_FILE_LIMIT:
-        raise SettingsError(key, f"{path} is longer than {SECRET_FILE_LIMIT} bytes")
-    try:
-        secret = data.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise SettingsError(key, f"{path} is not UTF-8 text") from None
-    if not secret:
-        raise SettingsError(key, f"{path} is empty")
-    if "\n" in secret or "\r" in secret:
-        raise SettingsError(key, f"{path} holds more than one line")
-    return secret
 
 
 def _port(table: _Table, default: int) -> int:

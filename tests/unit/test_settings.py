@@ -407,3 +407,15 @@ def test_secret_file_must_be_a_path(value: Any) -> None:
         )
 
     assert caught.value.key == "component.secret_file"
+
+
+def test_secret_not_looked_for_when_not_needed(tmp_path: Path) -> None:
+    keys = {"secret_file": str(tmp_path / "absent")}
+    settings = Settings.from_mapping(
+        component_only(**keys), {SECRET_ENV: FROM_ENV}, secret_needed=False
+    )
+
+    assert settings.component.secret == ""
+    assert settings.component.secret_source == "nowhere (not needed)"
+    with pytest.raises(SettingsError, match=r"^component\.secret_file: cannot read"):
+        Settings.from_mapping(component_only(**keys), NO_ENV)

@@ -107,7 +107,7 @@ def _actor(settings: Settings, wanted: str | None) -> Actor | None:
 
 def run_admin(args: argparse.Namespace, work: AdminWork) -> int:
     """Load the settings, connect, and run ``work`` as a service admin; the exit status."""
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, secret_needed=False)
     if settings is None:
         return EXIT_USAGE
     actor = _actor(settings, args.admin)

@@ -86,7 +86,7 @@ async def _stats(url: str, feed: str | None, as_json: bool) -> int:
 def _run_stats(args: argparse.Namespace) -> int:
     url = args.redis
     if url is None:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, secret_needed=False)
         if settings is None:
             return EXIT_USAGE
         url = settings.redis.url

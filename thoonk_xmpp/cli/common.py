@@ -63,10 +63,14 @@ def fail(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
-def load_settings(path: str) -> Settings | None:
-    """The settings in ``path``, or None after printing why they cannot be used."""
+def load_settings(path: str, *, secret_needed: bool = True) -> Settings | None:
+    """The settings in ``path``, or None after printing why they cannot be used.
+
+    Commands that never talk to the XMPP server pass ``secret_needed=False``: an admin's
+    shell need not reach the service's secret (a systemd credential, say).
+    """
     try:
-        return Settings.from_toml(path)
+        return Settings.from_toml(path, secret_needed=secret_needed)
     except SettingsError as exc:
         fail(f"{path}: {exc}")
         return None
