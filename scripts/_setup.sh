@@ -64,15 +64,19 @@ ensure_packages() {
 }
 
 # ensure_venv — $root/.venv with `pip install -e '.[dev]'`, redone only when
-# pyproject.toml changes; puts the venv first on PATH.
+# pyproject.toml changes; puts the venv first on PATH. A .venv that is a symlink is
+# another checkout's (a git worktree sharing it): used as it is, since installing this
+# checkout into it would move that checkout's editable install here.
 ensure_venv() {
     local venv="$root/.venv" stamp
-    if [[ ! -x $venv/bin/python ]]; then
+    if [[ -L $venv ]]; then
+        say "using $venv as it is (shared: $(readlink -f "$venv"))"
+    elif [[ ! -x $venv/bin/python ]]; then
         say "creating $venv"
         python3 -m venv "$venv"
     fi
     stamp="$venv/.installed-$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
-    if [[ ! -f $stamp ]]; then
+    if [[ ! -L $venv && ! -f $stamp ]]; then
         say "pip install -e '.[dev]'"
         "$venv/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
         (cd "$root" && "$venv/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]')

@@ -162,3 +162,26 @@ def test_setup_needs_no_sudo_as_root() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
     assert "sudo" not in done.stderr
+
+
+def test_a_shared_venv_is_used_as_it_is(tmp_path: Path) -> None:
+    """A worktree whose .venv links to another checkout's never reinstalls into it."""
+    shared = Path(sys.executable).parent.parent
+    (tmp_path / ".venv").symlink_to(shared)
+    # Unparseable: were it installed after all, pip would stop before changing anything.
+    (tmp_path / "pyproject.toml").write_text("[project\n")
+    before = sorted(p.name for p in shared.iterdir())
+    script = 'root="$1"; source "$2"; ensure_venv; command -v python'
+    done = subprocess.run(
+        ["bash", "-euc", script, "setup", str(tmp_path), str(ROOT / "scripts" / "_setup.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "using" in done.stdout and "as it is" in done.stdout
+    assert "pip install" not in done.stdout
+    assert done.stdout.splitlines()[-1] == str(tmp_path / ".venv" / "bin" / "python")
+    assert sorted(p.name for p in shared.iterdir()) == before  # no new .installed-* stamp
