@@ -165,7 +165,8 @@ class Report:
             f"  stored {len(self.stored)}; XMPP publisher: {len(xmpp.acked)} acked,"
             f" {len(xmpp.errors)} errors {dict(collections.Counter(xmpp.errors.values()))},"
             f" {len(xmpp.unanswered)} unanswered; Thoonk publisher: {len(thoonk.acked)} acked,"
-            f" {len(thoonk.failed)} failed {dict(collections.Counter(thoonk.failed.values()))}",
+            f" {len(thoonk.failed)} failed {dict(collections.Counter(thoonk.failed.values()))}"
+            f" ({len(set(thoonk.failed) & set(self.stored))} of them stored all the same)",
             *(t.line(f"subscriber {n}") for n, t in enumerate(self.tallies, 1)),
             *self._twice(),
             *self._refused(),

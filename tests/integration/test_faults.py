@@ -7,9 +7,9 @@ of one node, then compares ids (see :mod:`tests.integration.faults`):
 - every item Redis stored (every acknowledged one among them) reached every
   subscriber, and no subscriber got an item Redis never stored;
 - no publish answered with an error was stored;
-- no item came twice, except after a kill -9, and then only items stored in the
-  ``margin + 2 × mark_interval`` seconds before it (the committed watermark lags
-  that much), each at most twice;
+- no item came twice, except after a kill -9, and then only items stored shortly
+  before it (the committed watermark lags by ``margin`` plus up to two
+  mark intervals; the test allows four), each at most twice;
 - the component's resident memory grows by less than 40 MB.
 
 Two tests are expected failures of open items of issue 8, each limited to the one
@@ -36,8 +36,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 #: Growth of the component's resident memory that counts as unbounded.
 RSS_GROWTH_MB = 40.0
 #: How long before a fault an item may have been stored and still be sent again: the
-#: committed watermark lags by the margin plus up to two mark intervals.
-RESENT_WINDOW = MARGIN + 2 * MARK_INTERVAL
+#: committed watermark lags by the margin plus up to two mark intervals, and by as
+#: much again when a busy machine slows the marks down.
+RESENT_WINDOW = MARGIN + 4 * MARK_INTERVAL
+#: How long after a fault began an item may still have been sent before the component
+#: noticed (Prosody takes a moment to close its streams).
+NOTICED_WITHIN = 0.5
 
 
 class SentTwice(AssertionError):
@@ -67,7 +71,7 @@ def check(report: Report, *, twice_allowed: bool = False) -> None:
     before, after = report.rss_mb
     assert after - before < RSS_GROWTH_MB, f"memory grew\n{figures}"
     stored_at = report.twice_stored_at()
-    assert not stored_at or (stored_at[0] >= -RESENT_WINDOW and stored_at[-1] <= 0.1), (
+    assert not stored_at or (stored_at[0] >= -RESENT_WINDOW and stored_at[-1] <= NOTICED_WITHIN), (
         f"items sent twice outside the {RESENT_WINDOW} s before the fault\n{figures}"
     )
     if not twice_allowed and stored_at:
@@ -87,7 +91,7 @@ async def test_kill_9_component_and_start_it_again(tmp_path: Path) -> None:
             return time.time()
 
         report = await rig.exercise(
-            "kill -9 the component, start again 2 s later", kill_and_restart
+            "kill -9 the component, start again 2 s later", kill_and_restart, lead_in=4.0
         )
         check(report, twice_allowed=True)
 

@@ -80,6 +80,8 @@ class Ledger:
         self._marks = 0
         # mark time → (its number, the gap count when it was published)
         self._issued: dict[int, tuple[int, int]] = {}
+        # marks that came back before the call that published them returned
+        self._early: set[int] = set()
         self._to_commit: int | None = None
         #: The time of the newest mark of ours that went through the router.
         self.passed = 0
@@ -114,14 +116,29 @@ class Ledger:
 
     # --- marks -------------------------------------------------------------------------
 
-    def mark_issued(self, at_ms: int) -> None:
+    @property
+    def gaps(self) -> int:
+        """How many gaps began so far: read it before publishing a mark."""
+        return self._gaps
+
+    def mark_issued(self, at_ms: int, gaps: int) -> None:
+        """A mark was published at ``at_ms``, when :attr:`gaps` was ``gaps``.
+
+        The mark may have come back through the notice subscription already (the
+        listener can read it before the publishing call returns): it passes now.
+        """
         self._marks += 1
-        self._issued[at_ms] = (self._marks, self._gaps)
+        self._issued[at_ms] = (self._marks, gaps)
+        early, self._early = self._early, {t for t in self._early if t > at_ms}
+        if at_ms in early:
+            self.mark_passed(at_ms)
 
     def mark_passed(self, at_ms: int) -> None:
         """A mark of ours went through the router: commit it unless a gap came between."""
         issued = self._issued.pop(at_ms, None)
         if issued is None:
+            if at_ms > self.passed:
+                self._early.add(at_ms)  # back before mark_issued: it passes there
             return
         self.passed = max(self.passed, at_ms)
         number, gaps = issued

@@ -136,8 +136,9 @@ class EventRouter:
             return
         try:
             async with asyncio.timeout(timeout):
+                gaps = ledger.gaps
                 at = await self._watermarks.mark(None, ())
-                ledger.mark_issued(at)
+                ledger.mark_issued(at, gaps)
                 while ledger.passed < at and not ledger.gap:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
                 await asyncio.sleep(ledger.policy.margin)
@@ -176,7 +177,10 @@ class EventRouter:
                     self._queue_notice(_CATCH_UP)
                 continue
             try:
-                ledger.mark_issued(await self._watermarks.mark(ledger.take_commit(), self.slots))
+                gaps = ledger.gaps
+                ledger.mark_issued(
+                    await self._watermarks.mark(ledger.take_commit(), self.slots), gaps
+                )
             except Exception as exc:
                 log.warning("delivery mark failed: %s", exc)
 
