@@ -32,7 +32,7 @@ from .component_secret import SECRET_FILE_LIMIT as SECRET_FILE_LIMIT  # re-expor
 from .service.delivery import DeliveryPolicy
 from .service.model import NodeCreation
 from .service.node_config import NodeConfig
-from .service.policy import ServicePolicy
+from .service.policy import RequestLimits, ServicePolicy
 
 T = TypeVar("T")
 
@@ -126,6 +126,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
     @classmethod
     def from_toml(
@@ -172,6 +173,7 @@ class Settings:
             log=_log(tables.table("log")),
             metrics=_metrics(tables.table("metrics")),
             delivery=_delivery(tables.table("delivery")),
+            limits=_limits(tables.table("limits")),
         )
 
 
@@ -246,7 +248,7 @@ _NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
 
 #: The keys of each table, by dotted name ("" is the file's top level).
 _KNOWN: dict[str, set[str]] = {
-    "": {"component", "redis", "pubsub", "log", "metrics", "delivery"},
+    "": {"component", "redis", "pubsub", "log", "metrics", "delivery", "limits"},
     "component": {"jid", "secret", "secret_file", "host", "port", "reconnect_max_delay"},
     "redis": {"url"},
     "pubsub": {
@@ -255,12 +257,14 @@ _KNOWN: dict[str, set[str]] = {
         "creators",
         "local_domains",
         "max_items_cap",
+        "max_nodes_per_owner",
         "default_node",
     },
     "pubsub.default_node": _NODE_FIELDS,
     "log": {f.name for f in dataclasses.fields(LogSettings)},
     "metrics": {f.name for f in dataclasses.fields(MetricsSettings)},
     "delivery": {f.name for f in dataclasses.fields(DeliveryPolicy)},
+    "limits": {f.name for f in dataclasses.fields(RequestLimits)},
 }
 
 
@@ -358,6 +362,7 @@ def _pubsub(table: _Table, component_jid: str) -> ServicePolicy:
         local_domains=local_domains,
         creators=creators,
         max_items_cap=cap,
+        max_nodes_per_owner=_positive(table, "max_nodes_per_owner"),
         defaults=_node_defaults(table.table("default_node"), cap),
     )
 
@@ -400,4 +405,24 @@ def _delivery(table: _Table) -> DeliveryPolicy:
         catch_up_items=count("catch_up_items", default.catch_up_items),
         catch_up_age=table.number("catch_up_age", default.catch_up_age, low=1, high=30 * 86400),
         held_events=count("held_events", default.held_events),
+    )
+
+
+def _positive(table: _Table, key: str) -> int | None:
+    """An optional positive integer (leaving it out means no limit)."""
+    if key not in table.data:
+        return None
+    value = table.get(key, int)
+    if value < 1:
+        raise SettingsError(table.key(key), "must be a positive integer")
+    return value
+
+
+def _limits(table: _Table) -> RequestLimits:
+    default = RequestLimits()
+    return RequestLimits(
+        pending_per_sender=_positive(table, "pending_per_sender") or default.pending_per_sender,
+        pending=_positive(table, "pending") or default.pending,
+        rate=table.number("rate", default.rate, low=0, high=1_000_000),
+        burst=_positive(table, "burst") or default.burst,
     )

@@ -419,3 +419,44 @@ def test_secret_not_looked_for_when_not_needed(tmp_path: Path) -> None:
     assert settings.component.secret_source == "nowhere (not needed)"
     with pytest.raises(SettingsError, match=r"^component\.secret_file: cannot read"):
         Settings.from_mapping(component_only(**keys), NO_ENV)
+
+
+def test_delivery_and_limits_tables() -> None:
+    settings = load(
+        delivery={"mark_interval": 0.25, "margin": 2, "catch_up_items": 50, "catch_up_age": 60},
+        limits={"pending_per_sender": 5, "pending": 50, "rate": 2.5, "burst": 10},
+        pubsub={"max_nodes_per_owner": 3},
+    )
+    assert (settings.delivery.mark_interval, settings.delivery.margin) == (0.25, 2.0)
+    assert (settings.delivery.catch_up_items, settings.delivery.catch_up_age) == (50, 60.0)
+    limits = settings.limits
+    assert (limits.pending_per_sender, limits.pending, limits.rate, limits.burst) == (
+        5,
+        50,
+        2.5,
+        10,
+    )
+    assert settings.pubsub.max_nodes_per_owner == 3
+    defaults = load()
+    assert defaults.limits.rate == 0  # no rate limit unless configured
+    assert defaults.pubsub.max_nodes_per_owner is None
+    assert defaults.delivery.catch_up_items == 10_000
+
+
+@pytest.mark.parametrize(
+    ("tables", "key"),
+    [
+        ({"delivery": {"mark_interval": 0}}, "delivery.mark_interval"),
+        ({"delivery": {"margin": -1}}, "delivery.margin"),
+        ({"delivery": {"catch_up_items": 0}}, "delivery.catch_up_items"),
+        ({"delivery": {"catch_up_age": "1h"}}, "delivery.catch_up_age"),
+        ({"delivery": {"held": 3}}, "delivery.held"),
+        ({"limits": {"pending": 0}}, "limits.pending"),
+        ({"limits": {"pending_per_sender": -2}}, "limits.pending_per_sender"),
+        ({"limits": {"rate": -1}}, "limits.rate"),
+        ({"limits": {"burst": 1.5}}, "limits.burst"),
+        ({"pubsub": {"max_nodes_per_owner": 0}}, "pubsub.max_nodes_per_owner"),
+    ],
+)
+def test_bad_delivery_and_limits_values_are_named(tables: dict[str, Any], key: str) -> None:
+    assert refused(**tables).key == key

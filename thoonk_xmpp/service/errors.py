@@ -22,6 +22,8 @@ is raised before any change, so a refused request changes nothing::
     ├── InvalidNodeConfig (ValueError)     names the field
     ├── PreconditionNotMet (ValueError)    names the field
     ├── PayloadTooBig (ValueError)
+    ├── TooManyNodes (PermissionError)     the owner holds the most nodes allowed
+    ├── OutcomeUnknown (ConnectionError)   Redis went away with a write in flight, for long
     └── Unsupported (NotImplementedError)  names the XEP-0060 feature
 """
 
@@ -132,6 +134,20 @@ class PayloadTooBig(PubSubError, ValueError):
         self.size = size
         self.limit = limit
         super().__init__(f"payload of {size} bytes exceeds the node limit of {limit}")
+
+
+class TooManyNodes(PubSubError, PermissionError):
+    def __init__(self, owner: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"{owner} already owns {limit} nodes, the most allowed")
+
+
+class OutcomeUnknown(PubSubError, ConnectionError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Redis went away while the change was being made ({detail}) and did not come"
+            " back in time: whether it was made is not known"
+        )
 
 
 class Unsupported(PubSubError, NotImplementedError):

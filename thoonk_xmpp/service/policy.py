@@ -20,6 +20,8 @@ class ServicePolicy:
     creators: frozenset[str] = frozenset()
     #: Largest ``pubsub#max_items``; ``max`` means this (None: unbounded).
     max_items_cap: int | None = None
+    #: Most nodes one bare JID may own (admins excepted; None: no limit).
+    max_nodes_per_owner: int | None = None
     defaults: NodeConfig = field(default_factory=NodeConfig)
 
     def is_admin(self, actor: Actor) -> bool:
@@ -36,3 +38,17 @@ class ServicePolicy:
                 return actor.domain in self.local_domains
             case NodeCreation.LIST:
                 return actor.bare in self.creators
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """How many requests may wait, and how fast one sender may send (``[limits]``)."""
+
+    #: Requests of one sender (full JID) taken but not yet answered.
+    pending_per_sender: int = 100
+    #: Requests of everybody taken but not yet answered.
+    pending: int = 10_000
+    #: Requests per second one sender may make on average (0: no limit) ...
+    rate: float = 0.0
+    #: ... and at once after being idle.
+    burst: int = 100

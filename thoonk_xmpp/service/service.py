@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed, FeedType, InvalidName, keys
 from thoonk_xmpp.thoonk import FeedNotFound as ThoonkFeedNotFound
 from thoonk_xmpp.thoonk import ItemNotFound as ThoonkItemNotFound
+from thoonk_xmpp.thoonk.names import decode_id, new_ids
 
 from . import node_config
 from .access import Action, may
@@ -25,9 +26,11 @@ from .errors import (
     PayloadRequired,
     PayloadTooBig,
     PreconditionNotMet,
+    TooManyNodes,
 )
 from .model import AccessModel, Actor, Affiliation, Item, ItemsPage
 from .node_config import NodeConfig
+from .outcomes import settled
 from .policy import ServicePolicy
 from .store import NodeStore, bare
 from .subscriptions import SubscriptionOps
@@ -151,6 +154,12 @@ class PubSubService(SubscriptionOps):
         """Create a node (an instant node when ``node`` is None); returns its id."""
         if not self.policy.may_create(actor):
             raise Forbidden("create nodes")
+        limit = self.policy.max_nodes_per_owner
+        if limit is not None and not self.policy.is_admin(actor):
+            affiliations = await self.store.jid_affiliations(actor.bare)
+            owned = [n for n, a in affiliations.items() if a == Affiliation.OWNER]
+            if len(await self.store.existing(owned)) >= limit:
+                raise TooManyNodes(actor.bare, limit)
         name = node if node is not None else uuid.uuid4().hex
         if not name or "\x00" in name:
             raise BadRequest(f"invalid node id {name!r}")
@@ -197,8 +206,12 @@ class PubSubService(SubscriptionOps):
                 "access_model": config.access_model.value,
             },
         )
+
+        async def deleted() -> bool | None:
+            return True if not await self.thoonk.feed_exists(node) else None
+
         try:
-            await self.thoonk.delete_feed(node)
+            await settled(lambda: self.thoonk.delete_feed(node), deleted)
         except ThoonkFeedNotFound:
             await self.store.redis.delete(keys.node_tombstone(node))
             raise NodeNotFound(node) from None
@@ -208,8 +221,13 @@ class PubSubService(SubscriptionOps):
     async def purge_node(self, actor: Actor, node: str) -> None:
         """Remove every item; subscribers get one purge event."""
         await self.check(actor, node, Action.PURGE)
+        feed = await self._feed(node)
+
+        async def purged() -> list[str] | None:
+            return [] if not await feed.get_ids() else None
+
         try:
-            await (await self._feed(node)).purge()
+            await settled(feed.purge, purged)
         except ThoonkFeedNotFound:
             raise NodeNotFound(node) from None
 
@@ -257,11 +275,22 @@ class PubSubService(SubscriptionOps):
             if config.max_payload_size is not None and size > config.max_payload_size:
                 raise PayloadTooBig(size, config.max_payload_size)
         feed = await self._feed(node)
-        entries = [(payload or b"", item_id) for item_id, payload in items]
+        # ids made here, not by the feed: after a lost connection they tell whether it ran
+        fresh = iter(new_ids(sum(1 for item_id, _ in items if item_id is None) or 1))
+        entries = [
+            (payload or b"", item_id or decode_id(next(fresh))) for item_id, payload in items
+        ]
         if not entries:
-            entries = [(b"", None)]
+            entries = [(b"", decode_id(next(fresh)))]
+
+        async def stored() -> list[str] | None:
+            ids = [item_id for _, item_id in entries]
+            found = await feed.get_items(ids)
+            same = all(got == payload for got, (payload, _) in zip(found, entries, strict=True))
+            return ids if same else None
+
         try:
-            return await feed.publish_many(entries)
+            return await settled(lambda: feed.publish_many(entries), stored)
         except InvalidName as exc:
             raise BadRequest(str(exc)) from None
         except ThoonkFeedNotFound:
@@ -294,8 +323,14 @@ class PubSubService(SubscriptionOps):
         if not ids:
             raise ItemRequired("an item id")
         await self.check(actor, node, Action.RETRACT_ANY)
+        feed = await self._feed(node)
+
+        async def retracted() -> bool | None:
+            gone = all(item is None for item in await feed.get_items(ids))
+            return True if gone else None
+
         try:
-            await (await self._feed(node)).retract_many(ids, announce=notify)
+            await settled(lambda: feed.retract_many(ids, announce=notify), retracted)
         except ThoonkItemNotFound as exc:
             raise ItemNotFound(node, str(exc.item_id)) from None
         except InvalidName as exc:

@@ -245,6 +245,13 @@ class NodeStore:
             if aff is not None
         }
 
+    async def existing(self, nodes: list[str]) -> list[str]:
+        """Those of ``nodes`` that exist (a deleted node's affiliations outlive it briefly)."""
+        if not nodes:
+            return []
+        found = await self.redis.smismember(keys.FEEDS, nodes)
+        return [node for node, there in zip(nodes, found, strict=True) if there]
+
     async def set_affiliations(self, node: str, changes: Mapping[str, Affiliation]) -> None:
         """Apply affiliation changes atomically (``none`` removes one)."""
         key_args: list[bytes] = []

@@ -22,12 +22,14 @@ from slixmpp.xmlstream import tostring
 
 from thoonk_xmpp.metrics import Metrics
 from thoonk_xmpp.service.errors import PubSubError
+from thoonk_xmpp.service.policy import RequestLimits
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 
 from . import handlers, ns, parsing
 from .errors import error_element, refused
+from .limits import RequestGate
 from .requests import Request
 
 log = logging.getLogger(__name__)
@@ -97,11 +99,11 @@ class PubSubComponent:
         service: PubSubService,
         router: EventRouter,
         *,
-        request_timeout: float = 15.0,
+        limits: RequestLimits | None = None,
     ) -> None:
         self.jid = JID(jid).bare
-        #: Longest a request may take (e.g. Redis hung); then internal-server-error.
-        self.request_timeout = request_timeout
+        #: How many requests may wait for their answers (none is ever timed out).
+        self.gate = RequestGate(limits or RequestLimits())
         self.host = host
         self.port = port
         self.service = service
@@ -249,7 +251,13 @@ class PubSubComponent:
         to = element.get("to", "")
         if to != self.jid and _bare(to) != self.jid:
             return False
+        sender = element.get("from", "")
+        refusal = self.gate.admit(sender)
+        if refusal is not None:
+            self._refuse(element, None, refusal, 0.0)
+            return True
         task = asyncio.ensure_future(self._on_iq(element))
+        task.add_done_callback(lambda _: self.gate.release(sender))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return True
@@ -268,6 +276,14 @@ class PubSubComponent:
             if self._last_of.get(sender) is answered:
                 del self._last_of[sender]
 
+    def _refuse(
+        self, iq: ET.Element, request: Request | None, error: BaseException, started: float
+    ) -> None:
+        self.send_element(handlers.error_iq(iq, error_element(error)))
+        verb, condition = refused(iq, request, error)
+        if self.metrics is not None:
+            self.metrics.answered(verb, condition, started or time.perf_counter())
+
     async def _answer(self, iq: ET.Element) -> None:
         started = time.perf_counter() if self.metrics is not None else 0.0
         request: Request | None = None
@@ -277,17 +293,13 @@ class PubSubComponent:
             ctx = handlers.Context(
                 self.service, self.router, self.jid, envelope.sender, envelope.actor
             )
-            async with asyncio.timeout(self.request_timeout):
-                reply = await handlers.handle(ctx, request)
+            reply = await handlers.handle(ctx, request)
         except Exception as exc:
-            if isinstance(exc, ThoonkConnectionLost | RedisConnectionError | TimeoutError):
-                log.warning("cannot answer %s now: %s", iq.get("id"), exc or "timed out")
+            if isinstance(exc, ThoonkConnectionLost | RedisConnectionError):
+                log.warning("cannot answer %s now: %s", iq.get("id"), exc)
             elif not isinstance(exc, PubSubError):
                 log.exception("answering %s failed", tostring(iq))
-            self.send_element(handlers.error_iq(iq, error_element(exc)))
-            verb, condition = refused(iq, request, exc)
-            if self.metrics is not None:
-                self.metrics.answered(verb, condition, started)
+            self._refuse(iq, request, exc, started)
             return
         self.send_element(handlers.result_iq(iq, reply.payload))
         if self.metrics is not None:

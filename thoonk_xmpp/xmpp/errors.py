@@ -10,7 +10,9 @@ Request parsing raises the few errors below, which extend the service tree
     │   └── InvalidJid
     │       └── MalformedJid       a 'jid' attribute that is not a JID
     ├── UnknownRequest             a pubsub request this service does not know
-    └── ServiceUnavailable         a namespace this service does not serve
+    ├── ServiceUnavailable         a namespace this service does not serve
+    ├── Overloaded                 too many requests waiting (:mod:`.limits`)
+    └── RateLimited                the sender is over its request rate
 
 :data:`ERRORS` maps each class to (error type, stanza condition, pubsub
 condition); :func:`spec_for` walks the MRO, so a new subclass inherits its
@@ -63,6 +65,16 @@ class ServiceUnavailable(e.PubSubError):
         super().__init__(f"no service for namespace {namespace!r}")
 
 
+class Overloaded(e.PubSubError):
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"too many requests waiting {what} (at most {limit}); try again later")
+
+
+class RateLimited(e.PubSubError):
+    def __init__(self, rate: float) -> None:
+        super().__init__(f"more than {rate:g} requests per second; slow down")
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
     """How one error class looks on the wire (RFC 6120 §8.3, XEP-0060 §12)."""
@@ -107,6 +119,10 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     e.Unsupported: ErrorSpec("cancel", "feature-not-implemented", "unsupported"),
     UnknownRequest: ErrorSpec("cancel", "feature-not-implemented"),
     ServiceUnavailable: ErrorSpec("cancel", "service-unavailable"),  # RFC 6120 §8.4
+    e.TooManyNodes: ErrorSpec("cancel", "policy-violation"),  # RFC 6120 §8.3.3.12
+    e.OutcomeUnknown: ErrorSpec("wait", "internal-server-error"),
+    Overloaded: ErrorSpec("wait", "resource-constraint"),  # RFC 6120 §8.3.3.18
+    RateLimited: ErrorSpec("wait", "policy-violation"),
 }
 
 #: For anything that is not a PubSubError (a bug, Redis gone): never leak details.

@@ -71,6 +71,7 @@ class Bridge:
             component.port,
             self.service,
             self.router,
+            limits=settings.limits,
         )
         #: The Prometheus figures; None unless [metrics] enabled.
         self.metrics = self.component.metrics = Metrics() if settings.metrics.enabled else None

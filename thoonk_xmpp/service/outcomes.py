@@ -1,0 +1,62 @@
+"""Writes whose Redis connection dropped with them in flight: find out what happened.
+
+A request is never answered with an error while its write may still happen.
+No write has a timeout of ours (a hung Redis runs it when it resumes, and the
+answer waits for that).  When the connection drops with the write in flight,
+the write either ran or never will: once Redis answers again, the service
+checks which (``happened``) and answers with the real outcome, running the
+write again only when it did not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from thoonk_xmpp.thoonk import ConnectionLost
+
+from .errors import OutcomeUnknown
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Longest wait, in seconds, for Redis to answer again before giving up on an outcome.
+PATIENCE = 60.0
+
+
+async def settled(
+    write: Callable[[], Awaitable[T]],
+    happened: Callable[[], Awaitable[T | None]],
+    *,
+    patience: float = PATIENCE,
+) -> T:
+    """Run ``write``; after a lost connection, its result if ``happened`` finds it done.
+
+    ``happened`` returns the write's result when the write took effect, or
+    None when it did not (then it is run again).  Raises
+    :class:`~.errors.OutcomeUnknown` when Redis stays away for ``patience`` seconds.
+    """
+    try:
+        return await write()
+    except ConnectionLost as exc:
+        lost = exc
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    delay = 0.05
+    while True:
+        try:
+            done = await happened()
+            if done is not None:
+                log.info("a write in flight when Redis went away had taken effect")
+                return done
+            return await write()
+        except (ConnectionLost, RedisConnectionError):
+            if loop.time() + delay > deadline:
+                raise OutcomeUnknown(str(lost)) from lost
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
