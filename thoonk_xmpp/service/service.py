@@ -278,7 +278,8 @@ class PubSubService(SubscriptionOps):
         # ids made here, not by the feed: after a lost connection they tell whether it ran
         fresh = iter(new_ids(sum(1 for item_id, _ in items if item_id is None) or 1))
         entries = [
-            (payload or b"", item_id or decode_id(next(fresh))) for item_id, payload in items
+            (payload or b"", decode_id(next(fresh)) if item_id is None else item_id)
+            for item_id, payload in items
         ]
         if not entries:
             entries = [(b"", decode_id(next(fresh)))]
