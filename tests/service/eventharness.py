@@ -81,6 +81,9 @@ async def start_harness(service: PubSubService, sink: RecordingSink) -> Harness:
     router = EventRouter(service, sink)
     service.thoonk.listener.add_sink(router.on_notice)
     router.start()
+    # the start's catch-up done first: it sends stored items of every node, marker too,
+    # ahead of notices queued after it, and "events()" relies on order across nodes
+    await router.drain()
     await service.create_node(ADMIN, MARKER)
     await service.subscribe(ADMIN, MARKER, MARKER_JID)
     return Harness(service, router, sink)
