@@ -405,6 +405,7 @@ def _delivery(table: _Table) -> DeliveryPolicy:
         catch_up_items=count("catch_up_items", default.catch_up_items),
         catch_up_age=table.number("catch_up_age", default.catch_up_age, low=1, high=30 * 86400),
         held_events=count("held_events", default.held_events),
+        in_flight=table.number("in_flight", default.in_flight, low=0, high=60),
     )
 
 

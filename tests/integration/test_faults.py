@@ -96,13 +96,6 @@ async def test_kill_9_component_and_start_it_again(tmp_path: Path) -> None:
         check(report, twice_allowed=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SentTwice,
-    reason="issue 8 item 1 ('reaches every subscriber once'): when the XMPP link is lost the"
-    " router forgets what it sent and the catch-up sends again every item above the"
-    " watermark (about margin + mark_interval), though Prosody delivered them",
-)
 async def test_restart_prosody(tmp_path: Path) -> None:
     async with Rig.open(tmp_path) as rig:
 
@@ -144,12 +137,6 @@ async def test_restart_redis_with_its_append_only_file(tmp_path: Path) -> None:
         check(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StoredButRefused,
-    reason="issue 8 item 4: a request timed out after 15 s is answered internal-server-error"
-    " while its write still runs when Redis resumes",
-)
 async def test_pause_redis_for_20_seconds(tmp_path: Path) -> None:
     async with Rig.open(tmp_path) as rig:
 

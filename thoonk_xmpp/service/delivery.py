@@ -26,12 +26,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-import zlib
 from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
 log = logging.getLogger(__name__)
+
+#: Seconds of sends that may still sit in the component's outbox when a link closes.
+WRITE_TURN: Final = 0.005
 
 #: Nodes are spread over this many slots; each slot is delivered by one instance.
 SLOTS: Final = 64
@@ -57,10 +59,12 @@ class DeliveryPolicy:
     catch_up_age: float = 3600.0
     #: Events other than items (retract, purge, config, delete) kept while the link is down.
     held_events: int = 10_000
+    #: Seconds before a lost XMPP link within which what was sent is sent again.
+    in_flight: float = 0.25
 
 
-#: node → item id → (CRC-32 of the item, mark count when recorded)
-_Seen = dict[str, dict[str, tuple[int, int]]]
+#: node → item id → (CRC-32 of the item, mark count and monotonic time when recorded)
+_Seen = dict[str, dict[str, tuple[int, int, float]]]
 
 
 class Ledger:
@@ -91,11 +95,14 @@ class Ledger:
 
     # --- gaps -----------------------------------------------------------------------
 
-    def begin_gap(self, *, link_lost: bool = False) -> None:
+    def begin_gap(self, *, link_lost: bool = False, in_order: bool = False) -> None:
         """Events can no longer be delivered in order (the link or the notices were lost).
 
-        When the XMPP link was lost, what was sent lately may not have arrived:
-        it is forgotten, so the catch-up sends it again.
+        When the XMPP link was lost, what was handed on in its last ``in_flight``
+        seconds may not have reached the server: that is forgotten, so the catch-up
+        sends it again (the server took the rest: a restart of it does not repeat them).
+        A link closed ``in_order`` lost at most what was handed on for the write then
+        under way (:data:`WRITE_TURN`).
         """
         if not self.gap:
             self.gap = True
@@ -103,7 +110,8 @@ class Ledger:
             self._gap_began = time.monotonic()
             self._dropped_since_gap = 0
         if link_lost:
-            self._sent.clear()
+            lost = WRITE_TURN if in_order else self.policy.in_flight
+            self._forget_sent_since(time.monotonic() - lost)
 
     def end_gap(self) -> tuple[float, int]:
         """A catch-up is about to run: (seconds the gap lasted, items dropped in it)."""
@@ -162,34 +170,42 @@ class Ledger:
         while order and order[0][0] < keep_from:
             _, node, item_id, caught = order.popleft()
             seen = (self._caught if caught else self._sent).get(node)
-            if seen is not None and seen.get(item_id, (0, keep_from))[1] < keep_from:
+            if seen is not None and seen.get(item_id, (0, keep_from, 0.0))[1] < keep_from:
                 del seen[item_id]
                 if not seen:
                     del (self._caught if caught else self._sent)[node]
 
     # --- items ---------------------------------------------------------------------------
 
-    def sent(self, node: str, item_id: str, item: bytes) -> None:
-        """A live notice's item was handed on."""
-        self._remember(self._sent, node, item_id, item, caught=False)
+    def sent(self, node: str, item_id: str, digest: int) -> None:
+        """An item was handed to the sink while the link was up."""
+        self._remember(self._sent, node, item_id, digest, caught=False)
 
-    def caught_up(self, node: str, item_id: str, item: bytes) -> None:
-        """A catch-up sent this item; its live notice, if it comes, is not sent again."""
-        self._remember(self._caught, node, item_id, item, caught=True)
-        self._remember(self._sent, node, item_id, item, caught=False)
+    def caught_up(self, node: str, item_id: str, digest: int) -> None:
+        """A catch-up sends this item; its live notice, if it comes, is not sent again."""
+        self._remember(self._caught, node, item_id, digest, caught=True)
 
-    def was_sent(self, node: str, item_id: str, item: bytes) -> bool:
+    def was_sent(self, node: str, item_id: str, digest: int) -> bool:
         """Whether this very item (same id and content) was sent lately."""
-        return self._sent.get(node, {}).get(item_id, (None, 0))[0] == zlib.crc32(item)
+        return self._sent.get(node, {}).get(item_id, (None, 0, 0.0))[0] == digest
 
-    def take_caught(self, node: str, item_id: str, item: bytes) -> bool:
+    def take_caught(self, node: str, item_id: str, digest: int) -> bool:
         """Whether a catch-up already sent this item (then its live notice is skipped)."""
         seen = self._caught.get(node)
-        if seen is None or seen.get(item_id, (None, 0))[0] != zlib.crc32(item):
+        if seen is None or seen.get(item_id, (None, 0, 0.0))[0] != digest:
             return False
         del seen[item_id]
         return True
 
-    def _remember(self, seen: _Seen, node: str, item_id: str, item: bytes, *, caught: bool) -> None:
-        seen.setdefault(node, {})[item_id] = (zlib.crc32(item), self._marks)
+    def _remember(self, seen: _Seen, node: str, item_id: str, digest: int, *, caught: bool) -> None:
+        seen.setdefault(node, {})[item_id] = (digest, self._marks, time.monotonic())
         self._order.append((self._marks, node, item_id, caught))
+
+    def _forget_sent_since(self, moment: float) -> None:
+        """Forget items handed on after ``moment``: they may not have left before the loss."""
+        for node in list(self._sent):
+            seen = self._sent[node]
+            for item_id in [i for i, (_, _, at) in seen.items() if at > moment]:
+                del seen[item_id]
+            if not seen:
+                del self._sent[node]

@@ -8,7 +8,7 @@ messages.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .model import NotificationType
@@ -41,6 +41,8 @@ class ItemPublished(Event):
     replay: bool = False
     #: Epoch ms the replayed item was published (the delay stamp), where known.
     published_ms: int | None = None
+    #: CRC-32 of the stored item, for the delivery ledger (None: not tracked).
+    digest: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

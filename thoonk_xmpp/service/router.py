@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Awaitable, Iterable, Mapping
 
 from redis.exceptions import RedisError
@@ -155,10 +156,15 @@ class EventRouter:
         self.ledger.link_up = True
         self._queue_notice(_CATCH_UP)
 
-    def link_lost(self) -> None:
-        """The XMPP link is down: events wait for a catch-up from here on."""
+    def link_lost(self, *, in_order: bool = False) -> None:
+        """The XMPP link is down: events wait for a catch-up from here on.
+
+        ``in_order``: the server closed it after reading what we had written, so only
+        what was still being written is sent again; otherwise the last ``in_flight``
+        seconds of it are.
+        """
         self.ledger.link_up = False
-        self.ledger.begin_gap(link_lost=True)
+        self.ledger.begin_gap(link_lost=True, in_order=in_order)
 
     def _queue_notice(self, notice: Notice) -> None:
         try:
@@ -204,9 +210,10 @@ class EventRouter:
                 config, recipients = loaded
                 nodes += 1
                 for item in stored:
-                    if ledger.was_sent(node, item.id, item.item):
+                    digest = zlib.crc32(item.item)
+                    if ledger.was_sent(node, item.id, digest):
                         continue
-                    ledger.caught_up(node, item.id, item.item)
+                    ledger.caught_up(node, item.id, digest)
                     if not config.deliver_notifications or not recipients:
                         continue
                     payload = item.item if config.deliver_payloads else None
@@ -220,6 +227,7 @@ class EventRouter:
                             payload,
                             replay=True,
                             published_ms=item.published_ms,
+                            digest=digest,
                         )
                     )
         except Exception:
@@ -256,6 +264,7 @@ class EventRouter:
                     self.ledger.mark_passed(event.at_ms)
                 else:
                     await self.sink.deliver(event)
+                    self._handed(event)
             except Exception:
                 log.exception("delivering %r failed", event)
             finally:
@@ -265,6 +274,11 @@ class EventRouter:
     async def _emit(self, event: Event) -> None:
         if event.recipients and self._deliverable(event):
             await self._queue.put(event)
+
+    def _handed(self, event: Event) -> None:
+        """The sink took ``event``: a tracked item counts as sent if the link was up."""
+        if isinstance(event, ItemPublished) and event.digest is not None and not self.ledger.gap:
+            self.ledger.sent(event.node, event.item_id, event.digest)
 
     def _deliverable(self, event: Event) -> bool:
         """False for an event made in a gap: an item is dropped (a catch-up sends it),
@@ -340,6 +354,7 @@ class EventRouter:
         if self._queue.empty() and not self._delivering:
             try:
                 if self.sink.deliver_now(event):
+                    self._handed(event)
                     return True
             except Exception:
                 log.exception("delivering %r failed", event)
@@ -456,25 +471,28 @@ class EventRouter:
             )
         ):
             self._owe(notice.feed, notice.count, announced=False)
+        digest = None
         if notice.kind in (NoticeKind.PUBLISH, NoticeKind.EDIT):
-            item = notice.item or b""
-            if self.ledger.take_caught(notice.feed, notice.item_id or "", item):
+            digest = zlib.crc32(notice.item or b"")
+            if self.ledger.take_caught(notice.feed, notice.item_id or "", digest):
                 return None  # a catch-up sent this very item already
-            if not self.ledger.gap:
-                self.ledger.sent(notice.feed, notice.item_id or "", item)
         if not config.deliver_notifications:
             return None
-        return self._event_for(notice, config, recipients, forced)
+        return self._event_for(notice, config, recipients, forced, digest)
 
     @staticmethod
     def _event_for(
-        notice: Notice, config: NodeConfig, recipients: tuple[Recipient, ...], forced: bool
+        notice: Notice,
+        config: NodeConfig,
+        recipients: tuple[Recipient, ...],
+        forced: bool,
+        digest: int | None,
     ) -> Event | None:
         node, kind_type, item_id = notice.feed, config.notification_type, notice.item_id or ""
         match notice.kind:
             case NoticeKind.PUBLISH | NoticeKind.EDIT:
                 payload = notice.item if config.deliver_payloads else None
-                return ItemPublished(node, recipients, kind_type, item_id, payload)
+                return ItemPublished(node, recipients, kind_type, item_id, payload, digest=digest)
             case NoticeKind.RETRACT:
                 if config.notify_retract or forced:
                     return ItemRetracted(node, recipients, kind_type, item_id)

@@ -79,12 +79,30 @@ class Bridge:
         # Events wait for a session with the server, then for a catch-up (see
         # thoonk_xmpp.service.delivery): a session start or end is a gap in delivery.
         self.router.link_lost()
-        self.component.xmpp.add_event_handler("session_start", lambda _: self.router.link_up())
-        self.component.xmpp.add_event_handler("disconnected", lambda _: self.router.link_lost())
+        self._shut_down = False
+        self.component.xmpp.add_event_handler("session_start", self._on_link_up)
+        self.component.xmpp.add_event_handler("stream_error", self._on_stream_error)
+        self.component.xmpp.add_event_handler("disconnected", self._on_link_lost)
         #: How many sessions with the XMPP server were started (1 after :meth:`start`).
         self.sessions = 0
         #: Notifications dropped because the link to the XMPP server was down.
         self.dropped = 0
+
+    def _on_link_up(self, _: Any) -> None:
+        self._shut_down = False
+        self.router.link_up()
+
+    def _on_stream_error(self, error: Any) -> None:
+        # A server shutting down in order ends the stream with system-shutdown after
+        # reading what was written: nothing was left in flight on the link.
+        self._shut_down = str(error["condition"]) == "system-shutdown"
+
+    def _on_link_lost(self, reason: Any) -> None:
+        # A server that ended the stream or closed the connection in order (no error)
+        # had read everything written before; a reset one may have lost the last writes.
+        in_order = self._shut_down or reason is None or reason == "End of stream"
+        log.info("XMPP link lost (%s)", "closed in order" if in_order else reason or "dropped")
+        self.router.link_lost(in_order=in_order)
 
     def _send(self, messages: list[str]) -> None:
         # While the link is down the server could not route them anyway, so
