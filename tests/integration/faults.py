@@ -35,8 +35,9 @@ from thoonk_xmpp.thoonk import keys
 from tools.localservers import ProsodyServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
-#: How far apart delivery marks go, and how much is sent again after a crash (the defaults).
-MARK_INTERVAL, MARGIN = 0.5, 1.0
+#: How far apart delivery marks go, how much is sent again after a crash and after a
+#: dropped XMPP link (the defaults).
+MARK_INTERVAL, MARGIN, IN_FLIGHT = 0.5, 1.0, 0.25
 #: The id of the item published last, once everything else arrived: a fence for late events.
 SENTINEL = "sentinel"
 
@@ -265,6 +266,7 @@ class Rig:
             "[delivery]\n"
             f"mark_interval = {MARK_INTERVAL}\n"
             f"margin = {MARGIN}\n"
+            f"in_flight = {IN_FLIGHT}\n"
         )
 
     async def _teardown(self) -> None:
