@@ -15,18 +15,15 @@ waits for fan-out).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import zlib
 from collections.abc import Awaitable, Iterable, Mapping
 
-from redis.exceptions import RedisError
-
-from thoonk_xmpp.thoonk import Notice, NoticeKind, ThoonkError
+from thoonk_xmpp.thoonk import Notice, NoticeKind
 
 from .access import Action, may
-from .catch_up import StoredSince, Watermarks
-from .delivery import SLOTS, DeliveryPolicy, Ledger
+from .delivering import Delivering, Loaded, MarkPassed
+from .delivery import DeliveryPolicy
 from .events import (
     Event,
     ItemPublished,
@@ -50,24 +47,8 @@ _NOTICE_BATCH = 256
 #: Nodes whose recipient lists are kept between notices.
 _RECIPIENTS_KEPT = 4096
 
-#: A node's config and the recipients of its events; None when it is not a node.
-Loaded = tuple[NodeConfig, tuple[Recipient, ...]] | None
 
-
-class _MarkPassed:
-    """In the delivery queue: everything before this mark of ours was handed on."""
-
-    __slots__ = ("at_ms",)
-
-    def __init__(self, at_ms: int) -> None:
-        self.at_ms = at_ms
-
-
-#: A notice that asks the routing task for a catch-up (never on the wire).
-_CATCH_UP = Notice(NoticeKind.LISTENING, "")
-
-
-class EventRouter:
+class EventRouter(Delivering):
     """Turns notices into events and delivers them in order through a bounded queue."""
 
     def __init__(
@@ -78,25 +59,7 @@ class EventRouter:
         queue_size: int = 10_000,
         delivery: DeliveryPolicy | None = None,
     ) -> None:
-        self.service = service
-        self.store = service.store
-        self.redis = service.store.redis
-        self._listener = service.thoonk.listener
-        self.sink = sink
-        self.ledger = Ledger(delivery or DeliveryPolicy())
-        self._watermarks = Watermarks(service.thoonk)
-        self._stored = StoredSince(service.thoonk, self.ledger.policy)
-        #: The slots whose events this instance delivers.
-        self.slots: frozenset[int] = frozenset(range(SLOTS))
-        #: Events other than items made while the link was down, sent after it is back.
-        self._held: list[Event] = []
-        self._queue: asyncio.Queue[Event | _MarkPassed] = asyncio.Queue(queue_size)
-        self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
-        self._task: asyncio.Task[None] | None = None
-        self._routing: asyncio.Task[None] | None = None
-        # set while the routing task works on a batch / the delivery task on an event
-        self._batching = False
-        self._delivering = False
+        super().__init__(service, sink, queue_size=queue_size, delivery=delivery)
         # node → (the state they were computed from, recipients): recomputed when it changes
         self._recipients_of: dict[str, tuple[NodeState, tuple[Recipient, ...]]] = {}
         # node → (the listener epoch it was counted in, retract notices still owed, whether
@@ -104,194 +67,6 @@ class EventRouter:
         # purge notice or a discard-oldest node's trim notice (swallowed). The retracts come
         # in the epoch of the notice that announced them, or never.
         self._owed: dict[str, tuple[int | None, int, bool]] = {}
-        self._marking: asyncio.Task[None] | None = None
-
-    # --- lifecycle ------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._deliver_forever(), name="pubsub-delivery")
-        if self._routing is None or self._routing.done():
-            self._routing = asyncio.create_task(self._route_forever(), name="pubsub-routing")
-        if self._marking is None or self._marking.done():
-            self._marking = asyncio.create_task(self._mark_forever(), name="pubsub-marks")
-        self._queue_notice(_CATCH_UP)
-
-    async def aclose(self) -> None:
-        for task in (self._marking, self._routing, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._marking = self._routing = self._task = None
-
-    async def settle(self, timeout: float = 5.0) -> None:
-        """Before a clean stop: commit how far delivery went, so a successor starts there.
-
-        A last mark goes through; then, while events still flow, the margin passes
-        (notices of items stored before the mark come within it), and the mark's own
-        time is committed rather than the mark less the margin.
-        """
-        ledger = self.ledger
-        if ledger.gap or self._routing is None or self._routing.done():
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                gaps = ledger.gaps
-                at = await self._watermarks.mark(None, ())
-                ledger.mark_issued(at, gaps)
-                while ledger.passed < at and not ledger.gap:  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(ledger.policy.margin)
-                await self.drain()
-                if not ledger.gap:
-                    await self._watermarks.mark(at, self.slots)
-        except (TimeoutError, ThoonkError, RedisError) as exc:
-            log.warning("could not record how far delivery went: %s", exc or "timed out")
-
-    # --- gaps and catch-up ------------------------------------------------------------
-
-    def link_up(self) -> None:
-        """The XMPP link is (back) up: catch up on what it missed."""
-        self.ledger.link_up = True
-        self._queue_notice(_CATCH_UP)
-
-    def link_lost(self, *, in_order: bool = False) -> None:
-        """The XMPP link is down: events wait for a catch-up from here on.
-
-        ``in_order``: the server closed it after reading what we had written, so only
-        what was still being written is sent again; otherwise the last ``in_flight``
-        seconds of it are.
-        """
-        self.ledger.link_up = False
-        self.ledger.begin_gap(link_lost=True, in_order=in_order)
-
-    def _queue_notice(self, notice: Notice) -> None:
-        try:
-            self._notices.put_nowait(notice)
-        except asyncio.QueueFull:
-            # a catch-up is owed anyway: the gap stays open until one runs
-            log.warning("notice queue full; catch-up deferred")
-
-    async def _mark_forever(self) -> None:
-        """Publish delivery marks, commit the watermarks they earn, retry owed catch-ups."""
-        ledger = self.ledger
-        while True:
-            await asyncio.sleep(ledger.policy.mark_interval)
-            if ledger.gap:
-                if ledger.link_up and self._listener.epoch is not None and self._notices.empty():
-                    self._queue_notice(_CATCH_UP)
-                continue
-            try:
-                gaps = ledger.gaps
-                ledger.mark_issued(
-                    await self._watermarks.mark(ledger.take_commit(), self.slots), gaps
-                )
-            except Exception as exc:
-                log.warning("delivery mark failed: %s", exc)
-
-    async def _catch_up(self) -> None:
-        """Send what was stored above the watermarks (routing task only, so in order)."""
-        ledger = self.ledger
-        ledger.begin_gap()
-        if not ledger.link_up or self._listener.epoch is None:
-            return  # the link's return or the next subscription brings another
-        lasted, dropped = ledger.end_gap()
-        held, self._held = self._held, []
-        try:
-            for event in held:
-                await self._emit(event)
-            watermarks = await self._watermarks.of(self.slots)
-            sent = nodes = 0
-            async for node, stored in self._stored.items(watermarks):
-                loaded = await self._load(node)
-                if loaded is None:
-                    continue
-                config, recipients = loaded
-                nodes += 1
-                for item in stored:
-                    digest = zlib.crc32(item.item)
-                    if ledger.was_sent(node, item.id, digest):
-                        continue
-                    ledger.caught_up(node, item.id, digest)
-                    if not config.deliver_notifications or not recipients:
-                        continue
-                    payload = item.item if config.deliver_payloads else None
-                    sent += 1
-                    await self._queue.put(
-                        ItemPublished(
-                            node,
-                            recipients,
-                            config.notification_type,
-                            item.id,
-                            payload,
-                            replay=True,
-                            published_ms=item.published_ms,
-                            digest=digest,
-                        )
-                    )
-        except Exception:
-            log.exception("catch-up failed; trying again")
-            ledger.begin_gap()
-            return
-        if dropped or held or sent:
-            log.info(
-                "caught up after a gap of %.1f s: %d items not sent during it, %d held events"
-                " and %d items sent now for %d nodes",
-                lasted,
-                dropped,
-                len(held),
-                sent,
-                nodes,
-            )
-
-    @property
-    def backlog(self) -> tuple[int, int]:
-        """(notices waiting to be routed, events waiting to be delivered)."""
-        return self._notices.qsize(), self._queue.qsize()
-
-    async def drain(self) -> None:
-        """Wait until every queued notice is routed and every event handed to the sink."""
-        await self._notices.join()
-        await self._queue.join()
-
-    async def _deliver_forever(self) -> None:
-        while True:
-            event = await self._queue.get()
-            self._delivering = True
-            try:
-                if isinstance(event, _MarkPassed):
-                    self.ledger.mark_passed(event.at_ms)
-                else:
-                    await self.sink.deliver(event)
-                    self._handed(event)
-            except Exception:
-                log.exception("delivering %r failed", event)
-            finally:
-                self._delivering = False
-                self._queue.task_done()
-
-    async def _emit(self, event: Event) -> None:
-        if event.recipients and self._deliverable(event):
-            await self._queue.put(event)
-
-    def _handed(self, event: Event) -> None:
-        """The sink took ``event``: a tracked item counts as sent if the link was up."""
-        if isinstance(event, ItemPublished) and event.digest is not None and not self.ledger.gap:
-            self.ledger.sent(event.node, event.item_id, event.digest)
-
-    def _deliverable(self, event: Event) -> bool:
-        """False for an event made in a gap: an item is dropped (a catch-up sends it),
-        anything else is held (up to a bound) for after the catch-up."""
-        if not self.ledger.gap:
-            return True
-        if isinstance(event, ItemPublished):
-            self.ledger.drop()
-        elif len(self._held) < self.ledger.policy.held_events:
-            self._held.append(event)
-        else:
-            self.ledger.drop()
-        return False
 
     # --- notices --------------------------------------------------------------------
 
@@ -338,7 +113,7 @@ class EventRouter:
             if self._queue.empty() and not self._delivering:
                 self.ledger.mark_passed(notice.count or 0)
             else:
-                self._queue.put_nowait(_MarkPassed(notice.count or 0))
+                self._queue.put_nowait(MarkPassed(notice.count or 0))
             return True
         if notice.kind not in self._ROUTED:
             return False
@@ -411,7 +186,7 @@ class EventRouter:
             await self._catch_up()
             return
         if notice.kind == NoticeKind.MARK:
-            await self._queue.put(_MarkPassed(notice.count or 0))
+            await self._queue.put(MarkPassed(notice.count or 0))
             return
         if notice.kind not in self._ROUTED:
             return
