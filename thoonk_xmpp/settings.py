@@ -61,6 +61,9 @@ class ComponentSettings:
     port: int = 5347
     #: Longest wait, in seconds, between attempts to reconnect to the server.
     reconnect_max_delay: float = 60.0
+    #: When another instance holds the component JID (``conflict``), wait to take over
+    #: from it instead of failing: one active instance and standbys (Prosody).
+    standby: bool = False
     #: Where the secret came from: ``$THOONK_XMPP_SECRET``, ``file PATH`` or ``component.secret``.
     secret_source: str = "component.secret"
 
@@ -249,7 +252,7 @@ _NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
 #: The keys of each table, by dotted name ("" is the file's top level).
 _KNOWN: dict[str, set[str]] = {
     "": {"component", "redis", "pubsub", "log", "metrics", "delivery", "limits"},
-    "component": {"jid", "secret", "secret_file", "host", "port", "reconnect_max_delay"},
+    "component": {"jid", "secret", "secret_file", "host", "port", "reconnect_max_delay", "standby"},
     "redis": {"url"},
     "pubsub": {
         "admins",
@@ -298,6 +301,7 @@ def _component(table: _Table, environ: Mapping[str, str] | None, base: Path) -> 
         host=table.text("host", "127.0.0.1"),
         port=_port(table, 5347),
         reconnect_max_delay=table.number("reconnect_max_delay", 60.0, low=1, high=3600),
+        standby=table.get("standby", bool, False),
         secret_source=source,
     )
 
@@ -399,14 +403,20 @@ def _delivery(table: _Table) -> DeliveryPolicy:
             raise SettingsError(table.key(key), "must be between 1 and 10000000")
         return got
 
-    return DeliveryPolicy(
+    policy = DeliveryPolicy(
         mark_interval=table.number("mark_interval", default.mark_interval, low=0.05, high=60),
         margin=table.number("margin", default.margin, low=0, high=600),
         catch_up_items=count("catch_up_items", default.catch_up_items),
         catch_up_age=table.number("catch_up_age", default.catch_up_age, low=1, high=30 * 86400),
         held_events=count("held_events", default.held_events),
         in_flight=table.number("in_flight", default.in_flight, low=0, high=60),
+        shared=table.get("shared", bool, default.shared),
+        lease_time=table.number("lease_time", default.lease_time, low=1, high=600),
+        lease_interval=table.number("lease_interval", default.lease_interval, low=0.1, high=60),
     )
+    if policy.lease_interval * 2 > policy.lease_time:
+        raise SettingsError(table.key("lease_interval"), "must be at most half of lease_time")
+    return policy
 
 
 def _positive(table: _Table, key: str) -> int | None:

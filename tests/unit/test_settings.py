@@ -460,3 +460,20 @@ def test_delivery_and_limits_tables() -> None:
 )
 def test_bad_delivery_and_limits_values_are_named(tables: dict[str, Any], key: str) -> None:
     assert refused(**tables).key == key
+
+
+def test_instances_share_or_stand_by() -> None:
+    settings = load(
+        component={"standby": True},
+        delivery={"shared": True, "lease_time": 3, "lease_interval": 0.5},
+    )
+    assert settings.component.standby
+    assert (settings.delivery.shared, settings.delivery.lease_time) == (True, 3.0)
+    assert settings.delivery.lease_interval == 0.5
+    assert not load().component.standby
+    assert not load().delivery.shared
+    assert refused(delivery={"lease_time": 2, "lease_interval": 1.5}).key == (
+        "delivery.lease_interval"
+    )
+    assert refused(component={"standby": "yes"}).key == "component.standby"
+    assert refused(delivery={"shared": 1}).key == "delivery.shared"

@@ -90,6 +90,8 @@ class StoredSince:
         self, watermarks: dict[int, int]
     ) -> AsyncIterator[tuple[str, list[StoredItem]]]:
         """(node, its items above the watermark, oldest first) for nodes of these slots."""
+        if not watermarks:
+            return
         nodes = [n for n in sorted(await self.thoonk.get_feeds()) if slot_of(n) in watermarks]
         for start in range(0, len(nodes), _NODES_PER_CALL):
             batch = nodes[start : start + _NODES_PER_CALL]

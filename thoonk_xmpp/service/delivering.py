@@ -21,8 +21,9 @@ from redis.exceptions import RedisError
 from thoonk_xmpp.thoonk import Notice, NoticeKind, ThoonkError
 
 from .catch_up import StoredSince, Watermarks
-from .delivery import SLOTS, DeliveryPolicy, Ledger
+from .delivery import SLOTS, DeliveryPolicy, Ledger, slot_of
 from .events import Event, ItemPublished, NotificationSink, Recipient
+from .leases import Leases
 from .node_config import NodeConfig
 from .service import PubSubService
 
@@ -64,8 +65,14 @@ class Delivering(ABC):
         self.ledger = Ledger(delivery or DeliveryPolicy())
         self._watermarks = Watermarks(service.thoonk)
         self._stored = StoredSince(service.thoonk, self.ledger.policy)
+        policy = self.ledger.policy
+        #: Leases of slots when several instances share the Redis; None: deliver all.
+        self._leases = Leases(service.thoonk, policy.lease_time) if policy.shared else None
         #: The slots whose events this instance delivers.
-        self.slots: frozenset[int] = frozenset(range(SLOTS))
+        self.slots: frozenset[int] = frozenset() if policy.shared else frozenset(range(SLOTS))
+        # slots leased but not caught up yet
+        self._gaining: set[int] = set()
+        self._slot_of: dict[str, int] = {}
         #: Events other than items made while the link was down, sent after it is back.
         self._held: list[Event] = []
         self._queue: asyncio.Queue[Event | MarkPassed] = asyncio.Queue(queue_size)
@@ -73,9 +80,21 @@ class Delivering(ABC):
         self._task: asyncio.Task[None] | None = None
         self._routing: asyncio.Task[None] | None = None
         self._marking: asyncio.Task[None] | None = None
+        self._leasing: asyncio.Task[None] | None = None
         # set while the routing task works on a batch / the delivery task on an event
         self._batching = False
         self._delivering = False
+
+    def delivers(self, node: str) -> bool:
+        """Whether this instance sends the events of ``node`` (its slot is ours)."""
+        if self._leases is None:
+            return True
+        slot = self._slot_of.get(node)
+        if slot is None:
+            if len(self._slot_of) > 65_536:
+                self._slot_of.clear()
+            slot = self._slot_of[node] = slot_of(node)
+        return slot in self.slots
 
     @abstractmethod
     async def _route_forever(self) -> None:
@@ -94,15 +113,18 @@ class Delivering(ABC):
             self._routing = asyncio.create_task(self._route_forever(), name="pubsub-routing")
         if self._marking is None or self._marking.done():
             self._marking = asyncio.create_task(self._mark_forever(), name="pubsub-marks")
+        if self._leases is not None and (self._leasing is None or self._leasing.done()):
+            self._leasing = asyncio.create_task(self._lease_forever(), name="pubsub-leases")
+        self.ledger.begin_gap()  # whatever happened before this start: catch up on it
         self._queue_notice(CATCH_UP)
 
     async def aclose(self) -> None:
-        for task in (self._marking, self._routing, self._task):
+        for task in (self._leasing, self._marking, self._routing, self._task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._marking = self._routing = self._task = None
+        self._leasing = self._marking = self._routing = self._task = None
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Before a clean stop: commit how far delivery went, so a successor starts there.
@@ -125,6 +147,8 @@ class Delivering(ABC):
                 await self.drain()
                 if not ledger.gap:
                     await self._watermarks.mark(at, self.slots)
+                if self._leases is not None:
+                    self.slots = await self._leases.renew(able=False)  # others take over now
         except (TimeoutError, ThoonkError, RedisError) as exc:
             log.warning("could not record how far delivery went: %s", exc or "timed out")
 
@@ -169,18 +193,51 @@ class Delivering(ABC):
             except Exception as exc:
                 log.warning("delivery mark failed: %s", exc)
 
+    async def _lease_forever(self) -> None:
+        """Shared delivery: hold the leases of this instance's slots while it can deliver."""
+        assert self._leases is not None
+        while True:
+            able = self.ledger.link_up and self._listener.epoch is not None
+            try:
+                held = await self._leases.renew(able)
+            except Exception as exc:
+                log.warning("renewing delivery leases failed: %s", exc)
+                held = frozenset()  # they expire unless renewed: deliver none meanwhile
+            lost, gained = self.slots - held, held - self.slots - self._gaining
+            if lost:
+                self.slots -= lost
+                log.info(
+                    "delivering %d slots of nodes now (%d handed over)", len(self.slots), len(lost)
+                )
+            if gained:
+                # they count as ours once the catch-up that follows has sent what they
+                # missed (in the routing task, so in order with their notices)
+                self._gaining |= gained
+                self._queue_notice(CATCH_UP)
+            await asyncio.sleep(self.ledger.policy.lease_interval)
+
     async def _catch_up(self) -> None:
-        """Send what was stored above the watermarks (routing task only, so in order)."""
+        """Send what was stored above the watermarks (routing task only, so in order).
+
+        After a gap, for every slot this instance delivers; otherwise for the slots
+        it has just leased.
+        """
         ledger = self.ledger
-        ledger.begin_gap()
         if not ledger.link_up or self._listener.epoch is None:
+            ledger.begin_gap()
             return  # the link's return or the next subscription brings another
-        lasted, dropped = ledger.end_gap()
-        held, self._held = self._held, []
+        slots, self._gaining = frozenset(self._gaining), set()
+        held: list[Event] = []
+        lasted, dropped = 0.0, 0
+        if ledger.gap:
+            lasted, dropped = ledger.end_gap()
+            held, self._held = self._held, []
+            slots |= self.slots
+        self.slots |= slots
         try:
             for event in held:
                 await self._emit(event)
-            watermarks = await self._watermarks.of(self.slots)
+            watermarks = await self._watermarks.of(slots)
             sent = nodes = 0
             async for node, stored in self._stored.items(watermarks):
                 loaded = await self._load(node)
@@ -211,6 +268,7 @@ class Delivering(ABC):
                     )
         except Exception:
             log.exception("catch-up failed; trying again")
+            self._gaining |= slots - self.slots
             ledger.begin_gap()
             return
         if dropped or held or sent:

@@ -61,6 +61,12 @@ class DeliveryPolicy:
     held_events: int = 10_000
     #: Seconds before a lost XMPP link within which what was sent is sent again.
     in_flight: float = 0.25
+    #: Several instances share the Redis: each delivers the slots it leases.
+    shared: bool = False
+    #: Seconds a lease lasts unless renewed (how soon a dead instance's slots move).
+    lease_time: float = 5.0
+    #: Seconds between lease renewals.
+    lease_interval: float = 1.0
 
 
 #: node → item id → (CRC-32 of the item, mark count and monotonic time when recorded)

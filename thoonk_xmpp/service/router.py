@@ -117,6 +117,8 @@ class EventRouter(Delivering):
             return True
         if notice.kind not in self._ROUTED:
             return False
+        if not self.delivers(notice.feed):
+            return True  # another instance sends this node's events
         state = self.store.states.cached(notice.feed)
         if state is None:
             return False
@@ -177,8 +179,11 @@ class EventRouter(Delivering):
             NoticeKind.NOTIFY,
         }
     )
+    _ROUTED_BY_NODE = _ROUTED | {NoticeKind.DELETE}
 
     async def _route(self, notice: Notice, loaded_nodes: dict[str, Loaded] | None = None) -> None:
+        if notice.kind in self._ROUTED_BY_NODE and not self.delivers(notice.feed):
+            return  # another instance sends this node's events
         if notice.kind == NoticeKind.DELETE:
             await self._node_deleted(notice.feed)
             return

@@ -40,6 +40,8 @@ EXIT_STARTUP: Final = 1
 STARTUP_TIMEOUT: Final = 10.0
 #: First wait before reconnecting to the XMPP server; doubles up to the configured cap.
 FIRST_RETRY_DELAY: Final = 0.5
+#: Wait between a standby's tries to take over the component JID.
+STANDBY_RETRY_DELAY: Final = 0.5
 
 
 class StartupError(Exception):
@@ -79,7 +81,7 @@ class Bridge:
         # Events wait for a session with the server, then for a catch-up (see
         # thoonk_xmpp.service.delivery): a session start or end is a gap in delivery.
         self.router.link_lost()
-        self._shut_down = False
+        self._shut_down = self._linked = False
         self.component.xmpp.add_event_handler("session_start", self._on_link_up)
         self.component.xmpp.add_event_handler("stream_error", self._on_stream_error)
         self.component.xmpp.add_event_handler("disconnected", self._on_link_lost)
@@ -90,6 +92,7 @@ class Bridge:
 
     def _on_link_up(self, _: Any) -> None:
         self._shut_down = False
+        self._linked = True
         self.router.link_up()
 
     def _on_stream_error(self, error: Any) -> None:
@@ -100,6 +103,9 @@ class Bridge:
     def _on_link_lost(self, reason: Any) -> None:
         # A server that ended the stream or closed the connection in order (no error)
         # had read everything written before; a reset one may have lost the last writes.
+        if not self._linked:
+            return  # an attempt that never became a session
+        self._linked = False
         in_order = self._shut_down or reason is None or reason == "End of stream"
         log.info("XMPP link lost (%s)", "closed in order" if in_order else reason or "dropped")
         self.router.link_lost(in_order=in_order)
@@ -150,6 +156,12 @@ class Bridge:
         try:
             await self.component.connect(self.timeout)
         except ComponentError as exc:
+            if self._standing_by(exc):
+                log.info(
+                    "standing by: another instance serves %s; taking over when it goes",
+                    self.settings.component.jid,
+                )
+                return
             raise StartupError(
                 f"cannot connect to the XMPP server at {self.where} as "
                 f"{self.settings.component.jid}: {exc}{_hint(exc)}"
@@ -163,7 +175,8 @@ class Bridge:
             await _first(stop.wait(), self.component.wait_disconnected())
             if stop.is_set():
                 return
-            log.warning("lost the XMPP server at %s; reconnecting", self.where)
+            if self.sessions:
+                log.warning("lost the XMPP server at %s; reconnecting", self.where)
             await self._reconnect(stop)
 
     async def _reconnect(self, stop: asyncio.Event) -> None:
@@ -179,9 +192,13 @@ class Bridge:
             try:
                 attempt.result()
             except Exception as exc:  # whatever went wrong, the next try may work
-                log.warning(
-                    "reconnecting to %s failed (%s); next try in %.1f s", self.where, exc, delay
-                )
+                if self._standing_by(exc):
+                    log.debug("still standing by: %s", exc)
+                    delay = STANDBY_RETRY_DELAY  # take over soon after the active one goes
+                else:
+                    log.warning(
+                        "reconnecting to %s failed (%s); next try in %.1f s", self.where, exc, delay
+                    )
             else:
                 self.sessions += 1
                 if self.metrics is not None:
@@ -191,6 +208,14 @@ class Bridge:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, cap)
+
+    def _standing_by(self, error: Exception) -> bool:
+        """Whether ``error`` means another instance is active and this one is a standby."""
+        return (
+            self.settings.component.standby
+            and isinstance(error, StreamRefused)
+            and error.condition == "conflict"
+        )
 
     async def _start_monitor(self, metrics: Metrics) -> None:
         settings = self.settings.metrics
@@ -221,7 +246,10 @@ def _hint(error: ComponentError) -> str:
     if isinstance(error, StreamRefused) and error.condition == "host-unknown":
         return "; the server has no Component block for this jid"
     if isinstance(error, StreamRefused) and error.condition == "conflict":
-        return "; another process is connected as this component"
+        return (
+            "; another process is connected as this component"
+            " ([component] standby = true makes this one wait to take over)"
+        )
     return ""
 
 

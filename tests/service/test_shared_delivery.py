@@ -1,0 +1,111 @@
+"""Several instances on one Redis ([delivery] shared): each node's events are sent by
+exactly one live instance, and a dead instance's nodes are taken over and caught up.
+
+Each instance is a full stack of its own (client, listener, service, router) on the
+session's real Redis, its sink recording what it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from tests.service.conftest import make_policy
+from tests.service.eventharness import RecordingSink
+from thoonk_xmpp.service.delivery import SLOTS, DeliveryPolicy, slot_of
+from thoonk_xmpp.service.events import ItemPublished
+from thoonk_xmpp.service.router import EventRouter
+from thoonk_xmpp.service.service import PubSubService
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk
+from tools.localservers import RedisServer
+
+from .conftest import ALICE, OWNER
+
+POLICY = DeliveryPolicy(
+    shared=True, lease_time=1.0, lease_interval=0.1, mark_interval=0.1, margin=0.2
+)
+#: Nodes enough to land in most slots.
+NODES = [f"node-{n}" for n in range(40)]
+
+
+@dataclass
+class Instance:
+    client: AsyncThoonk
+    router: EventRouter
+    sink: RecordingSink
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(e.node, e.item_id) for e in self.sink.events if isinstance(e, ItemPublished)]
+
+
+@contextlib.asynccontextmanager
+async def instance(url: str) -> AsyncIterator[Instance]:
+    async with AsyncThoonk.from_url(url, listen=True) as client:
+        service = PubSubService(client, make_policy())
+        sink = RecordingSink()
+        router = EventRouter(service, sink, delivery=POLICY)
+        client.listener.add_sink(router.on_notice)
+        router.start()
+        try:
+            yield Instance(client, router, sink)
+        finally:
+            await router.aclose()
+
+
+async def until(holds: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    async def poll() -> None:
+        while not holds():  # noqa: ASYNC110 - state moved by other tasks and processes
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(poll(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
+
+
+def split_evenly(*instances: Instance) -> bool:
+    held = [i.router.slots for i in instances]
+    everything = frozenset().union(*held)
+    return everything == frozenset(range(SLOTS)) and sum(map(len, held)) == SLOTS and all(held)
+
+
+async def test_instances_share_the_nodes_and_take_over_a_dead_ones(
+    redis_server: RedisServer,
+) -> None:
+    async with AsyncThoonk.from_url(redis_server.url) as app:
+        setup = PubSubService(app, make_policy())
+        for node in NODES:
+            await setup.create_node(OWNER, node)
+            await setup.subscribe(ALICE, node, ALICE.bare)
+        async with instance(redis_server.url) as first, instance(redis_server.url) as second:
+            await until(lambda: split_evenly(first, second), "two instances split the slots")
+            for node in NODES:
+                await (await app.feed(node, codec=BYTES)).publish(b"<x xmlns='t'/>", "one")
+            expected = {(node, "one") for node in NODES}
+            both = lambda: Counter(first.items() + second.items())  # noqa: E731
+            await until(lambda: set(both()) >= expected, "every item delivered")
+            await first.router.drain()
+            await second.router.drain()
+            assert both() == Counter(expected)  # each by exactly one instance
+            mine = {n for n in NODES if slot_of(n) in first.router.slots}
+            assert {n for n, _ in first.items()} == mine
+            assert mine and mine != set(NODES)
+
+            # the first one dies (no clean stop: its leases run out), items keep coming
+            await first.router.aclose()
+            await first.client.listener.stop()
+            for node in NODES:
+                await (await app.feed(node, codec=BYTES)).publish(b"<y xmlns='t'/>", "two")
+            await until(
+                lambda: second.router.slots == frozenset(range(SLOTS)),
+                "the survivor holds every slot",
+            )
+            later = {(node, "two") for node in NODES}
+            await until(lambda: set(second.items()) >= later, "the survivor caught up")
+            taken_over = [e for e in second.sink.events if isinstance(e, ItemPublished)]
+            replayed = {(e.node, e.item_id) for e in taken_over if e.replay}
+            assert {(n, "two") for n in mine} <= replayed  # sent by the catch-up
+            assert Counter(i for i in second.items() if i[1] == "two") == Counter(later)
