@@ -112,6 +112,37 @@ class Metrics:
             "Subscriptions to all nodes, sampled every sample_interval",
             registry=r,
         )
+        self.instances = Gauge(
+            PREFIX + "delivery_instances",
+            "Live instances sharing delivery ([delivery] shared), sampled every sample_interval",
+            registry=r,
+        )
+        # --- delivery across gaps (read at scrape time) ----------------------------------------
+        self.delivery_gap = Gauge(
+            PREFIX + "delivery_gap",
+            "1 while events wait for a catch-up (link or notices lost), else 0",
+            registry=r,
+        )
+        self.items_deferred = Gauge(
+            PREFIX + "items_deferred",
+            "Items not sent during gaps since start (the catch-ups send them)",
+            registry=r,
+        )
+        self.items_caught_up = Gauge(
+            PREFIX + "items_caught_up",
+            "Items sent by catch-ups since start",
+            registry=r,
+        )
+        self.events_held = Gauge(
+            PREFIX + "events_held",
+            "Retract, purge, delete and config events held while the XMPP link is down",
+            registry=r,
+        )
+        self.slots_delivered = Gauge(
+            PREFIX + "slots_delivered",
+            "Slots of nodes (of 64) whose events this instance sends",
+            registry=r,
+        )
 
         # (verb, outcome) → the two children it moves: labels() costs more than inc()
         self._answer_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}

@@ -196,6 +196,14 @@ async def test_link_down_drops_and_reconnecting_is_counted(
     assert value(back, "thoonk_xmpp_xmpp_link_up") == 1
     sent = "thoonk_xmpp_notifications_sent_total"
     assert value(back, sent) == value(down, sent) + 1
+    # the delivery figures: a gap while down, the stored item deferred then caught up
+    assert value(down, "thoonk_xmpp_delivery_gap") == 1
+    assert value(back, "thoonk_xmpp_delivery_gap") == 0
+    assert (
+        value(back, "thoonk_xmpp_items_caught_up") == value(down, "thoonk_xmpp_items_caught_up") + 1
+    )
+    assert value(back, "thoonk_xmpp_slots_delivered") == 64
+    assert value(back, "thoonk_xmpp_events_held") == 0
 
 
 def refuses_connections(port: int) -> bool:

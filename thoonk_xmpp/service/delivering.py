@@ -254,6 +254,7 @@ class Delivering(ABC):
                         continue
                     payload = item.item if config.deliver_payloads else None
                     sent += 1
+                    ledger.caught_up_total += 1
                     await self._queue.put(
                         ItemPublished(
                             node,
@@ -281,6 +282,15 @@ class Delivering(ABC):
                 sent,
                 nodes,
             )
+
+    @property
+    def held(self) -> int:
+        """Events held for the link's return."""
+        return len(self._held)
+
+    async def instances(self) -> list[str]:
+        """The live instances sharing delivery (none when not shared)."""
+        return [] if self._leases is None else await self._leases.instances()
 
     @property
     def backlog(self) -> tuple[int, int]:

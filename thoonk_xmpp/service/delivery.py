@@ -84,6 +84,8 @@ class Ledger:
         self.link_up = True
         #: Items not sent because of a gap (a catch-up sends them), in all.
         self.dropped = 0
+        #: Items sent by catch-ups, in all.
+        self.caught_up_total = 0
         self._dropped_since_gap = 0
         self._gap_began = time.monotonic()
         self._gaps = 0

@@ -50,6 +50,13 @@ class Monitor:
         metrics.outbox.set_function(lambda: float(component.outbox_depth))
         metrics.notices_queued.set_function(lambda: float(router.backlog[0]))
         metrics.events_queued.set_function(lambda: float(router.backlog[1]))
+        ledger = router.ledger
+        metrics.delivery_gap.set_function(lambda: float(ledger.gap))
+        metrics.items_deferred.set_function(lambda: float(ledger.dropped))
+        metrics.items_caught_up.set_function(lambda: float(ledger.caught_up_total))
+        metrics.events_held.set_function(lambda: float(router.held))
+        metrics.slots_delivered.set_function(lambda: float(len(router.slots)))
+        self.router = router
 
     async def start(self) -> None:
         """Open the endpoint (:class:`OSError` if the port is taken) and start sampling."""
@@ -87,3 +94,5 @@ class Monitor:
         metrics.redis_up.set(1)
         metrics.nodes.set(nodes)
         metrics.subscriptions.set(subscriptions)
+        if self.router.ledger.policy.shared:
+            metrics.instances.set(len(await self.router.instances()))
