@@ -170,6 +170,7 @@ VALID: list[tuple[str, str, Request]] = [
     ),
     ("get", ps("<items node='n'/>"), GetItems("n")),
     ("get", ps("<items node='n' max_items='2'/>"), GetItems("n", max_items=2)),
+    ("get", ps("<items node='n' subid='s1'/>"), GetItems("n", subid="s1")),
     ("get", ps("<items node='n'><item id='a'/><item id='b'/></items>"), GetItems("n", ("a", "b"))),
     (
         "get",
@@ -260,6 +261,14 @@ INVALID: list[tuple[str, str, type[Exception]]] = [
     ("get", owner("<default type='collection'/>"), se.Unsupported),
     ("get", ps("<publish node='n'/>"), xe.MalformedRequest),
     ("set", ps("<items node='n'/>"), xe.MalformedRequest),
+    ("set", ps("<retract node='n'><item id='a'/></retract><purge node='n'/>"), xe.MalformedRequest),
+    (
+        "set",
+        ps(f"<retract node='n'><item id='a'/></retract><purge xmlns='{OWNER}' node='n'/>"),
+        xe.MalformedRequest,
+    ),
+    ("set", owner("<purge node='n'/><delete node='n'/>"), xe.MalformedRequest),
+    ("get", ps("<items node='n'/><subscriptions/>"), xe.MalformedRequest),
     ("set", ps("<create node='n'/><configure node='n'/>"), xe.MalformedRequest),
     (
         "set",

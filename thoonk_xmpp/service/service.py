@@ -18,6 +18,7 @@ from .errors import (
     BadRequest,
     ClosedNode,
     Forbidden,
+    InvalidSubId,
     ItemForbidden,
     ItemNotFound,
     ItemRequired,
@@ -346,9 +347,17 @@ class PubSubService(SubscriptionOps):
         ids: Sequence[str] | None = None,
         max_items: int | None = None,
         page: PageRequest | None = None,
+        *,
+        subid: str | None = None,
     ) -> ItemsPage:
-        """Items by id, the newest ``max_items``, or a XEP-0059 page (feed order, oldest first)."""
+        """Items by id, the newest ``max_items``, or a XEP-0059 page (feed order, oldest first).
+
+        ``subid`` must name one of the actor's subscriptions to the node (§6.5.9.2)."""
         await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        if subid is not None:
+            subs = await self.store.subscriptions(node)
+            if not any(s.subid == subid and bare(s.jid) == actor.bare for s in subs):
+                raise InvalidSubId(node, subid)
         if max_items is not None and max_items < 1:
             raise BadRequest("max_items must be a positive integer")
         feed = await self._feed(node)

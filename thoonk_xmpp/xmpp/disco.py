@@ -10,6 +10,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Final
 
+from thoonk_xmpp.service.model import SendLastPublished
+from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.service import NodeMetadata
 
 from . import forms, ns
@@ -47,7 +49,7 @@ _PUBSUB_FEATURES: Final = (
     "subscribe",
 )
 
-#: Everything the service advertises in disco#info.
+#: Everything the service advertises in disco#info, whatever its defaults.
 FEATURES: Final[tuple[str, ...]] = (
     ns.DISCO_INFO,
     ns.DISCO_ITEMS,
@@ -56,6 +58,9 @@ FEATURES: Final[tuple[str, ...]] = (
     ns.RSM,
     ns.PING,
 )
+
+#: Advertised when new nodes send the last item on subscription by default (§6.1.7).
+LAST_PUBLISHED: Final = f"{ns.PUBSUB}#last-published"
 
 #: What a node's disco#info advertises.
 NODE_FEATURES: Final[tuple[str, ...]] = (ns.DISCO_INFO, ns.DISCO_ITEMS, ns.PUBSUB)
@@ -74,15 +79,22 @@ def _features(query: ET.Element, features: Iterable[str]) -> None:
         ET.SubElement(query, _d(ns.DISCO_INFO, "feature"), {"var": var})
 
 
-def service_info(name: str = "Thoonk pubsub") -> ET.Element:
-    """disco#info of the service: pubsub/service identity and :data:`FEATURES`."""
+def service_features(defaults: NodeConfig) -> tuple[str, ...]:
+    """:data:`FEATURES`, and :data:`LAST_PUBLISHED` if nodes send the last item by default."""
+    if defaults.send_last_published_item == SendLastPublished.NEVER:
+        return FEATURES
+    return (*FEATURES, LAST_PUBLISHED)
+
+
+def service_info(defaults: NodeConfig, name: str = "Thoonk pubsub") -> ET.Element:
+    """disco#info of the service: pubsub/service identity and :func:`service_features`."""
     query = _query(ns.DISCO_INFO, None)
     ET.SubElement(
         query,
         _d(ns.DISCO_INFO, "identity"),
         {"category": "pubsub", "type": "service", "name": name},
     )
-    _features(query, FEATURES)
+    _features(query, service_features(defaults))
     return query
 
 

@@ -122,7 +122,7 @@ async def ping(ctx: Context, request: Ping) -> Reply:
 @handles(DiscoInfo)
 async def disco_info(ctx: Context, request: DiscoInfo) -> Reply:
     if request.node is None:
-        return Reply(disco.service_info())
+        return Reply(disco.service_info(ctx.service.default_config()))
     return Reply(disco.node_info(await ctx.service.metadata(request.node)))
 
 
@@ -219,7 +219,12 @@ async def get_items(ctx: Context, request: GetItems) -> Reply:
     service = ctx.service
     try:
         page = await service.get_items(
-            ctx.actor, request.node, request.ids or None, request.max_items, request.page
+            ctx.actor,
+            request.node,
+            request.ids or None,
+            request.max_items,
+            request.page,
+            subid=request.subid,
         )
     except ItemNotFound:
         if not request.ids:

@@ -237,7 +237,7 @@ def _get_items(element: ET.Element, pubsub: ET.Element) -> GetItems:
         if not (raw_max.isascii() and raw_max.isdigit()) or int(raw_max) < 1:
             raise MalformedRequest(f"'max_items' must be a positive integer, got {raw_max!r}")
         max_items = int(raw_max)
-    return GetItems(node, ids, max_items, rsm.parse_set(pubsub))
+    return GetItems(node, ids, max_items, rsm.parse_set(pubsub), element.get("subid") or None)
 
 
 def _subscribe(element: ET.Element, pubsub: ET.Element) -> Subscribe:
@@ -357,11 +357,19 @@ def parse(iq: ET.Element) -> Request:
     return PARSERS[verb](payload, iq)
 
 
+#: Element names of the pubsub verbs, in either pubsub namespace.
+_VERB_NAMES: Final = frozenset(name for _, namespace, name in VERBS if namespace in (_P, _O))
+
+#: What may stand beside a verb in one <pubsub/>: the create's <configure/> (§8.1.3).
+_COMPANIONS: Final[Mapping[Verb, frozenset[str]]] = {Verb.CREATE: frozenset({"configure"})}
+
+
 def _parse_pubsub(kind: IqType, pubsub: ET.Element) -> Request:
     children = [(child, *ns.split(child.tag)) for child in pubsub]
     for child, namespace, name in children:
         verb = VERBS.get((kind, namespace, name))
         if verb is not None:
+            _refuse_a_second_verb(verb, child, children)
             return PARSERS[verb](child, pubsub)
     for _, namespace, name in children:
         feature = UNSUPPORTED.get((namespace, name))
@@ -373,3 +381,17 @@ def _parse_pubsub(kind: IqType, pubsub: ET.Element) -> Request:
     if not children:
         raise MalformedRequest("<pubsub/> is empty")
     raise UnknownRequest(f"<{children[0][2]}/> in {children[0][1]}")
+
+
+def _refuse_a_second_verb(
+    verb: Verb, element: ET.Element, children: list[tuple[ET.Element, str, str]]
+) -> None:
+    """One <pubsub/> asks one thing: a second verb would be silently ignored otherwise."""
+    allowed = _COMPANIONS.get(verb, frozenset())
+    for child, namespace, name in children:
+        if child is element or namespace not in (_P, _O) or name in allowed:
+            continue
+        if name in _VERB_NAMES:
+            raise MalformedRequest(
+                f"<{name}/> beside <{ns.split(element.tag)[1]}/>: one request at a time"
+            )

@@ -153,6 +153,8 @@ class GetItems:
     ids: tuple[str, ...] = ()
     max_items: int | None = None
     page: PageRequest | None = None
+    #: The subscription asked through (§6.5.2); it must be one of the sender's.
+    subid: str | None = None
     verb: ClassVar[Verb] = Verb.GET_ITEMS
 
 
