@@ -69,12 +69,13 @@ class Watermarks:
         found = {s: int(v) for s, v in zip(ordered, raw, strict=True) if v is not None}
         fresh = [s for s in ordered if s not in found]
         if fresh:
-            # Nothing was ever delivered for these: start from now, not from all history.
+            # Nothing was ever delivered for these: start from now, not from all history
+            # (through the mark script, which never moves a watermark another instance
+            # may have just committed back).
             now = await self.mark(None, ())
-            await self.thoonk.redis.hset(
-                keys.DELIVERY_WATERMARKS, mapping={str(s): now for s in fresh}
-            )
-            found |= dict.fromkeys(fresh, now)
+            await self.mark(now, fresh)
+            raw = await self.thoonk.redis.hmget(keys.DELIVERY_WATERMARKS, [str(s) for s in fresh])
+            found |= {s: int(v) for s, v in zip(fresh, raw, strict=True) if v is not None}
         return found
 
 
