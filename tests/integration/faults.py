@@ -67,8 +67,8 @@ class ComponentProcess:
         text = self.log_path.read_text(errors="replace")
         return text[self._log_start :] if since_start else text
 
-    async def start(self) -> None:
-        """Start it and wait until it says it is serving."""
+    async def start(self, ready: str = "serving") -> None:
+        """Start it and wait until its log says ``ready`` (by default: it is serving)."""
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self._open_log() as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -86,7 +86,7 @@ class ComponentProcess:
             )
         process = self.process
         serving = await wait_until(
-            lambda: process.returncode is not None or "serving" in self.log(since_start=True),
+            lambda: process.returncode is not None or ready in self.log(since_start=True),
             4 * TIMEOUT,
         )
         if not serving or process.returncode is not None:

@@ -29,7 +29,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.faults import IN_FLIGHT, MARGIN, MARK_INTERVAL, Report, Rig, wait_until
+from tests.integration.faults import (
+    IN_FLIGHT,
+    MARGIN,
+    MARK_INTERVAL,
+    ComponentProcess,
+    Report,
+    Rig,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -98,6 +106,37 @@ async def test_kill_9_component_and_start_it_again(tmp_path: Path) -> None:
         report = await rig.exercise(
             "kill -9 the component, start again 2 s later", kill_and_restart, lead_in=4.0
         )
+        check(report, resent_within=AFTER_A_KILL)
+
+
+async def test_two_instances_the_active_one_killed(tmp_path: Path) -> None:
+    """Prosody lets one instance hold the component JID; the other stands by, takes over
+    when the active one is killed, and catches up: the same accounting as a restart."""
+    async with Rig.open(tmp_path) as rig:
+        standby = ComponentProcess(tmp_path / "standby.toml", tmp_path / "standby.log")
+        standby.config.write_text(
+            rig.component.config.read_text().replace(
+                "[component]\n", "[component]\nstandby = true\n"
+            )
+        )
+        await standby.start(ready="standing by")
+        active = rig.component
+
+        async def kill_the_active_one() -> float:
+            await active.kill()
+            took_over = await wait_until(
+                lambda: "reconnected to the XMPP server" in standby.log(), 30.0
+            )
+            assert took_over, standby.log()
+            rig.component = standby  # measured and stopped from now on
+            return time.time()
+
+        try:
+            report = await rig.exercise(
+                "two instances: kill -9 the active one", kill_the_active_one, lead_in=4.0
+            )
+        finally:
+            await standby.stop()
         check(report, resent_within=AFTER_A_KILL)
 
 
