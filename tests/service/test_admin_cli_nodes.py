@@ -43,7 +43,7 @@ async def test_create_info_list_purge_delete(cli: AdminCli, service: PubSubServi
     assert report["config"]["pubsub#max_items"] == "10"
     assert report["config"]["pubsub#title"] == "News"
     assert report["config"]["pubsub#access_model"] == "open"
-    assert len(report["config"]) == 16  # every node option the service honours
+    assert len(report["config"]) == 17  # every node option the service honours
     config = await service.get_config(ADMIN, "news")
     assert (config.max_items, config.title) == (10, "News")
     assert await service.node_affiliations(ADMIN, "news") == {ADMIN.bare: Affiliation.OWNER}

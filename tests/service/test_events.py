@@ -412,10 +412,10 @@ async def test_several_subscriptions_of_one_jid_are_one_recipient(harness: Harne
 
 
 async def test_other_thoonk_types_raise_no_events(harness: Harness, app: AsyncThoonk) -> None:
-    sorted_feed = await app.sorted_feed("sorted")
-    # even with a subscription stored by hand, a sorted feed is not a node
-    await harness.service.store.subscribe("sorted", ALICE.bare)
-    await sorted_feed.append("x")
+    queue = await app.queue("queue")
+    # even with a subscription stored by hand, a queue is not a node
+    await harness.service.store.subscribe("queue", ALICE.bare)
+    await queue.put("x")
     assert await harness.events() == []
 
 

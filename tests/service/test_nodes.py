@@ -307,16 +307,17 @@ async def test_other_thoonk_types_are_not_nodes(
     service: PubSubService, redis_client: aioredis.Redis
 ) -> None:
     await service.create_node(OWNER, "b-node")
-    await service.thoonk.sorted_feed("a-sorted")
+    await service.thoonk.job("a-job")
     await service.thoonk.create_feed("c-queue", {"type": "queue"})
     await service.thoonk.create_feed("d-plain")
-    assert await service.list_nodes() == ["b-node", "d-plain"]
+    await service.thoonk.sorted_feed("e-sorted")  # an ordered node
+    assert await service.list_nodes() == ["b-node", "d-plain", "e-sorted"]
     for request in (
-        service.get_items(ADMIN, "a-sorted"),
+        service.get_items(ADMIN, "a-job"),
         service.publish(ADMIN, "c-queue", [(None, b"x")]),
-        service.get_config(ADMIN, "a-sorted"),
+        service.get_config(ADMIN, "a-job"),
         service.delete_node(ADMIN, "c-queue"),
-        service.metadata("a-sorted"),
+        service.metadata("a-job"),
     ):
         await refused(redis_client, NodeNotFound, request)
 

@@ -9,6 +9,7 @@ from thoonk_xmpp.service import node_config
 from thoonk_xmpp.service.errors import InvalidNodeConfig
 from thoonk_xmpp.service.model import (
     AccessModel,
+    NodeKind,
     NotificationType,
     PublishModel,
     PublishNodeFull,
@@ -22,7 +23,7 @@ DEFAULT = NodeConfig()
 def test_every_field_maps_to_an_attribute() -> None:
     attrs = {spec.attr for spec in FIELDS}
     assert attrs == set(NodeConfig.__dataclass_fields__)
-    assert all(spec.var.startswith("pubsub#") for spec in FIELDS)
+    assert all(spec.var.startswith(("pubsub#", "thoonkx#")) for spec in FIELDS)
     assert len(BY_VAR) == len(FIELDS)
 
 
@@ -145,6 +146,19 @@ def test_to_stored_uses_thoonk_field_names() -> None:
     assert "pubsub#max_items" not in stored
     assert "pubsub#persist_items" not in stored
     assert node_config.to_stored(DEFAULT)["persist"] == "true"
+    ordered = NodeConfig(node_kind=NodeKind.SORTED_FEED)
+    assert node_config.to_stored(ordered)["type"] == "sorted_feed"
+    assert "thoonkx#node_kind" not in node_config.to_stored(ordered)
+
+
+def test_node_kind_is_the_thoonk_type() -> None:
+    assert node_config.from_stored({"type": "sorted_feed"}, DEFAULT).node_kind == "sorted_feed"
+    assert node_config.from_stored({}, DEFAULT).node_kind == NodeKind.FEED
+    assert node_config.from_stored({"type": "job"}, DEFAULT).node_kind == NodeKind.FEED
+    changed = node_config.apply(DEFAULT, {"thoonkx#node_kind": ["sorted_feed"]})
+    assert changed.node_kind == NodeKind.SORTED_FEED
+    with pytest.raises(InvalidNodeConfig):
+        node_config.apply(DEFAULT, {"thoonkx#node_kind": ["queue"]})
 
 
 def test_to_stored_max_is_the_cap_or_no_field() -> None:
@@ -167,6 +181,7 @@ def test_to_stored_every_other_field_under_its_var() -> None:
         "pubsub#type": "",
         "max_length": None,
         "persist": "true",
+        "type": "feed",
         "pubsub#deliver_payloads": "1",
         "pubsub#deliver_notifications": "1",
         "pubsub#notify_retract": "1",

@@ -14,6 +14,7 @@ from slixmpp.xmlstream import tostring
 
 from thoonk_xmpp.service.events import (
     Event,
+    ItemMoved,
     ItemPublished,
     ItemRetracted,
     NodeConfigured,
@@ -27,6 +28,7 @@ from thoonk_xmpp.xmpp import payloads
 from thoonk_xmpp.xmpp.notifications import (
     DELAY_NS,
     EVENT_NS,
+    POSITION_NS,
     SHIM_NS,
     STANZA_NS,
     Notifier,
@@ -342,3 +344,24 @@ def test_xml_in_another_encoding_is_rebuilt_never_sent_with_nul_bytes() -> None:
     text = payloads.to_xml(stored, EVENT_NS)
     assert "\0" not in text
     assert text == '<a xmlns="urn:u"><b /></a>'
+
+
+@pytest.mark.parametrize(
+    ("position", "attrs"),
+    [
+        ("begin:", {"at": "start"}),
+        (":end", {"at": "end"}),
+        (":b", {"before": "b"}),
+        ("b:", {"after": "b"}),
+        (":a:b", {"before": "a:b"}),
+    ],
+)
+def test_item_moved_is_an_item_with_its_position(position: str, attrs: dict[str, str]) -> None:
+    message = build(ItemMoved("n", (), HEADLINE, "x", position))
+    (items,) = message.iter(f"{E}items")
+    assert items.get("node") == "n"
+    (item,) = items
+    assert (item.tag, item.get("id")) == (f"{E}item", "x")
+    (element,) = item
+    assert element.tag == f"{{{POSITION_NS}}}position"
+    assert element.attrib == attrs

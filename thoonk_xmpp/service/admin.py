@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thoonk_xmpp.thoonk import BYTES, Feed
+from thoonk_xmpp.thoonk import BYTES, Feed, SortedFeed
 
 from .access import Action
 from .errors import Forbidden
-from .model import Actor, Affiliation, Subscription
+from .model import Actor, Affiliation, NodeKind, Subscription
 from .node_config import NodeConfig
 from .service import CREATION_DATE, CREATOR, PubSubService
 from .store import bare
@@ -41,12 +41,14 @@ async def node_report(service: PubSubService, actor: Actor, node: str) -> NodeRe
     """The report of ``node`` (its owner or an admin). Raises NodeNotFound."""
     await service.check(actor, node, Action.CONFIGURE)
     state = await service.store.state(node)
+    ordered = state.config.node_kind == NodeKind.SORTED_FEED
+    feed = (SortedFeed if ordered else Feed)(service.thoonk, node, BYTES)
     return NodeReport(
         node=node,
         config=state.config,
         creator=state.stored.get(CREATOR),
         creation_date=state.stored.get(CREATION_DATE),
-        items=await Feed(service.thoonk, node, BYTES).count(),
+        items=await feed.count(),
         subscriptions=state.subscriptions,
         affiliations=dict(state.affiliations),
     )

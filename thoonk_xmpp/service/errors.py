@@ -11,7 +11,8 @@ is raised before any change, so a refused request changes nothing::
     │   ├── InvalidJid                     subscriber JID does not match the sender
     │   ├── SubIdRequired
     │   ├── ItemForbidden                  payload sent to a notification-only node
-    │   └── InvalidPayload
+    │   ├── InvalidPayload
+    │   └── InvalidPlacement           a position publish-option of an ordered node
     ├── NodeNotFound (LookupError)
     ├── ItemNotFound (LookupError)
     ├── NodeExists (ValueError)
@@ -115,6 +116,14 @@ class NotSubscribed(PubSubError, LookupError):
 class InvalidSubId(PubSubError, LookupError):
     def __init__(self, node: str, subid: str) -> None:
         super().__init__(f"no subscription {subid!r} on {node!r}")
+
+
+class InvalidPlacement(BadRequest):
+    """A position publish-option (ordered nodes) that cannot be used."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"publish-option {field}: {reason}")
 
 
 class InvalidNodeConfig(PubSubError, ValueError):

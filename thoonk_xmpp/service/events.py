@@ -51,6 +51,16 @@ class ItemRetracted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ItemMoved(Event):
+    """An item of an ordered node was put in a new place (a Thoonk sorted feed position notice)."""
+
+    item_id: str
+    #: The sorted feed's position text: ``begin:``, ``:end``, ``:<id>`` (just before
+    #: ``<id>``) or ``<id>:`` (just after it).
+    position: str
+
+
+@dataclass(frozen=True, slots=True)
 class NodePurged(Event):
     pass
 

@@ -48,6 +48,15 @@ class PublishNodeFull(StrEnum):
     DISCARD_OLDEST = "discard-oldest"
 
 
+class NodeKind(StrEnum):
+    """Which Thoonk object a node is (``thoonkx#node_kind``; its feed's ``type``)."""
+
+    #: Items in publication order (a Thoonk feed).
+    FEED = "feed"
+    #: Items in an order publishers choose (a Thoonk sorted feed): an ordered node.
+    SORTED_FEED = "sorted_feed"
+
+
 class NotificationType(StrEnum):
     """The ``type`` of event messages (``pubsub#notification_type``)."""
 

@@ -18,15 +18,17 @@ from typing import Any
 from .errors import InvalidNodeConfig
 from .model import (
     AccessModel,
+    NodeKind,
     NotificationType,
     PublishModel,
     PublishNodeFull,
     SendLastPublished,
 )
 
-#: Thoonk config fields holding max_items and persist_items.
+#: Thoonk config fields holding max_items, persist_items and node_kind.
 MAX_LENGTH = "max_length"
 PERSIST = "persist"
+TYPE = "type"
 MAX = "max"
 
 
@@ -59,6 +61,8 @@ class NodeConfig:
     max_payload_size: int | None = None
     notification_type: NotificationType = NotificationType.HEADLINE
     publish_node_full: PublishNodeFull = PublishNodeFull.DISCARD_OLDEST
+    #: Chosen when the node is created, never changed after.
+    node_kind: NodeKind = NodeKind.FEED
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,10 +220,18 @@ FIELDS: tuple[FieldSpec, ...] = (
         _choice(PublishNodeFull),
         tuple(PublishNodeFull),
     ),
+    FieldSpec(
+        "thoonkx#node_kind",
+        "node_kind",
+        FieldKind.LIST,
+        "Node kind, chosen at creation: feed (publication order) or sorted_feed (ordered)",
+        _choice(NodeKind),
+        tuple(NodeKind),
+    ),
 )
 
 # Options that Thoonk itself acts on are stored under its own field names.
-_STORED_AS = {"max_items": MAX_LENGTH, "persist_items": PERSIST}
+_STORED_AS = {"max_items": MAX_LENGTH, "persist_items": PERSIST, "node_kind": TYPE}
 
 BY_VAR: dict[str, FieldSpec] = {spec.var: spec for spec in FIELDS}
 
@@ -275,6 +287,8 @@ def from_stored(stored: Mapping[str, str], defaults: NodeConfig) -> NodeConfig:
     except ValueError:
         updates["max_items"] = None
     updates["persist_items"] = stored.get(PERSIST) != "false"
+    kind = stored.get(TYPE, NodeKind.FEED.value)
+    updates["node_kind"] = NodeKind(kind) if kind in tuple(NodeKind) else NodeKind.FEED
     return dataclasses.replace(defaults, **updates)
 
 
@@ -287,6 +301,8 @@ def to_stored(config: NodeConfig, *, cap: int | None = None) -> dict[str, str | 
             fields[MAX_LENGTH] = None if limit is None else str(limit)
         elif spec.attr == "persist_items":
             fields[PERSIST] = "true" if config.persist_items else "false"
+        elif spec.attr == "node_kind":
+            fields[TYPE] = config.node_kind.value
         elif spec.attr == "max_payload_size" and config.max_payload_size is None:
             fields[spec.var] = None
         else:

@@ -47,10 +47,13 @@ class NodeState:
     subscribers: frozenset[str]
 
     @property
-    def is_feed(self) -> bool:
-        """Only plain feeds are pubsub nodes (sorted feeds, queues and jobs are not)."""
-        return self.stored.get("type", FeedType.FEED.value) == FeedType.FEED.value
+    def is_node(self) -> bool:
+        """Plain feeds and sorted feeds (ordered nodes) are pubsub nodes; queues and jobs not."""
+        return self.stored.get("type", FeedType.FEED.value) in _NODE_TYPES
 
+
+#: The Thoonk ``type`` of the objects that are nodes.
+_NODE_TYPES = frozenset({FeedType.FEED.value, FeedType.SORTED_FEED.value})
 
 #: Reads the states of nodes.
 Loader = Callable[[list[str]], Awaitable[dict[str, NodeState]]]

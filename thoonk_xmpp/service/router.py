@@ -26,6 +26,7 @@ from .delivering import Delivering, Loaded, MarkPassed
 from .delivery import DeliveryPolicy
 from .events import (
     Event,
+    ItemMoved,
     ItemPublished,
     ItemRetracted,
     NodeConfigured,
@@ -34,7 +35,14 @@ from .events import (
     NotificationSink,
     Recipient,
 )
-from .model import Affiliation, Item, PublishNodeFull, SendLastPublished, Subscription
+from .model import (
+    Affiliation,
+    Item,
+    NodeKind,
+    PublishNodeFull,
+    SendLastPublished,
+    Subscription,
+)
 from .node_config import NodeConfig
 from .node_states import NodeState
 from .service import PubSubService
@@ -67,6 +75,9 @@ class EventRouter(Delivering):
         # purge notice or a discard-oldest node's trim notice (swallowed). The retracts come
         # in the epoch of the notice that announced them, or never.
         self._owed: dict[str, tuple[int | None, int, bool]] = {}
+        # ordered node → the item its last notice published: an insert's publish notice
+        # is followed by its position notice, and an append's (":end") says nothing new
+        self._appending: dict[str, str] = {}
 
     # --- notices --------------------------------------------------------------------
 
@@ -177,6 +188,7 @@ class EventRouter(Delivering):
             NoticeKind.TRIM,
             NoticeKind.CONFIG,
             NoticeKind.NOTIFY,
+            NoticeKind.POSITION,
         }
     )
     _ROUTED_BY_NODE = _ROUTED | {NoticeKind.DELETE}
@@ -256,6 +268,8 @@ class EventRouter(Delivering):
             digest = zlib.crc32(notice.item or b"")
             if self.ledger.take_caught(notice.feed, notice.item_id or "", digest):
                 return None  # a catch-up sent this very item already
+        if config.node_kind == NodeKind.SORTED_FEED and self._appended(notice):
+            return None
         if not config.deliver_notifications:
             return None
         return self._event_for(notice, config, recipients, forced, digest)
@@ -276,6 +290,8 @@ class EventRouter(Delivering):
             case NoticeKind.RETRACT:
                 if config.notify_retract or forced:
                     return ItemRetracted(node, recipients, kind_type, item_id)
+            case NoticeKind.POSITION:
+                return ItemMoved(node, recipients, kind_type, item_id, notice.position or "")
             case NoticeKind.PURGE:
                 if config.notify_retract:
                     return NodePurged(node, recipients, kind_type)
@@ -284,6 +300,17 @@ class EventRouter(Delivering):
                     shown = config if config.deliver_payloads else None
                     return NodeConfigured(node, recipients, kind_type, shown)
         return None
+
+    def _appended(self, notice: Notice) -> bool:
+        """Whether ``notice`` is the position notice of an item just appended (not sent)."""
+        published = self._appending.pop(notice.feed, None)
+        if notice.kind == NoticeKind.PUBLISH:
+            self._appending[notice.feed] = notice.item_id or ""
+        return (
+            notice.kind == NoticeKind.POSITION
+            and notice.position == ":end"
+            and published == notice.item_id
+        )
 
     async def _load(self, node: str) -> Loaded:
         """The node's config and who may be notified (cached; see :mod:`.node_states`)."""
@@ -297,7 +324,7 @@ class EventRouter(Delivering):
         return {node: self._loaded(state) for node, state in states.items()}
 
     def _loaded(self, state: NodeState) -> Loaded:
-        if not state.is_feed:
+        if not state.is_node:
             return None
         known = self._recipients_of.get(state.node)
         if known is not None and known[0] is state:

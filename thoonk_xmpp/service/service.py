@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed, FeedType, InvalidName, keys
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed, FeedType, InvalidName, SortedFeed, keys
 from thoonk_xmpp.thoonk import FeedNotFound as ThoonkFeedNotFound
 from thoonk_xmpp.thoonk import ItemNotFound as ThoonkItemNotFound
 from thoonk_xmpp.thoonk.names import decode_id, new_ids
@@ -18,6 +18,7 @@ from .errors import (
     BadRequest,
     ClosedNode,
     Forbidden,
+    InvalidNodeConfig,
     InvalidSubId,
     ItemForbidden,
     ItemNotFound,
@@ -29,8 +30,9 @@ from .errors import (
     PreconditionNotMet,
     TooManyNodes,
 )
-from .model import AccessModel, Actor, Affiliation, Item, ItemsPage
+from .model import AccessModel, Actor, Affiliation, Item, ItemsPage, NodeKind
 from .node_config import NodeConfig
+from .ordering import publish_entries, take_placement
 from .outcomes import settled
 from .policy import ServicePolicy
 from .store import NodeStore, bare
@@ -92,7 +94,7 @@ class PubSubService(SubscriptionOps):
         if not node:
             raise NodeIdRequired()
         state = await self.store.state(node)
-        if not state.is_feed:
+        if not state.is_node:
             raise NodeNotFound(node)
         config = state.config
         affiliation = state.affiliations.get(actor.bare)
@@ -117,13 +119,17 @@ class PubSubService(SubscriptionOps):
             raise Forbidden(action.value, node)
         return NodeAccess(node, config, affiliation, subscribed)
 
-    async def _feed(self, node: str) -> Feed[bytes]:
+    async def _feed(self, node: str) -> Feed[bytes] | SortedFeed[bytes]:
+        """The node's feed: a sorted feed for an ordered node (node state is cached)."""
+        state = (await self.store.states_of((node,)))[node]
+        if state.config.node_kind == NodeKind.SORTED_FEED:
+            return SortedFeed(self.thoonk, node, BYTES)
         return Feed(self.thoonk, node, BYTES)
 
     # --- nodes -----------------------------------------------------------------------
 
     async def list_nodes(self) -> list[str]:
-        """Names of every node (every Thoonk feed of type ``feed``), sorted."""
+        """Names of every node (every Thoonk feed of type ``feed`` or ``sorted_feed``), sorted."""
         names = await self.thoonk.get_feeds()
         if not names:
             return []
@@ -139,7 +145,7 @@ class PubSubService(SubscriptionOps):
                 except NodeNotFound:
                     continue
                 kind = stored.get("type", FeedType.FEED.value).encode()
-            if kind in (None, b"feed"):
+            if kind in (None, b"feed", b"sorted_feed"):
                 found.append(name)
         return found
 
@@ -172,7 +178,6 @@ class PubSubService(SubscriptionOps):
             for k, v in node_config.to_stored(config, cap=self.policy.max_items_cap).items()
             if v is not None
         }
-        fields["type"] = FeedType.FEED.value
         fields[CREATOR] = actor.bare
         fields[CREATION_DATE] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         await self.store.create_node(name, fields, actor.bare)
@@ -187,6 +192,8 @@ class PubSubService(SubscriptionOps):
         """Apply a submitted configuration form; returns the new config."""
         current = (await self.check(actor, node, Action.CONFIGURE)).config
         updated = node_config.apply(current, changes, cap=self.policy.max_items_cap)
+        if updated.node_kind != current.node_kind:
+            raise InvalidNodeConfig("thoonkx#node_kind", "is chosen when the node is created")
         try:
             await self.thoonk.set_config(
                 node, node_config.to_stored(updated, cap=self.policy.max_items_cap)
@@ -235,7 +242,7 @@ class PubSubService(SubscriptionOps):
     async def metadata(self, node: str) -> NodeMetadata:
         """Node metadata for disco#info."""
         state = await self.store.state(node)
-        if not state.is_feed:
+        if not state.is_node:
             raise NodeNotFound(node)
         affiliations = state.affiliations
         return NodeMetadata(
@@ -260,6 +267,9 @@ class PubSubService(SubscriptionOps):
         """Publish items (id or None, payload or None); returns the ids used."""
         access = await self.check(actor, node, Action.PUBLISH)
         config = access.config
+        placement, preconditions = take_placement(
+            preconditions, ordered=config.node_kind == NodeKind.SORTED_FEED
+        )
         if preconditions:
             self._check_preconditions(config, preconditions, self.policy.max_items_cap)
         # XEP-0060 §4.3 table and §7.1.3.6: persistent or payload nodes need an item,
@@ -292,7 +302,9 @@ class PubSubService(SubscriptionOps):
             return ids if same else None
 
         try:
-            return await settled(lambda: feed.publish_many(entries), stored)
+            return await settled(lambda: publish_entries(feed, entries, placement), stored)
+        except ThoonkItemNotFound as exc:  # the position's pivot
+            raise ItemNotFound(node, str(exc.item_id)) from None
         except InvalidName as exc:
             raise BadRequest(str(exc)) from None
         except ThoonkFeedNotFound:
@@ -381,7 +393,7 @@ class PubSubService(SubscriptionOps):
 
     @staticmethod
     async def _page_bounds(
-        feed: Feed[bytes], node: str, base: int, total: int, page: PageRequest
+        feed: Feed[bytes] | SortedFeed[bytes], node: str, base: int, total: int, page: PageRequest
     ) -> tuple[int, int]:
         """Absolute ranks [start, stop) of a page within ranks [base, total)."""
         if (page.max is not None and page.max < 0) or (page.index is not None and page.index < 0):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from . import keys
 from .base import FeedObject
 from .errors import InvalidPosition
 from .names import decode_id, item_id
-from .replies import bdict, blist, integer
+from .replies import bdict, blist, integer, optional_blist
 
 T = TypeVar("T")
 
@@ -90,6 +90,41 @@ class SortedFeed(FeedObject[T]):
         (new_id,) = await self._insert(placement, [self.codec.encode(item)])
         return new_id
 
+    async def publish_many(
+        self,
+        entries: Iterable[tuple[T, str | None]],
+        *,
+        mode: Mode = "end",
+        pivot: str | None = None,
+    ) -> list[str]:
+        """Publish ``(item, id)`` pairs atomically; returns the ids in order.
+
+        An id already stored is edited in place. New ids, and items without one
+        (which get the next counter id), go where ``mode`` says: ``"end"``,
+        ``"begin"``, or ``"before"``/``"after"`` the item ``pivot`` (ItemNotFound if
+        absent); several new items keep their order there.
+        """
+        args: list[bytes] = []
+        for item, given in entries:
+            args += (b"" if given is None else item_id(given), self.codec.encode(item))
+        if not args:
+            return []
+        if (pivot is None) != (mode in ("begin", "end")):
+            raise InvalidPosition(self.name, mode, "a pivot goes with 'before' or 'after' only")
+        name = self.name
+        ids = await self._run(
+            "sorted_feed/publish",
+            (keys.FEEDS, self._ids, self._items, keys.publishes(name), keys.idincr(name)),
+            (
+                keys.publish_channel(name),
+                keys.position_channel(name),
+                mode,
+                b"" if pivot is None else item_id(pivot),
+                *args,
+            ),
+        )
+        return self._ids_text(blist(ids))
+
     # --- changing existing items ------------------------------------------------
 
     async def edit(self, id: str, item: T) -> None:
@@ -151,11 +186,30 @@ class SortedFeed(FeedObject[T]):
 
     async def retract(self, id: str) -> None:
         """Remove item ``id``. Raises ItemNotFound (and changes nothing) if absent."""
-        await self._run(
-            "sorted_feed/retract",
+        await self.retract_many([id])
+
+    async def retract_many(self, ids: Iterable[str], *, announce: bool = False) -> None:
+        """Remove several items atomically; all must exist or nothing changes.
+
+        ``announce`` as in :meth:`.Feed.retract_many`.
+        """
+        raw = [item_id(i) for i in ids]
+        if raw:
+            notify = keys.notify_channel(self.name) if announce else b""
+            await self._run(
+                "sorted_feed/retract",
+                (keys.FEEDS, self._ids, self._items),
+                (keys.retract_channel(self.name), notify, *raw),
+            )
+
+    async def purge(self) -> list[str]:
+        """Retract every item (a purge notice, then a retract notice each). Returns the ids."""
+        gone = await self._run(
+            "sorted_feed/purge",
             (keys.FEEDS, self._ids, self._items),
-            (keys.retract_channel(self.name), item_id(id)),
+            (keys.retract_channel(self.name), keys.purge_channel(self.name)),
         )
+        return self._ids_text(blist(gone))
 
     # --- reading -------------------------------------------------------------------
 
@@ -175,3 +229,25 @@ class SortedFeed(FeedObject[T]):
     async def count(self) -> int:
         """Number of items."""
         return integer(await self.redis.llen(self._ids))
+
+    async def get_range(self, start: int, stop: int) -> list[tuple[str, T]]:
+        """Items at places ``start``..``stop`` inclusive in feed order (negative from the end)."""
+        ranked = blist(await self.redis.lrange(self._ids, start, stop))
+        if not ranked:
+            return []
+        values = optional_blist(await self.redis.hmget(self._items, ranked))
+        return [
+            (decode_id(i), self._decode(v))
+            for i, v in zip(ranked, values, strict=True)
+            if v is not None
+        ]
+
+    async def rank(self, id: str) -> int | None:
+        """Place of ``id`` in feed order (0 is first), or None."""
+        # redis-py's annotation says str; it sends bytes as they are
+        found = await self.redis.lpos(self._ids, cast(str, keys.encode_name(id)))
+        return None if found is None else integer(found)
+
+    async def published_ms(self, id: str) -> int | None:
+        """Always None: a sorted feed keeps no publication times."""
+        return None

@@ -183,6 +183,36 @@ class SortedFeed(_Blocking["sorted_feed.SortedFeed[T]", T]):
         """Number of items."""
         return self._runner.run(self.aio.count())
 
+    def publish_many(
+        self,
+        entries: Iterable[tuple[T, str | None]],
+        *,
+        mode: sorted_feed.Mode = "end",
+        pivot: str | None = None,
+    ) -> list[str]:
+        """Publish ``(item, id)`` pairs atomically: stored ids edited, new ones placed."""
+        return self._runner.run(self.aio.publish_many(list(entries), mode=mode, pivot=pivot))
+
+    def retract_many(self, ids: Iterable[str], *, announce: bool = False) -> None:
+        """Remove several items atomically; all must exist or nothing changes."""
+        self._runner.run(self.aio.retract_many(list(ids), announce=announce))
+
+    def purge(self) -> list[str]:
+        """Retract every item. Returns the ids removed."""
+        return self._runner.run(self.aio.purge())
+
+    def get_range(self, start: int, stop: int) -> list[tuple[str, T]]:
+        """Items at places ``start``..``stop`` inclusive in feed order."""
+        return self._runner.run(self.aio.get_range(start, stop))
+
+    def rank(self, id: str) -> int | None:
+        """Place of ``id`` in feed order (0 is first), or None."""
+        return self._runner.run(self.aio.rank(id))
+
+    def published_ms(self, id: str) -> int | None:
+        """Always None: a sorted feed keeps no publication times."""
+        return self._runner.run(self.aio.published_ms(id))
+
 
 class Queue(_Blocking["queue.Queue[T]", T]):
     """Blocking queue; see :class:`thoonk_xmpp.thoonk.queue.Queue`."""

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Final
 
-from thoonk_xmpp.service.model import SendLastPublished
+from thoonk_xmpp.service.model import NodeKind, SendLastPublished
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.service import NodeMetadata
 
@@ -99,10 +99,16 @@ def service_info(defaults: NodeConfig, name: str = "Thoonk pubsub") -> ET.Elemen
 
 
 def node_info(meta: NodeMetadata) -> ET.Element:
-    """disco#info of a node: pubsub/leaf identity, features and the meta-data form."""
+    """disco#info of a node: pubsub/leaf identity, features and the meta-data form.
+
+    An ordered node also advertises the position namespace (its events and
+    publish-options); the meta-data form's ``thoonkx#node_kind`` names its kind.
+    """
     query = _query(ns.DISCO_INFO, meta.node)
     ET.SubElement(query, _d(ns.DISCO_INFO, "identity"), {"category": "pubsub", "type": "leaf"})
     _features(query, NODE_FEATURES)
+    if meta.config.node_kind == NodeKind.SORTED_FEED:
+        _features(query, (ns.POSITION,))
     query.append(forms.metadata_form(meta))
     return query
 

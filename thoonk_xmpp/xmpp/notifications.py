@@ -24,6 +24,7 @@ from slixmpp.xmlstream import tostring
 
 from thoonk_xmpp.service.events import (
     Event,
+    ItemMoved,
     ItemPublished,
     ItemRetracted,
     NodeConfigured,
@@ -38,6 +39,8 @@ STANZA_NS: Final = ns.STANZA
 EVENT_NS: Final = "http://jabber.org/protocol/pubsub#event"
 SHIM_NS: Final = "http://jabber.org/protocol/shim"
 DELAY_NS: Final = "urn:xmpp:delay"
+#: The ``<position/>`` element telling where an item of an ordered node now is.
+POSITION_NS: Final = ns.POSITION
 
 #: Recipients served before the delivery task yields to the event loop (keeps IQs answered).
 _BATCH = 256
@@ -77,6 +80,10 @@ def _event_element(event: Event) -> ET.Element:
         case ItemRetracted():
             items = ET.SubElement(root, _event_tag("items"), node)
             ET.SubElement(items, _event_tag("retract"), {"id": event.item_id})
+        case ItemMoved():
+            items = ET.SubElement(root, _event_tag("items"), node)
+            item = ET.SubElement(items, _event_tag("item"), {"id": event.item_id})
+            item.append(position_element(event.position))
         case NodePurged():
             ET.SubElement(root, _event_tag("purge"), node)
         case NodeDeleted():
@@ -90,6 +97,23 @@ def _event_element(event: Event) -> ET.Element:
         case _:
             raise TypeError(f"no notification for {type(event).__name__}")
     return root
+
+
+def position_element(position: str) -> ET.Element:
+    """``<position xmlns='urn:thoonk-xmpp:position:0'/>`` for a sorted feed position text.
+
+    ``at='start'`` (``begin:``), ``at='end'`` (``:end``), ``before='<id>'`` (``:<id>``)
+    or ``after='<id>'`` (``<id>:``).
+    """
+    if position == "begin:":
+        where = {"at": "start"}
+    elif position == ":end":
+        where = {"at": "end"}
+    elif position.startswith(":"):
+        where = {"before": position[1:]}
+    else:
+        where = {"after": position.removesuffix(":")}
+    return ET.Element(f"{{{POSITION_NS}}}position", where)
 
 
 def config_form(config: NodeConfig) -> ET.Element:

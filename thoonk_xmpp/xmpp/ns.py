@@ -16,6 +16,9 @@ RSM: Final = "http://jabber.org/protocol/rsm"
 PING: Final = "urn:xmpp:ping"
 DATA: Final = "jabber:x:data"
 
+#: The position of an item of an ordered node (event element and node feature).
+POSITION: Final = "urn:thoonk-xmpp:position:0"
+
 
 def tag(namespace: str, name: str) -> str:
     """ElementTree's ``{namespace}name``."""

@@ -1,14 +1,31 @@
--- Remove an item from a sorted feed: its id from feed.ids, its item from feed.items.
--- Notice: feed.retract "<id>".
+-- Remove items from a sorted feed: their ids from feed.ids, their items from feed.items.
+-- Every id must be stored or nothing changes. Notice per item: feed.retract "<id>".
+-- With a notify channel, a notice there first carries how many retract notices follow
+-- (their retraction is to be announced, as in feed/retract.lua).
 -- KEYS: feeds, feed.ids, feed.items
--- ARGV: name, retract channel, id
--- Returns 1, or raises ItemNotFound.
+-- ARGV: name, retract channel, notify channel (or ''), id1, id2, ...
+-- Returns the number of items removed, or raises ItemNotFound.
 check_feed('list')
-local id = ARGV[3]
-if redis.call('HEXISTS', KEYS[3], id) == 0 then
-  raise('ItemNotFound', id)
+local distinct, seen = 0, {}
+for i = 4, #ARGV do
+  if redis.call('HEXISTS', KEYS[3], ARGV[i]) == 0 then
+    raise('ItemNotFound', ARGV[i])
+  end
+  if not seen[ARGV[i]] then
+    seen[ARGV[i]] = true
+    distinct = distinct + 1
+  end
 end
-redis.call('LREM', KEYS[2], 0, id)
-redis.call('HDEL', KEYS[3], id)
-redis.call('PUBLISH', ARGV[2], id)
-return 1
+if ARGV[3] ~= '' then
+  redis.call('PUBLISH', ARGV[3], tostring(distinct))
+end
+local removed = 0
+for i = 4, #ARGV do
+  -- An id given twice is retracted (and announced) once.
+  if redis.call('HDEL', KEYS[3], ARGV[i]) == 1 then
+    redis.call('LREM', KEYS[2], 0, ARGV[i])
+    redis.call('PUBLISH', ARGV[2], ARGV[i])
+    removed = removed + 1
+  end
+end
+return removed
