@@ -31,6 +31,16 @@ def cli(
     return AdminCli(write_settings(tmp_path / "thoonk_xmpp.toml", redis_server.url), capsys)
 
 
+async def test_create_an_ordered_node(cli: AdminCli, service: PubSubService) -> None:
+    made = await cli.ok("nodes", "create", "list", "--set", "node_kind=sorted_feed", "--json")
+    assert made.json()["config"]["thoonkx#node_kind"] == "sorted_feed"
+    await service.publish(ADMIN, "list", [("b", b"<b/>")])
+    await service.publish(ADMIN, "list", [("a", b"<a/>")], {"thoonkx#position_at": ["start"]})
+    assert (await cli.ok("nodes", "info", "list", "--json")).json()["items"] == 2
+    await cli.ok("nodes", "create", "other", "--set", "thoonkx#node_kind=sorted_feed")
+    assert (await service.get_config(ADMIN, "other")).node_kind == "sorted_feed"
+
+
 async def test_create_info_list_purge_delete(cli: AdminCli, service: PubSubService) -> None:
     made = await cli.ok(
         "nodes", "create", "news", "--set", "max_items=10", "--set", "pubsub#title=News", "--json"

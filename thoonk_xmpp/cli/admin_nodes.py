@@ -11,17 +11,24 @@ from thoonk_xmpp.service.admin import NodeReport, node_report
 from .admin import Admin, admin_options, handler
 from .common import EXIT_OK
 
-#: Prefix of every node option; ``--set`` accepts names with or without it.
+#: Prefix of the XEP-0060 node options; ``--set`` accepts names with or without it.
 OPTION_PREFIX = "pubsub#"
+#: Our own options (``thoonkx#node_kind``) by their short names.
+_OWN_OPTIONS = {
+    spec.var.partition("#")[2]: spec.var
+    for spec in node_config.FIELDS
+    if not spec.var.startswith(OPTION_PREFIX)
+}
 
 
 def option_arg(text: str) -> tuple[str, str]:
-    """``max_items=10`` or ``pubsub#max_items=10`` → ``("pubsub#max_items", "10")``."""
+    """``max_items=10`` or ``pubsub#max_items=10`` → ``("pubsub#max_items", "10")``;
+    ``node_kind=sorted_feed`` → ``("thoonkx#node_kind", "sorted_feed")``."""
     name, equals, value = text.partition("=")
     if not equals or not name:
         raise argparse.ArgumentTypeError(f"{text!r} is not OPTION=VALUE")
-    if not name.startswith(OPTION_PREFIX):
-        name = OPTION_PREFIX + name
+    if "#" not in name:
+        name = _OWN_OPTIONS.get(name, OPTION_PREFIX + name)
     return name, value
 
 
