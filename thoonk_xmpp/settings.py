@@ -19,11 +19,11 @@ import dataclasses
 import os
 import tomllib
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .component_secret import NOT_READ, SecretError, component_secret
@@ -32,21 +32,13 @@ from .component_secret import SECRET_FILE_LIMIT as SECRET_FILE_LIMIT  # re-expor
 from .service.delivery import DeliveryPolicy
 from .service.model import NodeCreation
 from .service.node_config import NodeConfig
-from .service.policy import RequestLimits, ServicePolicy
-
-T = TypeVar("T")
+from .service.policy import DEFAULT_MAX_STANZA_SIZE, PAYLOAD_ROOM, RequestLimits, ServicePolicy
+from .settings_tables import SettingsError as SettingsError  # re-exported
+from .settings_tables import Table, is_bare_jid, is_domain, port_number, positive
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOG_FORMATS = ("plain", "json")
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-class SettingsError(ValueError):
-    """A settings file that cannot be used; ``key`` is ``table.key`` when one is to blame."""
-
-    def __init__(self, key: str | None, problem: str) -> None:
-        super().__init__(f"{key}: {problem}" if key else problem)
-        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +58,9 @@ class ComponentSettings:
     standby: bool = False
     #: Where the secret came from: ``$THOONK_XMPP_SECRET``, ``file PATH`` or ``component.secret``.
     secret_source: str = "component.secret"
+    #: No stanza sent is bigger (UTF-8 bytes): a server closes the link of a component
+    #: that sends one over its limit (Prosody's component_stanza_size_limit: 512 KiB).
+    max_stanza_size: int = DEFAULT_MAX_STANZA_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +158,7 @@ class Settings:
         secret_needed: bool = True,
     ) -> Settings:
         """Check already-parsed TOML data; ``environ`` defaults to ``os.environ``."""
-        tables = _Table("", data, _KNOWN[""])
+        tables = Table("", data, _KNOWN)
         component = _component(
             tables.table("component", required=True),
             (os.environ if environ is None else environ) if secret_needed else None,
@@ -172,7 +167,7 @@ class Settings:
         return cls(
             component=component,
             redis=_redis(tables.table("redis")),
-            pubsub=_pubsub(tables.table("pubsub"), component.jid),
+            pubsub=_pubsub(tables.table("pubsub"), component),
             log=_log(tables.table("log")),
             metrics=_metrics(tables.table("metrics")),
             delivery=_delivery(tables.table("delivery")),
@@ -180,79 +175,21 @@ class Settings:
         )
 
 
-class _Table:
-    """One TOML table: typed getters that name ``table.key`` in every error."""
-
-    def __init__(self, name: str, data: Mapping[str, Any], known: set[str]) -> None:
-        self.name = name
-        self.data = data
-        for key in data:
-            if key not in known:
-                what = "table" if not name else "key"
-                raise SettingsError(self.key(key), f"unknown {what}")
-
-    def key(self, key: str) -> str:
-        return f"{self.name}.{key}" if self.name else key
-
-    def table(self, name: str, *, required: bool = False) -> _Table:
-        value = self.data.get(name)
-        if value is None and not required:
-            value = {}
-        if not isinstance(value, dict):
-            raise SettingsError(self.key(name), "missing table" if value is None else "not a table")
-        return _Table(self.key(name), value, _KNOWN[self.key(name)])
-
-    def get(self, key: str, kind: type[T], default: T | None = None) -> T:
-        value: Any = self.data.get(key, default)
-        if value is None:
-            raise SettingsError(self.key(key), "required")
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        # bool is a subclass of int in Python, never in TOML.
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise SettingsError(self.key(key), f"must be {_KIND_NAMES[kind]}")
-        return value
-
-    def text(self, key: str, default: str | None = None) -> str:
-        value = self.get(key, str, default)
-        if not value.strip():
-            raise SettingsError(self.key(key), "must not be empty")
-        return value
-
-    def number(self, key: str, default: float, *, low: float, high: float) -> float:
-        value = self.get(key, float, default)
-        if not low <= value <= high:
-            raise SettingsError(self.key(key), f"must be between {low:g} and {high:g}")
-        return value
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, str, default)
-        if value not in choices:
-            raise SettingsError(self.key(key), f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    def jids(self, key: str, check: Callable[[str], bool], what: str) -> frozenset[str]:
-        """A list of JIDs, lower-cased as JID preparation would."""
-        values = self.get(key, list, [])
-        if not all(isinstance(value, str) and check(value) for value in values):
-            raise SettingsError(self.key(key), f"must be a list of {what}")
-        return frozenset(value.lower() for value in values)
-
-
-_KIND_NAMES: dict[type, str] = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    list: "a list",
-}
-
 _NODE_FIELDS = {f.name for f in dataclasses.fields(NodeConfig)}
 
 #: The keys of each table, by dotted name ("" is the file's top level).
 _KNOWN: dict[str, set[str]] = {
     "": {"component", "redis", "pubsub", "log", "metrics", "delivery", "limits"},
-    "component": {"jid", "secret", "secret_file", "host", "port", "reconnect_max_delay", "standby"},
+    "component": {
+        "jid",
+        "secret",
+        "secret_file",
+        "host",
+        "port",
+        "reconnect_max_delay",
+        "standby",
+        "max_stanza_size",
+    },
     "redis": {"url"},
     "pubsub": {
         "admins",
@@ -261,6 +198,7 @@ _KNOWN: dict[str, set[str]] = {
         "local_domains",
         "max_items_cap",
         "max_nodes_per_owner",
+        "max_payload_size",
         "default_node",
     },
     "pubsub.default_node": _NODE_FIELDS,
@@ -271,21 +209,10 @@ _KNOWN: dict[str, set[str]] = {
 }
 
 
-def _is_domain(text: str) -> bool:
-    return bool(text) and not any(c in text for c in "@/ \t\n") and ".." not in text
-
-
-def _is_bare_jid(text: str) -> bool:
-    local, at, domain = text.rpartition("@")
-    if at and not local:
-        return False
-    return _is_domain(domain) and not any(c in local for c in "@/ \t\n")
-
-
-def _component(table: _Table, environ: Mapping[str, str] | None, base: Path) -> ComponentSettings:
+def _component(table: Table, environ: Mapping[str, str] | None, base: Path) -> ComponentSettings:
     """[component]; the secret is looked for only with an ``environ`` to look in."""
     jid = table.text("jid")
-    if not _is_domain(jid):
+    if not is_domain(jid):
         raise SettingsError(
             table.key("jid"), f"{jid!r} is not a domain JID such as pubsub.example.org"
         )
@@ -299,37 +226,31 @@ def _component(table: _Table, environ: Mapping[str, str] | None, base: Path) -> 
         jid=jid.lower(),
         secret=secret,
         host=table.text("host", "127.0.0.1"),
-        port=_port(table, 5347),
+        port=port_number(table, 5347),
         reconnect_max_delay=table.number("reconnect_max_delay", 60.0, low=1, high=3600),
         standby=table.get("standby", bool, False),
         secret_source=source,
+        max_stanza_size=table.integer("max_stanza_size", DEFAULT_MAX_STANZA_SIZE, low=16384),
     )
 
 
-def _port(table: _Table, default: int) -> int:
-    port = table.get("port", int, default)
-    if not 1 <= port <= 65535:
-        raise SettingsError(table.key("port"), "must be between 1 and 65535")
-    return port
-
-
-def _log(table: _Table) -> LogSettings:
+def _log(table: Table) -> LogSettings:
     return LogSettings(
         level=table.choice("level", LOG_LEVELS, "info"),
         format=table.choice("format", LOG_FORMATS, "plain"),
     )
 
 
-def _metrics(table: _Table) -> MetricsSettings:
+def _metrics(table: Table) -> MetricsSettings:
     return MetricsSettings(
         enabled=table.get("enabled", bool, False),
         host=table.text("host", "127.0.0.1"),
-        port=_port(table, 9108),
+        port=port_number(table, 9108),
         sample_interval=table.number("sample_interval", 30.0, low=0.05, high=3600),
     )
 
 
-def _redis(table: _Table) -> RedisSettings:
+def _redis(table: Table) -> RedisSettings:
     url = table.text("url", DEFAULT_REDIS_URL)
     try:
         parts = urlsplit(url)
@@ -345,14 +266,14 @@ def _redis(table: _Table) -> RedisSettings:
     return RedisSettings(url=url)
 
 
-def _pubsub(table: _Table, component_jid: str) -> ServicePolicy:
+def _pubsub(table: Table, component: ComponentSettings) -> ServicePolicy:
     creation = NodeCreation(table.choice("node_creation", tuple(NodeCreation), "local"))
-    creators = table.jids("creators", _is_bare_jid, "bare JIDs")
+    creators = table.jids("creators", is_bare_jid, "bare JIDs")
     if creators and creation is not NodeCreation.LIST:
         raise SettingsError(table.key("creators"), 'only used with node_creation = "list"')
     # By default users of the parent domain (example.org for pubsub.example.org) are local.
-    parent = component_jid.partition(".")[2]
-    local_domains = table.jids("local_domains", _is_domain, "domains")
+    parent = component.jid.partition(".")[2]
+    local_domains = table.jids("local_domains", is_domain, "domains")
     if "local_domains" not in table.data:
         local_domains = frozenset({parent} if parent else ())
     cap: int | None = None
@@ -361,17 +282,27 @@ def _pubsub(table: _Table, component_jid: str) -> ServicePolicy:
         if cap < 1:
             raise SettingsError(table.key("max_items_cap"), "must be a positive integer")
     return ServicePolicy(
-        admins=table.jids("admins", _is_bare_jid, "bare JIDs"),
+        admins=table.jids("admins", is_bare_jid, "bare JIDs"),
         node_creation=creation,
         local_domains=local_domains,
         creators=creators,
         max_items_cap=cap,
-        max_nodes_per_owner=_positive(table, "max_nodes_per_owner"),
+        max_nodes_per_owner=positive(table, "max_nodes_per_owner"),
+        max_payload_size=_max_payload_size(table, component.max_stanza_size),
         defaults=_node_defaults(table.table("default_node"), cap),
     )
 
 
-def _node_defaults(table: _Table, cap: int | None) -> NodeConfig:
+def _max_payload_size(table: Table, max_stanza_size: int) -> int:
+    """Half the stanza limit unless set: room for the envelope, escaping and base64."""
+    value = positive(table, "max_payload_size") or max_stanza_size // 2
+    if value > max_stanza_size - PAYLOAD_ROOM:
+        problem = f"must leave {PAYLOAD_ROOM} bytes below component.max_stanza_size"
+        raise SettingsError(table.key("max_payload_size"), problem)
+    return value
+
+
+def _node_defaults(table: Table, cap: int | None) -> NodeConfig:
     hints = typing.get_type_hints(NodeConfig)
     values: dict[str, Any] = {}
     for name in table.data:
@@ -394,7 +325,7 @@ def _node_defaults(table: _Table, cap: int | None) -> NodeConfig:
     return NodeConfig(**values)
 
 
-def _delivery(table: _Table) -> DeliveryPolicy:
+def _delivery(table: Table) -> DeliveryPolicy:
     default = DeliveryPolicy()
 
     def count(key: str, value: int) -> int:
@@ -419,21 +350,11 @@ def _delivery(table: _Table) -> DeliveryPolicy:
     return policy
 
 
-def _positive(table: _Table, key: str) -> int | None:
-    """An optional positive integer (leaving it out means no limit)."""
-    if key not in table.data:
-        return None
-    value = table.get(key, int)
-    if value < 1:
-        raise SettingsError(table.key(key), "must be a positive integer")
-    return value
-
-
-def _limits(table: _Table) -> RequestLimits:
+def _limits(table: Table) -> RequestLimits:
     default = RequestLimits()
     return RequestLimits(
-        pending_per_sender=_positive(table, "pending_per_sender") or default.pending_per_sender,
-        pending=_positive(table, "pending") or default.pending,
+        pending_per_sender=positive(table, "pending_per_sender") or default.pending_per_sender,
+        pending=positive(table, "pending") or default.pending,
         rate=table.number("rate", default.rate, low=0, high=1_000_000),
-        burst=_positive(table, "burst") or default.burst,
+        burst=positive(table, "burst") or default.burst,
     )

@@ -365,3 +365,28 @@ def test_item_moved_is_an_item_with_its_position(position: str, attrs: dict[str,
     (element,) = item
     assert element.tag == f"{{{POSITION_NS}}}position"
     assert element.attrib == attrs
+
+def test_an_item_too_big_for_the_stanza_limit_is_sent_without_its_payload() -> None:
+    big = b"<big xmlns='urn:t'>" + b"x" * 600_000 + b"</big>"
+    event = ItemPublished("news", (ALICE,), HEADLINE, "huge", big)
+    small = dataclasses.replace(event, item_id="fits", payload=b"<small xmlns='urn:t'/>")
+
+    (cut,) = messages(event, sender=SERVICE, ids=iter(["m1"]), max_stanza_size=512 * 1024)
+    (kept,) = messages(small, sender=SERVICE, ids=iter(["m2"]), max_stanza_size=512 * 1024)
+
+    assert len(cut.encode()) < 1000
+    item = parse(cut).find(f"{E}event/{E}items/{E}item")
+    assert item is not None and item.get("id") == "huge" and list(item) == []
+    assert "<small" in kept
+    (unlimited,) = messages(event, sender=SERVICE, ids=iter(["m3"]))
+    assert len(unlimited) > 600_000
+
+
+def test_the_notifier_keeps_to_its_limit() -> None:
+    sent: list[str] = []
+    notifier = Notifier(sent.extend, SERVICE, max_stanza_size=20_000)
+    payload = b"<p xmlns='urn:t'>" + b"y" * 15_000 + b"</p>"
+
+    assert notifier.deliver_now(ItemPublished("news", (ALICE,), HEADLINE, "a", payload))
+
+    assert len(sent) == 1 and "yyy" not in sent[0]

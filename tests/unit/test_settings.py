@@ -477,3 +477,30 @@ def test_instances_share_or_stand_by() -> None:
     )
     assert refused(component={"standby": "yes"}).key == "component.standby"
     assert refused(delivery={"shared": 1}).key == "delivery.shared"
+
+
+def test_stanza_and_payload_limits_default_to_prosodys_and_half_of_it() -> None:
+    settings = load()
+
+    assert settings.component.max_stanza_size == 512 * 1024
+    assert settings.pubsub.max_payload_size == 256 * 1024
+    assert load(component={"max_stanza_size": 65536}).pubsub.max_payload_size == 32768
+    explicit = load(component={"max_stanza_size": 1 << 20}, pubsub={"max_payload_size": 900_000})
+    assert explicit.pubsub.max_payload_size == 900_000
+
+
+@pytest.mark.parametrize(
+    ("tables", "key"),
+    [
+        ({"component": {"max_stanza_size": 1000}}, "component.max_stanza_size"),
+        ({"component": {"max_stanza_size": "512k"}}, "component.max_stanza_size"),
+        ({"pubsub": {"max_payload_size": 0}}, "pubsub.max_payload_size"),
+        ({"pubsub": {"max_payload_size": 512 * 1024}}, "pubsub.max_payload_size"),
+        (
+            {"component": {"max_stanza_size": 65536}, "pubsub": {"max_payload_size": 60000}},
+            "pubsub.max_payload_size",
+        ),
+    ],
+)
+def test_limits_that_could_not_work_are_named(tables: dict[str, Any], key: str) -> None:
+    assert refused(**tables).key == key

@@ -142,7 +142,7 @@ class PayloadTooBig(PubSubError, ValueError):
     def __init__(self, size: int, limit: int) -> None:
         self.size = size
         self.limit = limit
-        super().__init__(f"payload of {size} bytes exceeds the node limit of {limit}")
+        super().__init__(f"payload of {size} bytes exceeds the limit of {limit}")
 
 
 class TooManyNodes(PubSubError, PermissionError):

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from .model import Actor, NodeCreation
 from .node_config import NodeConfig
+
+#: Largest stanza the XMPP server takes from a component by default (Prosody's
+#: component_stanza_size_limit; the ejabberd listener we ship allows 1 MiB).
+DEFAULT_MAX_STANZA_SIZE: Final = 512 * 1024
+
+#: Bytes of an event message beside its payload that the payload limit must leave free.
+PAYLOAD_ROOM: Final = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +30,9 @@ class ServicePolicy:
     max_items_cap: int | None = None
     #: Most nodes one bare JID may own (admins excepted; None: no limit).
     max_nodes_per_owner: int | None = None
+    #: Largest payload accepted (bytes as stored), whatever a node allows: half the
+    #: default stanza limit, so that the event carrying it can be sent.
+    max_payload_size: int = DEFAULT_MAX_STANZA_SIZE // 2
     defaults: NodeConfig = field(default_factory=NodeConfig)
 
     def is_admin(self, actor: Actor) -> bool:

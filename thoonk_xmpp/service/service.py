@@ -279,12 +279,15 @@ class PubSubService(SubscriptionOps):
             raise ItemRequired()
         if items and not needs_item:
             raise ItemForbidden(node)
+        limit = self.policy.max_payload_size
+        if config.max_payload_size is not None:
+            limit = min(limit, config.max_payload_size)
         for _, payload in items:
             if payload is None and config.deliver_payloads:
                 raise PayloadRequired(node)
             size = len(payload or b"")
-            if config.max_payload_size is not None and size > config.max_payload_size:
-                raise PayloadTooBig(size, config.max_payload_size)
+            if size > limit:
+                raise PayloadTooBig(size, limit)
         feed = await self._feed(node)
         # ids made here, not by the feed: after a lost connection they tell whether it ran
         fresh = iter(new_ids(sum(1 for item_id, _ in items if item_id is None) or 1))

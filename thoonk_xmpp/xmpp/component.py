@@ -22,13 +22,13 @@ from slixmpp.xmlstream import tostring
 
 from thoonk_xmpp.metrics import Metrics
 from thoonk_xmpp.service.errors import PubSubError
-from thoonk_xmpp.service.policy import RequestLimits
+from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE, RequestLimits
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 
-from . import handlers, ns, parsing
-from .errors import error_element, refused
+from . import fitting, handlers, ns, parsing
+from .errors import ResultTooBig, error_element, refused
 from .limits import RequestGate
 from .requests import Request
 
@@ -100,8 +100,11 @@ class PubSubComponent:
         router: EventRouter,
         *,
         limits: RequestLimits | None = None,
+        max_stanza_size: int = DEFAULT_MAX_STANZA_SIZE,
     ) -> None:
         self.jid = JID(jid).bare
+        #: No answer sent is bigger, in bytes: the server would close the link.
+        self.max_stanza_size = max_stanza_size
         #: How many requests may wait for their answers (none is ever timed out).
         self.gate = RequestGate(limits or RequestLimits())
         self.host = host
@@ -190,7 +193,10 @@ class PubSubComponent:
 
     def send_element(self, element: ET.Element) -> None:
         """Send a finished stanza element (``{jabber:component:accept}message``, …)."""
-        self.send_text(tostring(element, stream=self.xmpp, top_level=True))
+        self.send_text(self._render(element))
+
+    def _render(self, element: ET.Element) -> str:
+        return str(tostring(element, stream=self.xmpp, top_level=True))
 
     def send_soon(self, text: str) -> None:
         """Queue stanza text for one write at the next turn of the event loop.
@@ -294,6 +300,10 @@ class PubSubComponent:
                 self.service, self.router, self.jid, envelope.sender, envelope.actor
             )
             reply = await handlers.handle(ctx, request)
+            answer = handlers.result_iq(iq, reply.payload)
+            text = fitting.fitted(answer, reply.listing, self.max_stanza_size, self._render)
+            if text is None:
+                raise ResultTooBig(self.max_stanza_size)
         except Exception as exc:
             if isinstance(exc, ThoonkConnectionLost | RedisConnectionError):
                 log.warning("cannot answer %s now: %s", iq.get("id"), exc)
@@ -301,7 +311,7 @@ class PubSubComponent:
                 log.exception("answering %s failed", tostring(iq))
             self._refuse(iq, request, exc, started)
             return
-        self.send_element(handlers.result_iq(iq, reply.payload))
+        self.send_text(text)
         if self.metrics is not None:
             self.metrics.answered(request.verb, "result", started)
         if reply.after is not None:

@@ -12,6 +12,7 @@ Request parsing raises the few errors below, which extend the service tree
     ├── UnknownRequest             a pubsub request this service does not know
     ├── ServiceUnavailable         a namespace this service does not serve
     ├── Overloaded                 too many requests waiting (:mod:`.limits`)
+    ├── ResultTooBig               an answer over the stanza limit that cannot be cut
     └── RateLimited                the sender is over its request rate
 
 :data:`ERRORS` maps each class to (error type, stanza condition, pubsub
@@ -70,6 +71,11 @@ class Overloaded(e.PubSubError):
         super().__init__(f"too many requests waiting {what} (at most {limit}); try again later")
 
 
+class ResultTooBig(e.PubSubError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer would exceed the stanza size limit of {limit} bytes")
+
+
 class RateLimited(e.PubSubError):
     def __init__(self, rate: float) -> None:
         super().__init__(f"more than {rate:g} requests per second; slow down")
@@ -123,6 +129,7 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     e.TooManyNodes: ErrorSpec("cancel", "policy-violation"),  # RFC 6120 §8.3.3.12
     e.OutcomeUnknown: ErrorSpec("wait", "internal-server-error"),
     Overloaded: ErrorSpec("wait", "resource-constraint"),  # RFC 6120 §8.3.3.18
+    ResultTooBig: ErrorSpec("cancel", "resource-constraint"),
     RateLimited: ErrorSpec("wait", "policy-violation"),
 }
 

@@ -26,6 +26,7 @@ from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 
 from . import disco, forms, ns, payloads, rsm
+from .fitting import Listing
 from .requests import (
     Create,
     Delete,
@@ -64,10 +65,14 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """The iq result's payload (None: empty result) and work to do once it is sent."""
+    """The iq result's payload (None: empty result) and work to do once it is sent.
+
+    ``listing`` is the list in it that may be cut to fit the stanza limit (:mod:`.fitting`).
+    """
 
     payload: ET.Element | None = None
     after: Callable[[], Awaitable[None]] | None = None
+    listing: Listing | None = None
 
 
 R = TypeVar("R", bound=Request)
@@ -137,7 +142,7 @@ async def disco_items(ctx: Context, request: DiscoItems) -> Reply:
         query = disco.item_items(ctx.service_jid, request.node, page.members)
     if request.page is not None:
         query.append(rsm.set_element(page.members, page.first_index, page.count))
-    return Reply(query)
+    return Reply(query, listing=Listing(query, page.members, query, page.first_index, page.count))
 
 
 # --- owner: nodes (§8.1-8.5) -----------------------------------------------------------
@@ -234,10 +239,10 @@ async def get_items(ctx: Context, request: GetItems) -> Reply:
     items = _sub(pubsub, "items", {"node": request.node})
     for item in page.items:
         _sub(items, "item", {"id": item.id}).append(payloads.to_element(item.payload))
+    ids = [item.id for item in page.items]
     if request.page is not None:
-        ids = [item.id for item in page.items]
         pubsub.append(rsm.set_element(ids, page.first_index, page.count))
-    return Reply(pubsub)
+    return Reply(pubsub, listing=Listing(items, ids, pubsub, page.first_index, page.count))
 
 
 @handles(Subscribe)
@@ -276,9 +281,11 @@ async def own_subscriptions(ctx: Context, request: OwnSubscriptions) -> Reply:
     subs = await ctx.service.own_subscriptions(ctx.actor, request.node)
     pubsub = _pubsub()
     listing = _sub(pubsub, "subscriptions", _node_attrs(request.node))
-    for sub in subs:
-        _subscription(listing, sub)
-    return Reply(pubsub)
+    by_subid = {sub.subid: sub for sub in subs}
+    page = rsm.page_of(list(by_subid), request.page, request.node or "")
+    for subid in page.members:
+        _subscription(listing, by_subid[subid])
+    return _listed(pubsub, listing, page, request.page is not None)
 
 
 @handles(OwnAffiliations)
@@ -286,9 +293,10 @@ async def own_affiliations(ctx: Context, request: OwnAffiliations) -> Reply:
     found = await ctx.service.own_affiliations(ctx.actor, request.node)
     pubsub = _pubsub()
     listing = _sub(pubsub, "affiliations", _node_attrs(request.node))
-    for node, affiliation in found.items():
-        _sub(listing, "affiliation", {"node": node, "affiliation": affiliation.value})
-    return Reply(pubsub)
+    page = rsm.page_of(list(found), request.page, request.node or "")
+    for node in page.members:
+        _sub(listing, "affiliation", {"node": node, "affiliation": found[node].value})
+    return _listed(pubsub, listing, page, request.page is not None)
 
 
 # --- owner: subscriptions and affiliations (§8.8, §8.9) -----------------------------------
@@ -299,9 +307,11 @@ async def get_subscriptions(ctx: Context, request: GetSubscriptions) -> Reply:
     subs = await ctx.service.node_subscriptions(ctx.actor, request.node)
     pubsub = _pubsub(owner=True)
     listing = _sub(pubsub, "subscriptions", {"node": request.node})
-    for sub in subs:
-        _subscription(listing, sub, with_node=False)
-    return Reply(pubsub)
+    by_subid = {sub.subid: sub for sub in subs}
+    page = rsm.page_of(list(by_subid), request.page, request.node)
+    for subid in page.members:
+        _subscription(listing, by_subid[subid], with_node=False)
+    return _listed(pubsub, listing, page, request.page is not None)
 
 
 @handles(SetSubscriptions)
@@ -315,10 +325,20 @@ async def get_affiliations(ctx: Context, request: GetAffiliations) -> Reply:
     found = await ctx.service.node_affiliations(ctx.actor, request.node)
     pubsub = _pubsub(owner=True)
     listing = _sub(pubsub, "affiliations", {"node": request.node})
-    for jid, affiliation in found.items():
-        if affiliation != Affiliation.NONE:
-            _sub(listing, "affiliation", {"jid": jid, "affiliation": affiliation.value})
-    return Reply(pubsub)
+    shown = {jid: a for jid, a in found.items() if a != Affiliation.NONE}
+    page = rsm.page_of(list(shown), request.page, request.node)
+    for jid in page.members:
+        _sub(listing, "affiliation", {"jid": jid, "affiliation": shown[jid].value})
+    return _listed(pubsub, listing, page, request.page is not None)
+
+
+def _listed(pubsub: ET.Element, listing: ET.Element, page: rsm.Page, paged: bool) -> Reply:
+    """A list reply: the <set/> when paging was asked for, and its entries cuttable."""
+    if paged:
+        pubsub.append(rsm.set_element(page.members, page.first_index, page.count))
+    return Reply(
+        pubsub, listing=Listing(listing, page.members, pubsub, page.first_index, page.count)
+    )
 
 
 @handles(SetAffiliations)

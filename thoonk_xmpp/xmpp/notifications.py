@@ -32,6 +32,7 @@ from thoonk_xmpp.service.events import (
     NodePurged,
 )
 from thoonk_xmpp.service.node_config import NodeConfig
+from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
 from . import forms, ns, payloads
 
@@ -59,14 +60,16 @@ def stamp(moment: datetime.datetime) -> str:
     return text + "Z"
 
 
-def event_text(event: Event) -> str:
+def event_text(event: Event, *, with_payload: bool = True) -> str:
     """The ``<event xmlns='…pubsub#event'/>`` child for ``event`` as text (shared by all recipients).
 
     A published item, by far the most frequent, is written as text around its
     payload (see :func:`.payloads.to_xml`); the rarer events are built as elements.
     """
     if isinstance(event, ItemPublished):
-        payload = "" if event.payload is None else payloads.to_xml(event.payload, EVENT_NS)
+        payload = ""
+        if event.payload is not None and with_payload:
+            payload = payloads.to_xml(event.payload, EVENT_NS)
         item = f'<item id="{_attr(event.item_id)}"'
         item += f">{payload}</item>" if payload else "/>"
         return f'<event xmlns="{EVENT_NS}"><items node="{_attr(event.node)}">{item}</items></event>'
@@ -174,14 +177,19 @@ def messages(
     sender: str,
     ids: Iterator[str],
     now: datetime.datetime | None = None,
+    max_stanza_size: int | None = None,
 ) -> Iterator[str]:
     """Every ``<message/>`` for ``event`` as stanza text, one per recipient, in order.
 
     The event (and the delay stamp of a replay) is serialized once and shared;
     only ``to``, ``id`` and the SHIM SubID headers (last, and only for a JID
-    holding several subscriptions) differ between recipients.
+    holding several subscriptions) differ between recipients.  An item whose
+    message would exceed ``max_stanza_size`` bytes goes without its payload:
+    subscribers learn its id, never a message the server would close the link for.
     """
     body = event_text(event)
+    if max_stanza_size is not None and _too_big(body, max_stanza_size - ENVELOPE_ROOM):
+        body = event_text(event, with_payload=False)
     delayed = _delayed(event, now)
     if delayed is not None:
         body += _xml(delay_element(delayed, sender))
@@ -192,6 +200,16 @@ def messages(
         if len(recipient.subids) > 1:
             tail += _xml(headers_element(recipient.subids))
         yield f'{head}{_attr(recipient.jid)}{kind}{_attr(next(ids))}">{tail}</message>'
+
+
+#: Bytes a message may need beside its event: addresses (RFC 7622: up to 3071 bytes each),
+#: id, delay stamp and SHIM headers.
+ENVELOPE_ROOM: Final = 8192
+
+
+def _too_big(text: str, limit: int) -> bool:
+    # Most events are far below the limit: count characters first (UTF-8 takes up to 4 bytes).
+    return len(text) * 4 > limit and len(text.encode("utf-8", "replace")) > limit
 
 
 def message_ids() -> Iterator[str]:
@@ -207,22 +225,35 @@ class Notifier:
     them to the stream together (one write for up to ``_BATCH`` messages).
     """
 
-    def __init__(self, send: Callable[[list[str]], None], service_jid: str) -> None:
+    def __init__(
+        self,
+        send: Callable[[list[str]], None],
+        service_jid: str,
+        *,
+        max_stanza_size: int | None = DEFAULT_MAX_STANZA_SIZE,
+    ) -> None:
         self._send = send
         self.service_jid = service_jid
+        #: No message sent is bigger, in bytes (None: no limit).
+        self.max_stanza_size = max_stanza_size
         self._ids = message_ids()
+
+    def _messages(self, event: Event) -> Iterator[str]:
+        return messages(
+            event, sender=self.service_jid, ids=self._ids, max_stanza_size=self.max_stanza_size
+        )
 
     def deliver_now(self, event: Event) -> bool:
         """Send an event of fewer than ``_BATCH`` recipients at once; False for bigger ones."""
         if len(event.recipients) >= _BATCH:
             return False
-        self._send(list(messages(event, sender=self.service_jid, ids=self._ids)))
+        self._send(list(self._messages(event)))
         return True
 
     async def deliver(self, event: Event) -> None:
         """Send ``event`` to all its recipients, yielding to the loop between batches."""
         batch: list[str] = []
-        for text in messages(event, sender=self.service_jid, ids=self._ids):
+        for text in self._messages(event):
             batch.append(text)
             if len(batch) == _BATCH:
                 self._send(batch)

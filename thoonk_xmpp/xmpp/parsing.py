@@ -250,15 +250,15 @@ def _unsubscribe(element: ET.Element, pubsub: ET.Element) -> Unsubscribe:
 
 
 def _own_subscriptions(element: ET.Element, pubsub: ET.Element) -> OwnSubscriptions:
-    return OwnSubscriptions(_optional_node(element))
+    return OwnSubscriptions(_optional_node(element), rsm.parse_set(pubsub))
 
 
 def _own_affiliations(element: ET.Element, pubsub: ET.Element) -> OwnAffiliations:
-    return OwnAffiliations(_optional_node(element))
+    return OwnAffiliations(_optional_node(element), rsm.parse_set(pubsub))
 
 
 def _get_subscriptions(element: ET.Element, pubsub: ET.Element) -> GetSubscriptions:
-    return GetSubscriptions(_node(element))
+    return GetSubscriptions(_node(element), rsm.parse_set(pubsub))
 
 
 def _set_subscriptions(element: ET.Element, pubsub: ET.Element) -> SetSubscriptions:
@@ -279,7 +279,7 @@ def _set_subscriptions(element: ET.Element, pubsub: ET.Element) -> SetSubscripti
 
 
 def _get_affiliations(element: ET.Element, pubsub: ET.Element) -> GetAffiliations:
-    return GetAffiliations(_node(element))
+    return GetAffiliations(_node(element), rsm.parse_set(pubsub))
 
 
 def _set_affiliations(element: ET.Element, pubsub: ET.Element) -> SetAffiliations:

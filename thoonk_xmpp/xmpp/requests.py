@@ -176,18 +176,21 @@ class Unsubscribe:
 @dataclass(frozen=True, slots=True)
 class OwnSubscriptions:
     node: str | None = None
+    page: PageRequest | None = None
     verb: ClassVar[Verb] = Verb.OWN_SUBSCRIPTIONS
 
 
 @dataclass(frozen=True, slots=True)
 class OwnAffiliations:
     node: str | None = None
+    page: PageRequest | None = None
     verb: ClassVar[Verb] = Verb.OWN_AFFILIATIONS
 
 
 @dataclass(frozen=True, slots=True)
 class GetSubscriptions:
     node: str
+    page: PageRequest | None = None
     verb: ClassVar[Verb] = Verb.GET_SUBSCRIPTIONS
 
 
@@ -202,6 +205,7 @@ class SetSubscriptions:
 @dataclass(frozen=True, slots=True)
 class GetAffiliations:
     node: str
+    page: PageRequest | None = None
     verb: ClassVar[Verb] = Verb.GET_AFFILIATIONS
 
 

@@ -64,7 +64,9 @@ class Bridge:
         component = settings.component
         self.thoonk = AsyncThoonk.from_url(settings.redis.url, listen=True)
         self.service = PubSubService(self.thoonk, settings.pubsub)
-        self.notifier = Notifier(self._send, component.jid)
+        self.notifier = Notifier(
+            self._send, component.jid, max_stanza_size=component.max_stanza_size
+        )
         self.router = EventRouter(self.service, self.notifier, delivery=settings.delivery)
         self.component = PubSubComponent(
             component.jid,
@@ -74,6 +76,7 @@ class Bridge:
             self.service,
             self.router,
             limits=settings.limits,
+            max_stanza_size=component.max_stanza_size,
         )
         #: The Prometheus figures; None unless [metrics] enabled.
         self.metrics = self.component.metrics = Metrics() if settings.metrics.enabled else None
