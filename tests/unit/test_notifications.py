@@ -366,6 +366,7 @@ def test_item_moved_is_an_item_with_its_position(position: str, attrs: dict[str,
     assert element.tag == f"{{{POSITION_NS}}}position"
     assert element.attrib == attrs
 
+
 def test_an_item_too_big_for_the_stanza_limit_is_sent_without_its_payload() -> None:
     big = b"<big xmlns='urn:t'>" + b"x" * 600_000 + b"</big>"
     event = ItemPublished("news", (ALICE,), HEADLINE, "huge", big)

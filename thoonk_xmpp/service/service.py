@@ -272,22 +272,7 @@ class PubSubService(SubscriptionOps):
         )
         if preconditions:
             self._check_preconditions(config, preconditions, self.policy.max_items_cap)
-        # XEP-0060 §4.3 table and §7.1.3.6: persistent or payload nodes need an item,
-        # payload nodes a payload; a transient notification-only node takes no item.
-        needs_item = config.persist_items or config.deliver_payloads
-        if not items and needs_item:
-            raise ItemRequired()
-        if items and not needs_item:
-            raise ItemForbidden(node)
-        limit = self.policy.max_payload_size
-        if config.max_payload_size is not None:
-            limit = min(limit, config.max_payload_size)
-        for _, payload in items:
-            if payload is None and config.deliver_payloads:
-                raise PayloadRequired(node)
-            size = len(payload or b"")
-            if size > limit:
-                raise PayloadTooBig(size, limit)
+        self._check_items(node, config, items)
         feed = await self._feed(node)
         # ids made here, not by the feed: after a lost connection they tell whether it ran
         fresh = iter(new_ids(sum(1 for item_id, _ in items if item_id is None) or 1))
@@ -312,6 +297,26 @@ class PubSubService(SubscriptionOps):
             raise BadRequest(str(exc)) from None
         except ThoonkFeedNotFound:
             raise NodeNotFound(node) from None
+
+    def _check_items(
+        self, node: str, config: NodeConfig, items: Sequence[tuple[str | None, bytes | None]]
+    ) -> None:
+        # XEP-0060 §4.3 table and §7.1.3.6: persistent or payload nodes need an item,
+        # payload nodes a payload; a transient notification-only node takes no item.
+        needs_item = config.persist_items or config.deliver_payloads
+        if not items and needs_item:
+            raise ItemRequired()
+        if items and not needs_item:
+            raise ItemForbidden(node)
+        limit = self.policy.max_payload_size  # the event must fit in one stanza
+        if config.max_payload_size is not None:
+            limit = min(limit, config.max_payload_size)
+        for _, payload in items:
+            if payload is None and config.deliver_payloads:
+                raise PayloadRequired(node)
+            size = len(payload or b"")
+            if size > limit:
+                raise PayloadTooBig(size, limit)
 
     @staticmethod
     def _check_preconditions(
