@@ -33,7 +33,10 @@ async def raw_subs(redis: aioredis.Redis, node: str) -> dict[str, str]:
 
 
 async def raw_index(redis: aioredis.Redis, jid: str) -> set[bytes]:
-    return set(await redis.smembers(keys.jid_subscriptions(jid)))
+    """The JID's entries in its bucket of the subscription index, as ``<node>\\0<subid>``."""
+    prefix = jid.encode() + b"\x00"
+    fields = await redis.hkeys(keys.jid_subscriptions(jid))
+    return {f[len(prefix) :] for f in fields if f.startswith(prefix)}
 
 
 # --- subscribe ------------------------------------------------------------------------------
@@ -45,7 +48,7 @@ async def test_subscribe_stores_subscription_and_index(
     await service.create_node(OWNER, "n")
     sub = await service.subscribe(ALICE, "n", ALICE.bare + "/laptop")
     assert sub == Subscription("n", ALICE.bare + "/laptop", sub.subid, SUBSCRIBED)
-    assert len(sub.subid) == 32
+    assert len(sub.subid) == 16  # 64 random bits in hex: short, as it is stored twice
     assert await raw_subs(redis_client, "n") == {sub.subid: ALICE.bare + "/laptop"}
     # the index is keyed by the bare JID
     assert await raw_index(redis_client, ALICE.bare) == {f"n\x00{sub.subid}".encode()}
@@ -366,3 +369,23 @@ async def test_last_owner_may_leave_when_admins_exist(
     with_admins = PubSubService(thoonk, make_policy())
     await with_admins.set_affiliations(OWNER, "n", {OWNER.bare: Affiliation.NONE})
     assert await with_admins.node_affiliations(ADMIN, "n") == {}
+
+
+async def test_an_index_kept_one_set_per_jid_moves_into_the_buckets(
+    service: PubSubService, redis_client: aioredis.Redis
+) -> None:
+    await service.create_node(OWNER, "n")
+    await service.create_node(OWNER, "m")
+    # as earlier versions stored them: the node's hash, and a set per subscriber JID
+    for node, subid in (("n", "0123456789abcdef0123456789abcdef"), ("m", "feedface")):
+        await redis_client.hset(keys.node_subscriptions(node), subid, ALICE.bare + "/phone")
+        await redis_client.sadd(
+            keys.LEGACY_JID_SUBSCRIPTIONS + ALICE.bare.encode(), f"{node}\x00{subid}"
+        )
+    assert await service.store.migrate_jid_index() == 2
+    assert await redis_client.exists(keys.LEGACY_JID_SUBSCRIPTIONS + ALICE.bare.encode()) == 0
+    assert {(s.node, s.subid) for s in await service.own_subscriptions(ALICE)} == {
+        ("n", "0123456789abcdef0123456789abcdef"),
+        ("m", "feedface"),
+    }
+    assert await service.store.migrate_jid_index() == 0  # once

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
@@ -172,13 +172,20 @@ class NodeStore:
 
     async def subscribe(self, node: str, jid: str) -> Subscription:
         """Add a subscription of ``jid`` (bare or full) to ``node``."""
-        subid = uuid.uuid4().hex
+        subid = secrets.token_hex(8)
+        who = bare(jid)
         try:
             await self._scripts.run(
                 "subscribe",
                 node,
-                (keys.FEEDS, keys.node_subscriptions(node), keys.jid_subscriptions(bare(jid))),
-                (node, *self._state_notice(node), subid, jid, node + _SEP + subid),
+                (keys.FEEDS, keys.node_subscriptions(node), keys.jid_subscriptions(who)),
+                (
+                    node,
+                    *self._state_notice(node),
+                    subid,
+                    jid,
+                    keys.jid_subscription(who, node, subid),
+                ),
             )
         except FeedNotFound:
             raise NodeNotFound(node) from None
@@ -189,9 +196,9 @@ class NodeStore:
     async def unsubscribe(self, node: str, subscriptions: Iterable[Subscription]) -> None:
         """Remove subscriptions (each must still exist). Raises InvalidSubId."""
         subs = list(subscriptions)
-        args: list[str] = []
+        args: list[str | bytes] = []
         for sub in subs:
-            args += (sub.subid, sub.jid, node + _SEP + sub.subid)
+            args += (sub.subid, sub.jid, keys.jid_subscription(bare(sub.jid), node, sub.subid))
         index_keys = [keys.jid_subscriptions(bare(sub.jid)) for sub in subs]
         try:
             await self._scripts.run(
@@ -207,8 +214,11 @@ class NodeStore:
 
     async def jid_subscriptions(self, jid: str) -> list[Subscription]:
         """Every subscription of a bare JID, across nodes (two round trips in all)."""
-        members = blist(list(await self.redis.smembers(keys.jid_subscriptions(bare(jid)))))
-        pairs = [_text(m).partition(_SEP)[::2] for m in sorted(members)]
+        who = bare(jid)
+        prefix = keys.encode_name(who) + keys.SEP
+        fields = blist(list(await self.redis.hkeys(keys.jid_subscriptions(who))))
+        mine = sorted(f[len(prefix) :] for f in fields if f.startswith(prefix))
+        pairs = [_text(m).partition(_SEP)[::2] for m in mine]
         owners = await self._hget_each(
             [(keys.node_subscriptions(node), subid) for node, subid in pairs]
         )
@@ -290,10 +300,11 @@ class NodeStore:
     async def drop_node(self, node: str) -> None:
         """Forget subscriptions, affiliations and tombstone of a deleted node."""
         index_keys: list[bytes] = []
-        members: list[str] = []
-        for sub in await self.subscriptions(node):
+        members: list[str | bytes] = []
+        subscriptions = await self.subscriptions(node)
+        for sub in subscriptions:
             index_keys.append(keys.jid_subscriptions(bare(sub.jid)))
-            members.append(node + _SEP + sub.subid)
+            members.append(keys.jid_subscription(bare(sub.jid), node, sub.subid))
         for jid in await self.affiliations(node):
             index_keys.append(keys.jid_affiliations(jid))
             members.append(node)
@@ -306,6 +317,20 @@ class NodeStore:
                 keys.node_tombstone(node),
                 *index_keys,
             ),
-            (node, *self._state_notice(node), *members),
+            (node, *self._state_notice(node), len(subscriptions), *members),
         )
         self.forget(node)
+
+    async def migrate_jid_index(self) -> int:
+        """Move subscription indexes kept one set per JID (earlier versions) into the
+        buckets; returns how many entries moved (0 once done)."""
+        moved = 0
+        async for raw in self.redis.scan_iter(match=keys.LEGACY_JID_SUBSCRIPTIONS + b"*"):
+            old = bytes(raw)
+            jid = old[len(keys.LEGACY_JID_SUBSCRIPTIONS) :]
+            moved += int(
+                await self._scripts.run(
+                    "migrate_jid_index", "", (old, keys.jid_subscriptions(jid)), (jid,)
+                )
+            )
+        return moved

@@ -10,6 +10,7 @@ prefix, so that an old client's key scan cannot mistake them for its own.
 
 from __future__ import annotations
 
+import zlib
 from typing import Final
 
 #: Separator of two-part notice payloads (``<id>\\0<item>``).
@@ -276,9 +277,25 @@ def node_affiliations(name: str | bytes) -> bytes:
     return _key(b"thoonkx.pubsub.affs:", name)
 
 
+#: Buckets the subscription index is spread over (a key per JID costs more than its data).
+JID_INDEX_BUCKETS: Final = 1024
+
+
 def jid_subscriptions(jid: str | bytes) -> bytes:
-    """Set of ``<node>\\0<subid>`` for one subscriber JID."""
-    return _key(b"thoonkx.pubsub.jidsubs:", jid)
+    """Hash whose fields are the :func:`jid_subscription` entries of the bare JIDs hashed
+    to one bucket (values empty): the subscription index by subscriber."""
+    bucket = zlib.crc32(encode_name(jid)) % JID_INDEX_BUCKETS
+    return b"thoonkx.pubsub.jidsubs.b:" + str(bucket).encode()
+
+
+def jid_subscription(jid: str | bytes, node: str | bytes, subid: str | bytes) -> bytes:
+    """One entry of the subscription index: ``<bare jid>\\0<node>\\0<subid>``."""
+    return SEP.join((encode_name(jid), encode_name(node), encode_name(subid)))
+
+
+#: Keys of the index before it was bucketed (a set of ``<node>\\0<subid>`` per JID),
+#: found and moved into the buckets once (``NodeStore.migrate_jid_index``).
+LEGACY_JID_SUBSCRIPTIONS: Final = b"thoonkx.pubsub.jidsubs:"
 
 
 def jid_affiliations(jid: str | bytes) -> bytes:

@@ -155,6 +155,9 @@ class Bridge:
             raise StartupError(
                 f"cannot use Redis at {self.settings.redis.redacted_url}: {exc or 'timed out'}"
             ) from None
+        moved = await self.service.store.migrate_jid_index()
+        if moved:
+            log.info("moved %d subscription index entries into their buckets", moved)
         self.router.start()
         try:
             await self.component.connect(self.timeout)

@@ -1,7 +1,7 @@
 -- Set affiliations of bare JIDs on a node; 'none' removes one. An outcast loses its
 -- subscriptions.
 -- KEYS: feeds, node affiliations, node subscriptions, then per JID: its affiliation
---       index, its subscription index
+--       index, its subscription index bucket
 -- ARGV: node, state channel, instance id, then per JID: jid, affiliation
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   raise('FeedNotFound')
@@ -23,7 +23,7 @@ for i = 4, #ARGV, 2 do
       local bare = string.gsub(sub_jid, '/.*$', '')
       if bare == jid then
         redis.call('HDEL', KEYS[3], subs[j])
-        redis.call('SREM', KEYS[k + 1], ARGV[1] .. '\0' .. subs[j])
+        redis.call('HDEL', KEYS[k + 1], jid .. '\0' .. ARGV[1] .. '\0' .. subs[j])
       end
     end
   end
