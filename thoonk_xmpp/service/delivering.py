@@ -328,11 +328,12 @@ class Delivering(ABC):
             self.ledger.sent(event.node, event.item_id, event.digest)
 
     def _deliverable(self, event: Event) -> bool:
-        """False for an event made in a gap: an item is dropped (a catch-up sends it),
-        anything else is held (up to a bound) for after the catch-up."""
+        """False for an event made in a gap: a tracked item is dropped (a catch-up sends
+        it), anything else (items of ordered nodes too) is held (up to a bound) for after
+        the catch-up."""
         if not self.ledger.gap:
             return True
-        if isinstance(event, ItemPublished):
+        if isinstance(event, ItemPublished) and event.digest is not None:
             self.ledger.drop()
         elif len(self._held) < self.ledger.policy.held_events:
             self._held.append(event)

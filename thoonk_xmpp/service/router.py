@@ -264,11 +264,13 @@ class EventRouter(Delivering):
         ):
             self._owe(notice.feed, notice.count, announced=False)
         digest = None
-        if notice.kind in (NoticeKind.PUBLISH, NoticeKind.EDIT):
+        ordered = config.node_kind == NodeKind.SORTED_FEED
+        # items of ordered nodes are not tracked (no catch-up: sorted feeds keep no times)
+        if notice.kind in (NoticeKind.PUBLISH, NoticeKind.EDIT) and not ordered:
             digest = zlib.crc32(notice.item or b"")
             if self.ledger.take_caught(notice.feed, notice.item_id or "", digest):
                 return None  # a catch-up sent this very item already
-        if config.node_kind == NodeKind.SORTED_FEED and self._appended(notice):
+        if ordered and self._appended(notice):
             return None
         if not config.deliver_notifications:
             return None
