@@ -5,16 +5,19 @@ the component and Redis."""
 from __future__ import annotations
 
 import dataclasses
+import xml.etree.ElementTree as ET
 
 from tests.integration.bridge_fixtures import (
     EVENT,
     Bridge,
     PubSubClientFactory,
+    config_form,
     find,
     ids_in,
     pubsub,
 )
 from thoonk_xmpp.service.model import SendLastPublished
+from thoonk_xmpp.thoonk import BYTES, Feed
 from thoonk_xmpp.xmpp import ns
 
 LAST_PUBLISHED = f"{ns.PUBSUB}#last-published"
@@ -114,3 +117,76 @@ async def test_items_with_a_subid_that_is_not_the_senders_are_not_acceptable(
 
     result = await bob.ok("get", pubsub(f"<items node='news' subid='{mine}'/>"))
     assert ids_in(result) == ["a"]
+
+
+# --- the sole owner, max_items, meta-data ----------------------------------------------------
+
+
+async def test_the_sole_owner_cannot_drop_their_ownership(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    alice = await pubsub_client()
+    bob = await pubsub_client()
+    await alice.create("news")
+
+    for lower in ("none", "publisher", "member", "outcast"):
+        change = f"<affiliations node='news'><affiliation jid='{alice.jid}' affiliation='{lower}'/>"
+        error = await bridge.refuses(alice, "set", pubsub(change + "</affiliations>", owner=True))
+        assert (error.type, error.condition) == ("modify", "not-acceptable"), lower
+
+    await alice.affiliate("news", bob.jid, "owner")
+    await alice.affiliate("news", alice.jid, "none")  # with another owner left, fine
+    await bob.ok("get", pubsub("<affiliations node='news'/>", owner=True))
+
+
+async def test_lowering_max_items_trims_the_node_at_once(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    alice = await pubsub_client()
+    bob = await pubsub_client()
+    await alice.create("news", {"pubsub#publish_node_full": "retract-oldest"})
+    feed = Feed(bridge.thoonk, "news", BYTES)
+    ids = [f"i{n:02d}" for n in range(25)]
+    for item_id in ids:
+        await feed.publish(b"<x xmlns='urn:t'/>", item_id)
+    await bob.subscribe("news")
+
+    await alice.ok(
+        "set",
+        pubsub(
+            f"<configure node='news'>{config_form({'pubsub#max_items': '5'})}</configure>",
+            owner=True,
+        ),
+    )
+
+    assert await alice.item_ids("news") == ids[-5:]
+    retracted: list[str] = []
+    while len(retracted) < 20:
+        event = await bob.next_event()
+        retracted += [r.get("id", "") for r in event.iter(ns.tag(EVENT, "retract"))]
+    assert retracted == ids[:20]
+
+
+async def test_a_whitelist_nodes_meta_data_is_shown_only_to_who_may_see_it(
+    pubsub_client: PubSubClientFactory,
+) -> None:
+    alice = await pubsub_client()
+    member = await pubsub_client()
+    stranger = await pubsub_client()
+    await alice.create("club", {"pubsub#access_model": "whitelist", "pubsub#title": "Secret"})
+    await alice.affiliate("club", member.jid, "member")
+    await alice.create("open", {"pubsub#title": "Public"})
+    await alice.affiliate("open", stranger.jid, "outcast")
+    info = f"<query xmlns='{ns.DISCO_INFO}' node='club'/>"
+
+    def meta_form(query: ET.Element) -> ET.Element | None:
+        return query.find(ns.tag(ns.DATA, "x"))
+
+    hidden = await stranger.ok("get", info)
+    assert meta_form(hidden) is None and "Secret" not in ET.tostring(hidden).decode()
+    assert hidden.find(ns.tag(ns.DISCO_INFO, "identity")) is not None  # still a leaf node
+    for allowed in (alice, member):
+        assert meta_form(await allowed.ok("get", info)) is not None
+    open_info = f"<query xmlns='{ns.DISCO_INFO}' node='open'/>"
+    assert meta_form(await member.ok("get", open_info)) is not None
+    assert meta_form(await stranger.ok("get", open_info)) is None  # an outcast

@@ -12,6 +12,7 @@ from thoonk_xmpp.service.errors import (
     InvalidJid,
     InvalidNodeConfig,
     InvalidSubId,
+    LastOwner,
     NodeIdRequired,
     NodeNotFound,
     NotSubscribed,
@@ -319,16 +320,16 @@ async def test_set_affiliations_errors_change_nothing(
 ) -> None:
     await service.create_node(OWNER, "n")
     await service.set_affiliations(OWNER, "n", {ALICE.bare: Affiliation.PUBLISHER})
-    # with no admin to rescue it, a node keeps an owner
+    # a node keeps an owner (§8.9.2.4)
     strict = PubSubService(service.thoonk, make_policy(admins=frozenset()))
     await refused(
         redis_client,
-        Forbidden,
+        LastOwner,
         strict.set_affiliations(OWNER, "n", {OWNER.bare: Affiliation.NONE}),
     )
     await refused(
         redis_client,
-        Forbidden,
+        LastOwner,
         strict.set_affiliations(
             OWNER, "n", {OWNER.bare: Affiliation.MEMBER, BOB.bare: Affiliation.MEMBER}
         ),
@@ -356,19 +357,28 @@ async def test_set_affiliations_errors_change_nothing(
     )
 
 
-async def test_last_owner_may_leave_when_admins_exist(
+async def test_the_last_owner_may_not_leave_even_with_admins(
     thoonk: AsyncThoonk, redis_client: aioredis.Redis
 ) -> None:
-    without_admins = PubSubService(thoonk, make_policy(admins=frozenset()))
-    await without_admins.create_node(OWNER, "n")
-    await refused(
-        redis_client,
-        Forbidden,
-        without_admins.set_affiliations(OWNER, "n", {OWNER.bare: Affiliation.NONE}),
-    )
-    with_admins = PubSubService(thoonk, make_policy())
-    await with_admins.set_affiliations(OWNER, "n", {OWNER.bare: Affiliation.NONE})
-    assert await with_admins.node_affiliations(ADMIN, "n") == {}
+    for admins in (frozenset(), frozenset({ADMIN.bare})):
+        service = PubSubService(thoonk, make_policy(admins=admins))
+        node = f"n{len(admins)}"
+        await service.create_node(OWNER, node)
+        for actor in (OWNER, ADMIN) if admins else (OWNER,):
+            for lower in (Affiliation.NONE, Affiliation.PUBLISHER, Affiliation.OUTCAST):
+                await refused(
+                    redis_client,
+                    LastOwner,
+                    service.set_affiliations(actor, node, {OWNER.bare: lower}),
+                )
+        # handing over in the same request is fine
+        await service.set_affiliations(
+            OWNER, node, {OWNER.bare: Affiliation.MEMBER, BOB.bare: Affiliation.OWNER}
+        )
+        assert await service.node_affiliations(BOB, node) == {
+            OWNER.bare: Affiliation.MEMBER,
+            BOB.bare: Affiliation.OWNER,
+        }
 
 
 async def test_an_index_kept_one_set_per_jid_moves_into_the_buckets(

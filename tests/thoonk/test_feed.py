@@ -123,6 +123,23 @@ async def test_lowering_max_length_applies_on_next_publish(thoonk: AsyncThoonk) 
     assert await feed.get_ids() == ["4", "n"]
 
 
+async def test_trim_applies_a_lowered_max_length_at_once(thoonk: AsyncThoonk) -> None:
+    rec = record_items(thoonk)
+    feed = await thoonk.feed("f")
+    for n in range(5):
+        await feed.publish(str(n), id=str(n))
+    assert await feed.trim() == []  # no max_length: nothing goes
+    await thoonk.set_config("f", {"max_length": 2})
+
+    assert await feed.trim() == ["0", "1", "2"]
+
+    assert await feed.get_ids() == ["3", "4"]
+    assert await feed.get_item("0") is None
+    calls = await rec.wait_for(8)
+    assert calls[5:] == [("retract", "f", "0"), ("retract", "f", "1"), ("retract", "f", "2")]
+    assert await feed.trim() == []
+
+
 async def test_edit_never_shrinks_a_full_feed(thoonk: AsyncThoonk) -> None:
     rec = record_items(thoonk)
     feed = await thoonk.feed("f", {"max_length": 3})

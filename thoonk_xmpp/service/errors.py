@@ -23,6 +23,7 @@ is raised before any change, so a refused request changes nothing::
     ├── InvalidNodeConfig (ValueError)     names the field
     ├── PreconditionNotMet (ValueError)    names the field
     ├── PayloadTooBig (ValueError)
+    ├── LastOwner (ValueError)             the change would leave an owned node without owner
     ├── TooManyNodes (PermissionError)     the owner holds the most nodes allowed
     ├── OutcomeUnknown (ConnectionError)   Redis went away with a write in flight, for long
     └── Unsupported (NotImplementedError)  names the XEP-0060 feature
@@ -143,6 +144,12 @@ class PayloadTooBig(PubSubError, ValueError):
         self.size = size
         self.limit = limit
         super().__init__(f"payload of {size} bytes exceeds the limit of {limit}")
+
+
+class LastOwner(PubSubError, ValueError):
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r} must keep an owner: it cannot lose its last one")
 
 
 class TooManyNodes(PubSubError, PermissionError):

@@ -198,6 +198,10 @@ class PubSubService(SubscriptionOps):
             await self.thoonk.set_config(
                 node, node_config.to_stored(updated, cap=self.policy.max_items_cap)
             )
+            if updated.node_kind == NodeKind.FEED:  # a lowered max_items holds at once
+                await Feed(self.thoonk, node, BYTES).trim()
+        except ThoonkFeedNotFound:
+            raise NodeNotFound(node) from None
         finally:
             self.store.forget(node)
         return updated
@@ -238,6 +242,14 @@ class PubSubService(SubscriptionOps):
             await settled(feed.purge, purged)
         except ThoonkFeedNotFound:
             raise NodeNotFound(node) from None
+
+    async def may_see(self, actor: Actor, node: str) -> bool:
+        """Whether ``actor`` may see what the node holds: its items, its meta-data."""
+        try:
+            await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        except (ClosedNode, Forbidden):
+            return False
+        return True
 
     async def metadata(self, node: str) -> NodeMetadata:
         """Node metadata for disco#info."""

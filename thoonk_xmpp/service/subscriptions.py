@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from .access import Action
 from .errors import (
-    Forbidden,
     InvalidJid,
     InvalidNodeConfig,
     InvalidSubId,
+    LastOwner,
     NotSubscribed,
     SubIdRequired,
 )
@@ -115,14 +115,16 @@ class SubscriptionOps:
     async def set_affiliations(
         self, actor: Actor, node: str, changes: Mapping[str, Affiliation]
     ) -> None:
-        """Owner changes to affiliations; a node keeps at least one owner."""
+        """Owner changes to affiliations; a node with an owner keeps one (§8.9.2.4).
+
+        A node a Thoonk app made has none until someone is given the affiliation."""
         await self.check(actor, node, Action.MANAGE_AFFILIATIONS)
         for jid in changes:
             if not jid or "/" in jid or "\x00" in jid:
                 raise InvalidNodeConfig("jid", f"{jid!r} is not a bare JID")
         current = await self.store.affiliations(node)
         after = {**current, **changes}
-        owners = [j for j, a in after.items() if a == Affiliation.OWNER]
-        if not owners and not self.policy.admins:
-            raise Forbidden("remove the last owner", node)
+        had_owner = Affiliation.OWNER in current.values()
+        if had_owner and Affiliation.OWNER not in after.values():
+            raise LastOwner(node)
         await self.store.set_affiliations(node, changes)

@@ -82,6 +82,17 @@ class Feed(FeedObject[T]):
         )
         return self._ids_text(gone)
 
+    async def trim(self) -> list[str]:
+        """Drop the oldest items beyond ``max_length`` now, as a publish would (a retract
+        notice each, after a trim notice). Returns the ids removed."""
+        name = self.name
+        gone = await self._run(
+            "feed/trim",
+            (keys.FEEDS, self._ids, keys.config(name), self._items),
+            (keys.retract_channel(name), keys.trim_channel(name)),
+        )
+        return self._ids_text(gone)
+
     async def get_ids(self) -> list[str]:
         """Item ids, oldest first."""
         return self._ids_text(blist(await self.redis.zrange(self._ids, 0, -1)))

@@ -98,8 +98,11 @@ def service_info(defaults: NodeConfig, name: str = "Thoonk pubsub") -> ET.Elemen
     return query
 
 
-def node_info(meta: NodeMetadata) -> ET.Element:
+def node_info(meta: NodeMetadata, *, with_metadata: bool = True) -> ET.Element:
     """disco#info of a node: pubsub/leaf identity, features and the meta-data form.
+
+    The form only ``with_metadata``: not for those who may not see the node (not on
+    a whitelist node's list, outcasts).
 
     An ordered node also advertises the position namespace (its events and
     publish-options); the meta-data form's ``thoonkx#node_kind`` names its kind.
@@ -109,7 +112,8 @@ def node_info(meta: NodeMetadata) -> ET.Element:
     _features(query, NODE_FEATURES)
     if meta.config.node_kind == NodeKind.SORTED_FEED:
         _features(query, (ns.POSITION,))
-    query.append(forms.metadata_form(meta))
+    if with_metadata:
+        query.append(forms.metadata_form(meta))
     return query
 
 

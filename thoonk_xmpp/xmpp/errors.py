@@ -123,6 +123,7 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     ),
     e.PreconditionNotMet: ErrorSpec("cancel", "conflict", "precondition-not-met"),  # 7.1.5
     e.PayloadTooBig: ErrorSpec("modify", "not-acceptable", "payload-too-big"),  # 7.1.3.4
+    e.LastOwner: ErrorSpec("modify", "not-acceptable"),  # 8.9.2.4
     e.Unsupported: ErrorSpec("cancel", "feature-not-implemented", "unsupported"),
     UnknownRequest: ErrorSpec("cancel", "feature-not-implemented"),
     ServiceUnavailable: ErrorSpec("cancel", "service-unavailable"),  # RFC 6120 §8.4

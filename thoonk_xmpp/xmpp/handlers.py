@@ -128,7 +128,9 @@ async def ping(ctx: Context, request: Ping) -> Reply:
 async def disco_info(ctx: Context, request: DiscoInfo) -> Reply:
     if request.node is None:
         return Reply(disco.service_info(ctx.service.default_config()))
-    return Reply(disco.node_info(await ctx.service.metadata(request.node)))
+    meta = await ctx.service.metadata(request.node)
+    shown = await ctx.service.may_see(ctx.actor, request.node)
+    return Reply(disco.node_info(meta, with_metadata=shown))
 
 
 @handles(DiscoItems)
