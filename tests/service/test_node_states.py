@@ -4,8 +4,9 @@ never keeps a read that raced a change, and trusts nothing across listener epoch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 import redis.asyncio as aioredis
@@ -119,21 +120,60 @@ async def test_a_change_by_another_component_is_seen_after_its_notice(
 
 
 async def test_a_config_change_by_a_thoonk_app_is_seen_after_its_notice(
-    service: PubSubService, app: AsyncThoonk
+    service: PubSubService, thoonk: AsyncThoonk, app: AsyncThoonk
 ) -> None:
     await service.create_node(OWNER, "n")
+    await settle(thoonk)  # the create's own notices, which would forget "n" too, are heard
     await service.check(ALICE, "n", Action.SUBSCRIBE)
+    assert "n" in service.store.states
     await app.set_config("n", {"pubsub#access_model": "whitelist"})
     await until_refused_with(ClosedNode, service, ALICE, "n", Action.SUBSCRIBE)
 
 
 async def test_a_feed_deleted_by_a_thoonk_app_is_gone_after_its_notice(
-    service: PubSubService, app: AsyncThoonk
+    service: PubSubService, thoonk: AsyncThoonk, app: AsyncThoonk
 ) -> None:
     await service.create_node(OWNER, "n")
+    await settle(thoonk)
     await service.check(OWNER, "n", Action.PUBLISH)
+    assert "n" in service.store.states
     await app.delete_feed("n")
     await until_refused_with(NodeNotFound, service, OWNER, "n", Action.PUBLISH)
+
+
+@contextlib.asynccontextmanager
+async def notices_held(thoonk: AsyncThoonk) -> AsyncIterator[None]:
+    """Hold the listener (no notice reaches any sink) until the block ends."""
+    marker = f"hold-{uuid.uuid4().hex}"
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    def sink(notice: Notice) -> Awaitable[None] | None:
+        if notice.kind != NoticeKind.STATE or notice.feed != marker:
+            return None
+        holding.set()
+        return release.wait()  # the listener reads nothing more until this is done
+
+    thoonk.listener.add_sink(sink)
+    await thoonk.redis.publish(keys.state_channel(marker), b"")
+    async with asyncio.timeout(5):
+        await holding.wait()
+    try:
+        yield
+    finally:
+        release.set()
+
+
+async def test_own_configuration_is_seen_before_its_notice(
+    service: PubSubService, thoonk: AsyncThoonk
+) -> None:
+    await service.create_node(OWNER, "n")
+    await settle(thoonk)
+    await service.check(ALICE, "n", Action.SUBSCRIBE)
+    assert "n" in service.store.states
+    async with notices_held(thoonk):
+        await service.configure_node(OWNER, "n", {"pubsub#access_model": ["whitelist"]})
+        assert "n" not in service.store.states
+        assert await refusal(service, ALICE, "n", Action.SUBSCRIBE) is ClosedNode
 
 
 async def test_a_read_that_raced_a_change_is_not_kept(
