@@ -35,14 +35,7 @@ from .events import (
     NotificationSink,
     Recipient,
 )
-from .model import (
-    Affiliation,
-    Item,
-    NodeKind,
-    PublishNodeFull,
-    SendLastPublished,
-    Subscription,
-)
+from .model import Affiliation, Item, NodeKind, PublishNodeFull, SendLastPublished, Subscription
 from .node_config import NodeConfig
 from .node_states import NodeState
 from .service import PubSubService
