@@ -98,9 +98,11 @@ async def test_the_kind_is_chosen_at_creation_only(
         InvalidNodeConfig,
         service.create_node(OWNER, "bad", {"thoonkx#node_kind": ["queue"]}),
     )
-    # configuring other options keeps the kind (Thoonk's type)
-    await service.configure_node(OWNER, "n", {"pubsub#title": ["t"]})
+    # configuring other options keeps the kind (Thoonk's type); max_items trims nothing
+    await service.publish(OWNER, "n", [("a", b""), ("b", b"")])
+    await service.configure_node(OWNER, "n", {"pubsub#title": ["t"], "pubsub#max_items": ["1"]})
     assert await redis_client.hget(keys.config("n"), "type") == b"sorted_feed"
+    assert await order(redis_client) == [b"a", b"b"]
 
 
 # --- retrieval in feed order ------------------------------------------------------------------
