@@ -19,7 +19,7 @@ from thoonk_xmpp.service.delivery import SLOTS, DeliveryPolicy, slot_of
 from thoonk_xmpp.service.events import ItemPublished
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
-from thoonk_xmpp.thoonk import BYTES, AsyncThoonk
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, keys
 from tools.localservers import RedisServer
 
 from .conftest import ALICE, OWNER
@@ -109,3 +109,18 @@ async def test_instances_share_the_nodes_and_take_over_a_dead_ones(
             replayed = {(e.node, e.item_id) for e in taken_over if e.replay}
             assert {(n, "two") for n in mine} <= replayed  # sent by the catch-up
             assert Counter(i for i in second.items() if i[1] == "two") == Counter(later)
+
+
+async def test_a_clean_stop_hands_its_slots_over_at_once(redis_server: RedisServer) -> None:
+    async with instance(redis_server.url) as leaving, instance(redis_server.url) as staying:
+        await until(lambda: split_evenly(leaving, staying), "two instances split the slots")
+        await leaving.router.settle()
+        await asyncio.sleep(3 * POLICY.lease_interval)  # its lease loop would have run again
+        assert leaving.router.slots == frozenset()
+        holders = await leaving.client.redis.mget([keys.delivery_lease(s) for s in range(SLOTS)])
+        assert leaving.client.instance.encode() not in holders
+        await until(
+            lambda: staying.router.slots == frozenset(range(SLOTS)),
+            "the other instance holds every slot well within the lease time",
+            timeout=POLICY.lease_time,
+        )

@@ -16,7 +16,7 @@ current items on its next retrieval.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 
 from thoonk_xmpp.thoonk import AsyncThoonk, keys
@@ -88,9 +88,10 @@ class StoredSince:
         self._scripts = Scripts(thoonk.commands, __package__)
 
     async def items(
-        self, watermarks: dict[int, int]
-    ) -> AsyncIterator[tuple[str, list[StoredItem]]]:
-        """(node, its items above the watermark, oldest first) for nodes of these slots."""
+        self, watermarks: dict[int, int], read: Callable[[], int]
+    ) -> AsyncIterator[tuple[str, list[StoredItem], int]]:
+        """(node, its items above the watermark oldest first, what ``read`` said as the
+        read came back) for the nodes of these slots."""
         if not watermarks:
             return
         nodes = [n for n in sorted(await self.thoonk.get_feeds()) if slot_of(n) in watermarks]
@@ -114,6 +115,7 @@ class StoredSince:
                     *(watermarks[slot_of(n)] for n in batch),
                 ),
             )
+            at_read = read()
             for node, reply in zip(batch, replies, strict=True):
                 cut, found = int(reply[0]), reply[2:]
                 if cut:
@@ -125,7 +127,7 @@ class StoredSince:
                     for i in range(0, len(found), 3)
                 ]
                 if stored:
-                    yield node, stored
+                    yield node, stored, at_read
 
     def _log_cut(self, node: str, cut: int) -> None:
         if cut < 0:

@@ -59,7 +59,6 @@ class Delivering(ABC):
     ) -> None:
         self.service = service
         self.store = service.store
-        self.redis = service.store.redis
         self._listener = service.thoonk.listener
         self.sink = sink
         self.ledger = Ledger(delivery or DeliveryPolicy())
@@ -72,6 +71,8 @@ class Delivering(ABC):
         self.slots: frozenset[int] = frozenset() if policy.shared else frozenset(range(SLOTS))
         # slots leased but not caught up yet
         self._gaining: set[int] = set()
+        #: Another instance is the active one (see :meth:`stand_by`).
+        self.standing_by = False
         self._slot_of: dict[str, int] = {}
         #: Events other than items made while the link was down, sent after it is back.
         self._held: list[Event] = []
@@ -81,6 +82,8 @@ class Delivering(ABC):
         self._routing: asyncio.Task[None] | None = None
         self._marking: asyncio.Task[None] | None = None
         self._leasing: asyncio.Task[None] | None = None
+        #: Notices the routing task took from its queue so far, and routed so far.
+        self._taken = self._dequeued = 0
         # set while the routing task works on a batch / the delivery task on an event
         self._batching = False
         self._delivering = False
@@ -120,11 +123,15 @@ class Delivering(ABC):
 
     async def aclose(self) -> None:
         for task in (self._leasing, self._marking, self._routing, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await self._stop_task(task)
         self._leasing = self._marking = self._routing = self._task = None
+
+    @staticmethod
+    async def _stop_task(task: asyncio.Task[None] | None) -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Before a clean stop: commit how far delivery went, so a successor starts there.
@@ -148,6 +155,8 @@ class Delivering(ABC):
                 if not ledger.gap:
                     await self._watermarks.mark(at, self.slots)
                 if self._leases is not None:
+                    await self._stop_task(self._leasing)  # it would lease them again
+                    self._leasing = None
                     self.slots = await self._leases.renew(able=False)  # others take over now
         except (TimeoutError, ThoonkError, RedisError) as exc:
             log.warning("could not record how far delivery went: %s", exc or "timed out")
@@ -157,7 +166,14 @@ class Delivering(ABC):
     def link_up(self) -> None:
         """The XMPP link is (back) up: catch up on what it missed."""
         self.ledger.link_up = True
+        self.standing_by = False
         self._queue_notice(CATCH_UP)
+
+    def stand_by(self) -> None:
+        """Another instance delivers (it holds the component JID): until this one's link
+        is up, it keeps no event for later and leaves deleted nodes to that one."""
+        self.standing_by = True
+        self._held.clear()
 
     def link_lost(self, *, in_order: bool = False) -> None:
         """The XMPP link is down: events wait for a catch-up from here on.
@@ -233,13 +249,16 @@ class Delivering(ABC):
             lasted, dropped = ledger.end_gap()
             held, self._held = self._held, []
             slots |= self.slots
-        self.slots |= slots
+        gained = slots - self.slots  # ours once caught up (a mark may not commit them before)
         try:
             for event in held:
-                await self._emit(event)
+                if self.delivers(event.node):
+                    await self._emit(event)
             watermarks = await self._watermarks.of(slots)
             sent = nodes = 0
-            async for node, stored in self._stored.items(watermarks):
+            # notices waiting when a read came back are older than what it read
+            read = lambda: self._taken + self._notices.qsize()  # noqa: E731
+            async for node, stored, older_than in self._stored.items(watermarks, read):
                 loaded = await self._load(node)
                 if loaded is None:
                     continue
@@ -249,7 +268,7 @@ class Delivering(ABC):
                     digest = zlib.crc32(item.item)
                     if ledger.was_sent(node, item.id, digest):
                         continue
-                    ledger.caught_up(node, item.id, digest)
+                    ledger.caught_up(node, item.id, digest, older_than)
                     if not config.deliver_notifications or not recipients:
                         continue
                     payload = item.item if config.deliver_payloads else None
@@ -269,9 +288,10 @@ class Delivering(ABC):
                     )
         except Exception:
             log.exception("catch-up failed; trying again")
-            self._gaining |= slots - self.slots
+            self._gaining |= gained
             ledger.begin_gap()
             return
+        self.slots |= gained
         if dropped or held or sent:
             log.info(
                 "caught up after a gap of %.1f s: %d items not sent during it, %d held events"
@@ -333,8 +353,13 @@ class Delivering(ABC):
         the catch-up."""
         if not self.ledger.gap:
             return True
+        last_item = isinstance(event, ItemPublished) and event.replay and event.digest is None
+        if last_item and self.ledger.link_up:
+            return True  # a new subscriber's last item: no catch-up would send it
         if isinstance(event, ItemPublished) and event.digest is not None:
             self.ledger.drop()
+        elif self.standing_by:
+            pass  # the active instance sends it
         elif len(self._held) < self.ledger.policy.held_events:
             self._held.append(event)
         else:

@@ -99,6 +99,8 @@ class Ledger:
         self.passed = 0
         self._sent: _Seen = {}
         self._caught: _Seen = {}
+        # (node, id) of a caught-up item → notices queued before its read
+        self._older: dict[tuple[str, str], int] = {}
         self._order: deque[tuple[int, str, str, bool]] = deque()
 
     # --- gaps -----------------------------------------------------------------------
@@ -180,6 +182,8 @@ class Ledger:
             seen = (self._caught if caught else self._sent).get(node)
             if seen is not None and seen.get(item_id, (0, keep_from, 0.0))[1] < keep_from:
                 del seen[item_id]
+                if caught:
+                    self._older.pop((node, item_id), None)
                 if not seen:
                     del (self._caught if caught else self._sent)[node]
 
@@ -189,21 +193,41 @@ class Ledger:
         """An item was handed to the sink while the link was up."""
         self._remember(self._sent, node, item_id, digest, caught=False)
 
-    def caught_up(self, node: str, item_id: str, digest: int) -> None:
-        """A catch-up sends this item; its live notice, if it comes, is not sent again."""
+    def caught_up(self, node: str, item_id: str, digest: int, older_than: int) -> None:
+        """A catch-up sends this item as read when ``older_than`` notices had been queued:
+        its live notice, if it comes, is not sent again, nor any older one of its id."""
         self._remember(self._caught, node, item_id, digest, caught=True)
+        self._older[(node, item_id)] = older_than
 
     def was_sent(self, node: str, item_id: str, digest: int) -> bool:
         """Whether this very item (same id and content) was sent lately."""
         return self._sent.get(node, {}).get(item_id, (None, 0, 0.0))[0] == digest
 
-    def take_caught(self, node: str, item_id: str, digest: int) -> bool:
-        """Whether a catch-up already sent this item (then its live notice is skipped)."""
+    def take_caught(
+        self, node: str, item_id: str, digest: int, position: int | None = None
+    ) -> bool:
+        """Whether a live notice is one a catch-up made needless: the very item it sent,
+        or one of its id queued before its read (``position``: the notice's place in the
+        routing queue; an older edit would otherwise follow the newer content)."""
         seen = self._caught.get(node)
-        if seen is None or seen.get(item_id, (None, 0, 0.0))[0] != digest:
+        if seen is None or item_id not in seen:
             return False
+        older_than = self._older.get((node, item_id), 0)
+        if position is not None and position <= older_than:
+            return True
+        same = seen[item_id][0] == digest
         del seen[item_id]
-        return True
+        self._older.pop((node, item_id), None)
+        return same
+
+    def forget(self, node: str, item_id: str | None = None) -> None:
+        """An item (or all of a node) was retracted: a later item of the same id and
+        content is new, not one already sent."""
+        for seen in (self._sent, self._caught):
+            if item_id is None:
+                seen.pop(node, None)
+            elif node in seen:
+                seen[node].pop(item_id, None)
 
     def _remember(self, seen: _Seen, node: str, item_id: str, digest: int, *, caught: bool) -> None:
         seen.setdefault(node, {})[item_id] = (digest, self._marks, time.monotonic())

@@ -1,11 +1,14 @@
 """Writes whose Redis connection dropped with them in flight: find out what happened.
 
-A request is never answered with an error while its write may still happen.
 No write has a timeout of ours (a hung Redis runs it when it resumes, and the
 answer waits for that).  When the connection drops with the write in flight,
 the write either ran or never will: once Redis answers again, the service
-checks which (``happened``) and answers with the real outcome, running the
-write again only when it did not happen.
+looks at the state it would have left (``happened``) and answers with that
+outcome, running the write again only when the state says it did not happen.
+The state is a proxy: another client changing the same items in between can
+mislead it (a purge's feed refilled looks like a purge that never ran).  The
+service uses this for publish, retract, purge and delete; its other writes
+whose connection dropped are answered with an error and may have been made.
 """
 
 from __future__ import annotations

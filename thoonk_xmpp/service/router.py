@@ -126,6 +126,7 @@ class EventRouter(Delivering):
         state = self.store.states.cached(notice.feed)
         if state is None:
             return False
+        self._forget_sent(notice)
         forced, swallowed = self._take_retract(notice)
         if swallowed:
             return True
@@ -148,6 +149,7 @@ class EventRouter(Delivering):
             batch = [await self._notices.get()]
             while len(batch) < _NOTICE_BATCH and not self._notices.empty():
                 batch.append(self._notices.get_nowait())
+            self._taken += len(batch)
             self._batching = True
             try:
                 await self._route_batch(batch)
@@ -164,8 +166,9 @@ class EventRouter(Delivering):
             log.exception("reading nodes %s failed", sorted(nodes))
             loaded = {}
         for notice in batch:
+            self._dequeued += 1
             try:
-                await self._route(notice, loaded)
+                await self._route(notice, loaded, self._dequeued)
             except Exception:
                 log.exception("routing %r failed", notice)
             if notice.kind == NoticeKind.DELETE:
@@ -186,11 +189,18 @@ class EventRouter(Delivering):
     )
     _ROUTED_BY_NODE = _ROUTED | {NoticeKind.DELETE}
 
-    async def _route(self, notice: Notice, loaded_nodes: dict[str, Loaded] | None = None) -> None:
+    async def _route(
+        self,
+        notice: Notice,
+        loaded_nodes: dict[str, Loaded] | None = None,
+        position: int | None = None,
+    ) -> None:
         if notice.kind in self._ROUTED_BY_NODE and not self.delivers(notice.feed):
             return  # another instance sends this node's events
         if notice.kind == NoticeKind.DELETE:
-            await self._node_deleted(notice.feed)
+            self.ledger.forget(notice.feed)
+            if not self.standing_by:  # the active instance tells and cleans up
+                await self._node_deleted(notice.feed)
             return
         if notice.kind == NoticeKind.LISTENING:
             await self._catch_up()
@@ -200,6 +210,7 @@ class EventRouter(Delivering):
             return
         if notice.kind not in self._ROUTED:
             return
+        self._forget_sent(notice)
         forced, swallowed = self._take_retract(notice)
         if swallowed:
             return
@@ -207,9 +218,16 @@ class EventRouter(Delivering):
             loaded = loaded_nodes[notice.feed]
         else:
             loaded = await self._load(notice.feed)
-        event = self._decide(notice, loaded, forced)
+        event = self._decide(notice, loaded, forced, position)
         if event is not None:
             await self._emit(event)
+
+    def _forget_sent(self, notice: Notice) -> None:
+        """A retraction (in routing order): the same id and content again would be new."""
+        if notice.kind == NoticeKind.RETRACT:
+            self.ledger.forget(notice.feed, notice.item_id)
+        elif notice.kind == NoticeKind.PURGE:
+            self.ledger.forget(notice.feed)
 
     def _take_retract(self, notice: Notice) -> tuple[bool, bool]:
         """For a retract notice: (asked to be announced, swallowed after a purge or trim).
@@ -243,7 +261,9 @@ class EventRouter(Delivering):
         if count:
             self._owed[node] = (epoch, left + count, announced)
 
-    def _decide(self, notice: Notice, loaded: Loaded, forced: bool) -> Event | None:
+    def _decide(
+        self, notice: Notice, loaded: Loaded, forced: bool, position: int | None = None
+    ) -> Event | None:
         """The event a routed notice makes, given its node (also counts what to swallow)."""
         if loaded is None:
             return None
@@ -261,7 +281,7 @@ class EventRouter(Delivering):
         # items of ordered nodes are not tracked (no catch-up: sorted feeds keep no times)
         if notice.kind in (NoticeKind.PUBLISH, NoticeKind.EDIT) and not ordered:
             digest = zlib.crc32(notice.item or b"")
-            if self.ledger.take_caught(notice.feed, notice.item_id or "", digest):
+            if self.ledger.take_caught(notice.feed, notice.item_id or "", digest, position):
                 return None  # a catch-up sent this very item already
         if ordered and self._appended(notice):
             return None

@@ -9,7 +9,6 @@ never per request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Final
@@ -67,15 +66,22 @@ class Monitor:
     async def aclose(self) -> None:
         if self._sampling is not None:
             self._sampling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._sampling
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # the sampler died: that must not stop the bridge's shutdown
+                log.exception("the metrics sampler had failed")
             self._sampling = None
         # shutdown() waits for the server's poll loop: not on the event loop's thread
         await asyncio.to_thread(self.endpoint.close)
 
     async def _sample_forever(self) -> None:
         while True:
-            await self.sample()
+            try:
+                await self.sample()
+            except Exception:
+                log.exception("metrics sample failed")
             await asyncio.sleep(self.settings.sample_interval)
 
     async def sample(self) -> None:
@@ -87,6 +93,7 @@ class Monitor:
                 await self.service.thoonk.redis.ping()
                 metrics.redis_seconds.observe(time.perf_counter() - started)
                 nodes, subscriptions = await self.service.store.totals()
+                instances = len(await self.router.instances())
         except (RedisError, ThoonkError, OSError, TimeoutError) as exc:
             metrics.redis_up.set(0)
             log.debug("metrics sample failed: %s", exc or "timed out")
@@ -95,4 +102,4 @@ class Monitor:
         metrics.nodes.set(nodes)
         metrics.subscriptions.set(subscriptions)
         if self.router.ledger.policy.shared:
-            metrics.instances.set(len(await self.router.instances()))
+            metrics.instances.set(instances)

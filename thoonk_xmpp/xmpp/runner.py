@@ -114,9 +114,8 @@ class Bridge:
         self.router.link_lost(in_order=in_order)
 
     def _send(self, messages: list[str]) -> None:
-        # While the link is down the server could not route them anyway, so
-        # count and drop (subscribers can re-fetch items), like a server drops
-        # messages to an offline component.
+        # While the link is down the server could not route them anyway: count and drop
+        # (the router's catch-up sends stored items again once the link is back).
         if not self.component.connected.is_set():
             if self.metrics is not None:
                 self.metrics.notifications_dropped.inc(len(messages))
@@ -163,6 +162,7 @@ class Bridge:
             await self.component.connect(self.timeout)
         except ComponentError as exc:
             if self._standing_by(exc):
+                self.router.stand_by()
                 log.info(
                     "standing by: another instance serves %s; taking over when it goes",
                     self.settings.component.jid,
@@ -199,6 +199,7 @@ class Bridge:
                 attempt.result()
             except Exception as exc:  # whatever went wrong, the next try may work
                 if self._standing_by(exc):
+                    self.router.stand_by()
                     log.debug("still standing by: %s", exc)
                     delay = STANDBY_RETRY_DELAY  # take over soon after the active one goes
                 else:

@@ -5,19 +5,16 @@
 -- Scores are epoch ms (ours, thoonk.js) or epoch seconds (thoonk.py); both are read.
 -- Nodes that are not plain feeds or have no subscriptions are skipped.
 -- Returns, per node, {cut, now, id1, ms1, item1, id2, ...}: items oldest first, at most
--- the bound; cut = how many more there were, or -1 when the age bound cut the range.
+-- the bound; cut = how many more there were, or -1 when the age bound left some out.
 local limit, max_age = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = tonumber(now_ms())
 local SECONDS = 1e11  -- below: a thoonk.py score in seconds
 local out = {}
 for n = 0, #KEYS / 4 - 1 do
   local config, ids, items, subs = KEYS[4 * n + 1], KEYS[4 * n + 2], KEYS[4 * n + 3], KEYS[4 * n + 4]
-  local since = tonumber(ARGV[n + 3])
+  local asked = tonumber(ARGV[n + 3])
+  local since = math.max(asked, now - max_age)
   local cut = 0
-  if since < now - max_age then
-    since = now - max_age
-    cut = -1
-  end
   local kind = 'feed'
   local ok, have = pcall(redis.call, 'HGET', config, 'type')
   if ok and have then kind = have end
@@ -32,6 +29,10 @@ for n = 0, #KEYS / 4 - 1 do
     for i = 1, #newer, 2 do merged[#merged + 1] = {newer[i], tonumber(newer[i + 1])} end
     for i = 1, #older, 2 do merged[#merged + 1] = {older[i], tonumber(older[i + 1]) * 1000} end
     table.sort(merged, function(a, b) return a[2] < b[2] end)
+    if since > asked and (redis.call('ZCOUNT', ids, '(' .. asked, since)
+        + redis.call('ZCOUNT', ids, '(' .. (asked / 1000), since / 1000)) > 0 then
+      cut = -1  -- items older than the age bound were not sent
+    end
     local first = 1
     if #merged > limit then
       cut = redis.call('ZCOUNT', ids, '(' .. since, '+inf')
