@@ -91,6 +91,10 @@ class Feed(_Blocking["feed.Feed[T]", T]):
         """Retract every item. Returns the ids removed."""
         return self._runner.run(self.aio.purge())
 
+    def trim(self) -> list[str]:
+        """Drop the oldest items beyond ``max_length`` now. Returns the ids removed."""
+        return self._runner.run(self.aio.trim())
+
     def get_ids(self) -> list[str]:
         """Item ids, oldest first."""
         return self._runner.run(self.aio.get_ids())
