@@ -75,8 +75,29 @@ def test_wrong_secret_exits_non_zero_with_a_clear_message(
     done = thoonk_xmpp("run", "--config", str(config))
     assert done.returncode == 1, done.stderr
     assert "not-authorized" in done.stderr
-    assert "[component] secret" in done.stderr
+    assert "secret (from component.secret)" in done.stderr  # where to look
     assert prosody.component_jid in done.stderr
+    assert secret not in done.stdout + done.stderr
+
+
+def test_a_wrong_secret_from_the_environment_is_named_as_such(
+    tmp_path: Path, prosody: ProsodyServer, redis_server: RedisServer, secret: str
+) -> None:
+    config = write_config(tmp_path / "t.toml", prosody, redis_server.url)
+    config.write_text(
+        "\n".join(line for line in config.read_text().splitlines() if not line.startswith("secret"))
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "thoonk_xmpp", "run", "--config", str(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BOUND,
+        check=False,
+        env={**os.environ, "THOONK_XMPP_SECRET": secret},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "secret (from $THOONK_XMPP_SECRET)" in done.stderr
     assert secret not in done.stdout + done.stderr
 
 

@@ -170,7 +170,8 @@ class Bridge:
                 return
             raise StartupError(
                 f"cannot connect to the XMPP server at {self.where} as "
-                f"{self.settings.component.jid}: {exc}{_hint(exc)}"
+                f"{self.settings.component.jid}: {exc}"
+                f"{_hint(exc, self.settings.component.secret_source)}"
             ) from None
         self.sessions = 1
         log.info("serving %s through %s", self.settings.component.jid, self.where)
@@ -247,9 +248,9 @@ class Bridge:
         await self.thoonk.aclose()
 
 
-def _hint(error: ComponentError) -> str:
+def _hint(error: ComponentError, secret_source: str) -> str:
     if isinstance(error, StreamRefused) and error.condition == "not-authorized":
-        return "; check that [component] secret is the server's component_secret"
+        return f"; check that the secret (from {secret_source}) is the server's component secret"
     if isinstance(error, StreamRefused) and error.condition == "host-unknown":
         return "; the server has no Component block for this jid"
     if isinstance(error, StreamRefused) and error.condition == "conflict":
