@@ -172,7 +172,7 @@ def refused(iq: ET.Element, request: Request | None, error: BaseException) -> tu
     iq's ``from`` as the server stamped it.
     """
     condition = spec_for(error).condition
-    verb = request.verb.value if request is not None else UNPARSED
+    verb = request.verb if request is not None else UNPARSED
     node = getattr(request, "node", None)
     actor = iq.get("from", "")
     log.debug(

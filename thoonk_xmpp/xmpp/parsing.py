@@ -1,11 +1,12 @@
 """IQ stanzas parsed once, by table, into the typed requests of :mod:`.requests`.
 
-:data:`VERBS` maps (iq type, namespace, element) to a :class:`Verb`; for the two
-pubsub namespaces the element is the first child of ``<pubsub/>`` found in the
-table (so ``<create/>`` wins over the ``<configure/>`` that follows it), for
-other namespaces it is the iq's payload itself.  Each verb has one parser; a
-malformed stanza raises a :mod:`thoonk_xmpp.xmpp.errors` or
-:mod:`thoonk_xmpp.service.errors` error before any service call.
+:data:`VERBS` maps (iq type, namespace, element) to the parser of that request,
+registered with :func:`parses`; for the two pubsub namespaces the element is the
+first child of ``<pubsub/>`` found in the table (so ``<create/>`` wins over the
+``<configure/>`` that follows it), for other namespaces it is the iq's payload
+itself.  Each verb has one parser; a malformed stanza raises a
+:mod:`thoonk_xmpp.xmpp.errors` or :mod:`thoonk_xmpp.service.errors` error before any
+service call.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, TypeVar
 
 from slixmpp import JID
 from slixmpp.jid import InvalidJID
@@ -48,34 +49,29 @@ from .requests import (
     SetSubscriptions,
     Subscribe,
     Unsubscribe,
-    Verb,
 )
 
 _G, _S, _P, _O = IqType.GET, IqType.SET, ns.PUBSUB, ns.PUBSUB_OWNER
 
-#: (iq type, namespace, element) → verb: the whole request vocabulary.
-VERBS: Final[Mapping[tuple[IqType, str, str], Verb]] = {
-    (_G, ns.PING, "ping"): Verb.PING,
-    (_G, ns.DISCO_INFO, "query"): Verb.DISCO_INFO,
-    (_G, ns.DISCO_ITEMS, "query"): Verb.DISCO_ITEMS,
-    (_S, _P, "create"): Verb.CREATE,
-    (_S, _P, "publish"): Verb.PUBLISH,
-    (_S, _P, "retract"): Verb.RETRACT,
-    (_G, _P, "items"): Verb.GET_ITEMS,
-    (_S, _P, "subscribe"): Verb.SUBSCRIBE,
-    (_S, _P, "unsubscribe"): Verb.UNSUBSCRIBE,
-    (_G, _P, "subscriptions"): Verb.OWN_SUBSCRIPTIONS,
-    (_G, _P, "affiliations"): Verb.OWN_AFFILIATIONS,
-    (_G, _O, "configure"): Verb.GET_CONFIG,
-    (_S, _O, "configure"): Verb.SET_CONFIG,
-    (_G, _O, "default"): Verb.GET_DEFAULT,
-    (_S, _O, "delete"): Verb.DELETE,
-    (_S, _O, "purge"): Verb.PURGE,
-    (_G, _O, "subscriptions"): Verb.GET_SUBSCRIPTIONS,
-    (_S, _O, "subscriptions"): Verb.SET_SUBSCRIPTIONS,
-    (_G, _O, "affiliations"): Verb.GET_AFFILIATIONS,
-    (_S, _O, "affiliations"): Verb.SET_AFFILIATIONS,
-}
+_Parser = Callable[[ET.Element, ET.Element], Request]
+_P_co = TypeVar("_P_co", bound=_Parser)
+
+#: (iq type, namespace, element) → its parser: the whole request vocabulary, filled by
+#: :func:`parses`.
+VERBS: Final[dict[tuple[IqType, str, str], _Parser]] = {}
+
+
+def parses(kind: IqType, namespace: str, name: str) -> Callable[[_P_co], _P_co]:
+    """Register a parser (element, its parent) → request for iqs of ``kind`` asking ``name``."""
+
+    def register(parser: _P_co) -> _P_co:
+        if (kind, namespace, name) in VERBS:
+            raise ValueError(f"<{name}/> in {namespace} has a parser already")
+        VERBS[kind, namespace, name] = parser
+        return parser
+
+    return register
+
 
 #: Pubsub requests we know but do not implement → the XEP-0060 feature to name.
 UNSUPPORTED: Final[Mapping[tuple[str, str], str]] = {
@@ -147,18 +143,22 @@ def _all(parent: ET.Element, namespace: str, name: str) -> list[ET.Element]:
 # --- one parser per verb (element, its parent) ---------------------------------------------
 
 
+@parses(_G, ns.PING, "ping")
 def _ping(element: ET.Element, parent: ET.Element) -> Ping:
     return Ping()
 
 
+@parses(_G, ns.DISCO_INFO, "query")
 def _disco_info(element: ET.Element, parent: ET.Element) -> DiscoInfo:
     return DiscoInfo(_optional_node(element))
 
 
+@parses(_G, ns.DISCO_ITEMS, "query")
 def _disco_items(element: ET.Element, parent: ET.Element) -> DiscoItems:
     return DiscoItems(_optional_node(element), rsm.parse_set(element))
 
 
+@parses(_S, _P, "create")
 def _create(element: ET.Element, pubsub: ET.Element) -> Create:
     configure = _child(pubsub, _P, "configure")
     if configure is not None and configure.get("node") is not None:
@@ -166,10 +166,12 @@ def _create(element: ET.Element, pubsub: ET.Element) -> Create:
     return Create(_optional_node(element), forms.submitted(configure, forms.NODE_CONFIG))
 
 
+@parses(_G, _O, "configure")
 def _get_config(element: ET.Element, pubsub: ET.Element) -> GetConfig:
     return GetConfig(_node(element))
 
 
+@parses(_S, _O, "configure")
 def _set_config(element: ET.Element, pubsub: ET.Element) -> SetConfig:
     node = _node(element)
     if forms.find_form(element) is None:
@@ -177,6 +179,7 @@ def _set_config(element: ET.Element, pubsub: ET.Element) -> SetConfig:
     return SetConfig(node, forms.submitted(element, forms.NODE_CONFIG))
 
 
+@parses(_G, _O, "default")
 def _get_default(element: ET.Element, pubsub: ET.Element) -> GetDefault:
     kind = element.get("type", "leaf")
     if kind != "leaf":
@@ -184,6 +187,7 @@ def _get_default(element: ET.Element, pubsub: ET.Element) -> GetDefault:
     return GetDefault()
 
 
+@parses(_S, _O, "delete")
 def _delete(element: ET.Element, pubsub: ET.Element) -> Delete:
     node = _node(element)
     redirect = _child(element, _O, "redirect")
@@ -195,6 +199,7 @@ def _delete(element: ET.Element, pubsub: ET.Element) -> Delete:
     return Delete(node, uri)
 
 
+@parses(_S, _O, "purge")
 def _purge(element: ET.Element, pubsub: ET.Element) -> Purge:
     return Purge(_node(element))
 
@@ -212,6 +217,7 @@ def _published_item(item: ET.Element) -> PublishedItem:
     return PublishedItem(item.get("id") or None, payload)
 
 
+@parses(_S, _P, "publish")
 def _publish(element: ET.Element, pubsub: ET.Element) -> Publish:
     node = _node(element)
     items = tuple(_published_item(item) for item in _all(element, _P, "item"))
@@ -219,6 +225,7 @@ def _publish(element: ET.Element, pubsub: ET.Element) -> Publish:
     return Publish(node, items, forms.submitted(options, forms.PUBLISH_OPTIONS))
 
 
+@parses(_S, _P, "retract")
 def _retract(element: ET.Element, pubsub: ET.Element) -> Retract:
     node = _node(element)
     ids = tuple(_item_id(item) for item in _all(element, _P, "item"))
@@ -228,6 +235,7 @@ def _retract(element: ET.Element, pubsub: ET.Element) -> Retract:
     return Retract(node, ids, notify is not None and _boolean(notify, "'notify'"))
 
 
+@parses(_G, _P, "items")
 def _get_items(element: ET.Element, pubsub: ET.Element) -> GetItems:
     node = _node(element)
     ids = tuple(_item_id(item) for item in _all(element, _P, "item"))
@@ -240,27 +248,33 @@ def _get_items(element: ET.Element, pubsub: ET.Element) -> GetItems:
     return GetItems(node, ids, max_items, rsm.parse_set(pubsub), element.get("subid") or None)
 
 
+@parses(_S, _P, "subscribe")
 def _subscribe(element: ET.Element, pubsub: ET.Element) -> Subscribe:
     return Subscribe(_node(element), normalise_jid(element.get("jid")))
 
 
+@parses(_S, _P, "unsubscribe")
 def _unsubscribe(element: ET.Element, pubsub: ET.Element) -> Unsubscribe:
     node = _node(element)
     return Unsubscribe(node, normalise_jid(element.get("jid")), element.get("subid") or None)
 
 
+@parses(_G, _P, "subscriptions")
 def _own_subscriptions(element: ET.Element, pubsub: ET.Element) -> OwnSubscriptions:
     return OwnSubscriptions(_optional_node(element), rsm.parse_set(pubsub))
 
 
+@parses(_G, _P, "affiliations")
 def _own_affiliations(element: ET.Element, pubsub: ET.Element) -> OwnAffiliations:
     return OwnAffiliations(_optional_node(element), rsm.parse_set(pubsub))
 
 
+@parses(_G, _O, "subscriptions")
 def _get_subscriptions(element: ET.Element, pubsub: ET.Element) -> GetSubscriptions:
     return GetSubscriptions(_node(element), rsm.parse_set(pubsub))
 
 
+@parses(_S, _O, "subscriptions")
 def _set_subscriptions(element: ET.Element, pubsub: ET.Element) -> SetSubscriptions:
     node = _node(element)
     changes: list[tuple[str, SubscriptionState, str | None]] = []
@@ -278,10 +292,12 @@ def _set_subscriptions(element: ET.Element, pubsub: ET.Element) -> SetSubscripti
     return SetSubscriptions(node, tuple(changes))
 
 
+@parses(_G, _O, "affiliations")
 def _get_affiliations(element: ET.Element, pubsub: ET.Element) -> GetAffiliations:
     return GetAffiliations(_node(element), rsm.parse_set(pubsub))
 
 
+@parses(_S, _O, "affiliations")
 def _set_affiliations(element: ET.Element, pubsub: ET.Element) -> SetAffiliations:
     node = _node(element)
     changes: dict[str, Affiliation] = {}
@@ -299,32 +315,6 @@ def _set_affiliations(element: ET.Element, pubsub: ET.Element) -> SetAffiliation
         except ValueError:
             raise MalformedRequest(f"{value!r} is not an affiliation") from None
     return SetAffiliations(node, tuple(changes.items()))
-
-
-_Parser = Callable[[ET.Element, ET.Element], Request]
-
-PARSERS: Final[Mapping[Verb, _Parser]] = {
-    Verb.PING: _ping,
-    Verb.DISCO_INFO: _disco_info,
-    Verb.DISCO_ITEMS: _disco_items,
-    Verb.CREATE: _create,
-    Verb.GET_CONFIG: _get_config,
-    Verb.SET_CONFIG: _set_config,
-    Verb.GET_DEFAULT: _get_default,
-    Verb.DELETE: _delete,
-    Verb.PURGE: _purge,
-    Verb.PUBLISH: _publish,
-    Verb.RETRACT: _retract,
-    Verb.GET_ITEMS: _get_items,
-    Verb.SUBSCRIBE: _subscribe,
-    Verb.UNSUBSCRIBE: _unsubscribe,
-    Verb.OWN_SUBSCRIPTIONS: _own_subscriptions,
-    Verb.OWN_AFFILIATIONS: _own_affiliations,
-    Verb.GET_SUBSCRIPTIONS: _get_subscriptions,
-    Verb.SET_SUBSCRIPTIONS: _set_subscriptions,
-    Verb.GET_AFFILIATIONS: _get_affiliations,
-    Verb.SET_AFFILIATIONS: _set_affiliations,
-}
 
 
 # --- entry points -------------------------------------------------------------------------
@@ -351,26 +341,26 @@ def parse(iq: ET.Element) -> Request:
     namespace, name = ns.split(payload.tag)
     if name == "pubsub" and namespace in (_P, _O):
         return _parse_pubsub(kind, payload)
-    verb = VERBS.get((kind, namespace, name))
-    if verb is None:
+    parser = VERBS.get((kind, namespace, name))
+    if parser is None:
         raise ServiceUnavailable(namespace)
-    return PARSERS[verb](payload, iq)
+    return parser(payload, iq)
 
 
 #: Element names of the pubsub verbs, in either pubsub namespace.
 _VERB_NAMES: Final = frozenset(name for _, namespace, name in VERBS if namespace in (_P, _O))
 
 #: What may stand beside a verb in one <pubsub/>: the create's <configure/> (§8.1.3).
-_COMPANIONS: Final[Mapping[Verb, frozenset[str]]] = {Verb.CREATE: frozenset({"configure"})}
+_COMPANIONS: Final[Mapping[str, frozenset[str]]] = {"create": frozenset({"configure"})}
 
 
 def _parse_pubsub(kind: IqType, pubsub: ET.Element) -> Request:
     children = [(child, *ns.split(child.tag)) for child in pubsub]
     for child, namespace, name in children:
-        verb = VERBS.get((kind, namespace, name))
-        if verb is not None:
-            _refuse_a_second_verb(verb, child, children)
-            return PARSERS[verb](child, pubsub)
+        parser = VERBS.get((kind, namespace, name))
+        if parser is not None:
+            _refuse_a_second_verb(child, children)
+            return parser(child, pubsub)
     for _, namespace, name in children:
         feature = UNSUPPORTED.get((namespace, name))
         if feature is not None:
@@ -383,11 +373,9 @@ def _parse_pubsub(kind: IqType, pubsub: ET.Element) -> Request:
     raise UnknownRequest(f"<{children[0][2]}/> in {children[0][1]}")
 
 
-def _refuse_a_second_verb(
-    verb: Verb, element: ET.Element, children: list[tuple[ET.Element, str, str]]
-) -> None:
+def _refuse_a_second_verb(element: ET.Element, children: list[tuple[ET.Element, str, str]]) -> None:
     """One <pubsub/> asks one thing: a second verb would be silently ignored otherwise."""
-    allowed = _COMPANIONS.get(verb, frozenset())
+    allowed = _COMPANIONS.get(ns.split(element.tag)[1], frozenset())
     for child, namespace, name in children:
         if child is element or namespace not in (_P, _O) or name in allowed:
             continue
