@@ -150,6 +150,10 @@ def test_feed(client: Thoonk, raw: redis.Redis) -> None:
     assert snapshot_blocking(raw) == before
     feed.retract("y")
     feed.retract_many([])
+    oldest = feed.get_ids()
+    feed.publish("p", id="p")
+    client.set_config("news", {"max_length": 1})
+    assert feed.trim() == oldest and feed.get_ids() == ["p"]
     assert len(feed.purge()) == 1
     assert calls.wait(8)[:3] == [
         ("publish", "news", "one", first),
