@@ -179,3 +179,25 @@ class _NoLink:
 
     connected = _Flag()
     outbox_depth = 0
+
+
+async def test_a_catch_up_reads_in_bounded_calls_and_misses_no_node(
+    harness: Harness, redis_client: aioredis.Redis
+) -> None:
+    nodes = ["b1", "b2", "b3"]
+    for node in nodes:
+        await harness.service.create_node(OWNER, node)
+        await harness.service.subscribe(ALICE, node, ALICE.bare)
+    await harness.events()
+    harness.router.link_lost()
+    seconds, micros = await redis_client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for node in nodes:  # 3 × 1,000 items stored while notices were lost: over one call
+            pipe.zadd(keys.ids(node), {f"i{n}": now_ms + n for n in range(1000)})
+            pipe.hset(keys.items(node), mapping={f"i{n}": b"x" for n in range(1000)})
+        await pipe.execute()
+    harness.router.link_up()
+    events = await harness.events()
+    for node in nodes:
+        assert len(items(events, node)) == 1000, node

@@ -26,8 +26,10 @@ from .delivery import DeliveryPolicy, slot_of
 
 log = logging.getLogger(__name__)
 
-#: Nodes read by one catch-up script call.
+#: Nodes read by one catch-up script call at most ...
 _NODES_PER_CALL = 200
+#: ... and items, past which it reads no further node (so no call blocks Redis for long).
+_ITEMS_PER_CALL = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,8 @@ class StoredSince:
         if not watermarks:
             return
         nodes = [n for n in sorted(await self.thoonk.get_feeds()) if slot_of(n) in watermarks]
-        for start in range(0, len(nodes), _NODES_PER_CALL):
+        start = 0
+        while start < len(nodes):
             batch = nodes[start : start + _NODES_PER_CALL]
             node_keys: list[bytes] = []
             for node in batch:
@@ -112,11 +115,13 @@ class StoredSince:
                 (
                     self.policy.catch_up_items,
                     round(self.policy.catch_up_age * 1000),
+                    _ITEMS_PER_CALL,
                     *(watermarks[slot_of(n)] for n in batch),
                 ),
             )
             at_read = read()
-            for node, reply in zip(batch, replies, strict=True):
+            start += len(replies)  # the script stops early once it read enough items
+            for node, reply in zip(batch, replies, strict=False):
                 cut, found = int(reply[0]), reply[2:]
                 if cut:
                     self._log_cut(node, cut)

@@ -1,18 +1,21 @@
 -- Read what several nodes stored since their watermark, for catch-up delivery (no writes).
 -- KEYS: for each node: feed.config, feed.ids, feed.items, node subscriptions
--- ARGV: newest items per node (the bound), oldest age in ms (the bound),
+-- ARGV: newest items per node (the bound), oldest age in ms (the bound), items per call
+--       (once passed, the nodes left are not read: the caller asks again for them),
 --       then for each node: its watermark in epoch ms
 -- Scores are epoch ms (ours, thoonk.js) or epoch seconds (thoonk.py); both are read.
 -- Nodes that are not plain feeds or have no subscriptions are skipped.
--- Returns, per node, {cut, now, id1, ms1, item1, id2, ...}: items oldest first, at most
+-- Returns, per node read (in order), {cut, now, id1, ms1, item1, id2, ...}: items oldest first, at most
 -- the bound; cut = how many more there were, or -1 when the age bound left some out.
-local limit, max_age = tonumber(ARGV[1]), tonumber(ARGV[2])
+local limit, max_age, budget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local total = 0
 local now = tonumber(now_ms())
 local SECONDS = 1e11  -- below: a thoonk.py score in seconds
 local out = {}
 for n = 0, #KEYS / 4 - 1 do
+  if total >= budget then break end
   local config, ids, items, subs = KEYS[4 * n + 1], KEYS[4 * n + 2], KEYS[4 * n + 3], KEYS[4 * n + 4]
-  local asked = tonumber(ARGV[n + 3])
+  local asked = tonumber(ARGV[n + 4])
   local since = math.max(asked, now - max_age)
   local cut = 0
   local kind = 'feed'
@@ -48,6 +51,7 @@ for n = 0, #KEYS / 4 - 1 do
       end
     end
   end
+  total = total + #found / 3
   local entry = {cut, now}
   for _, value in ipairs(found) do entry[#entry + 1] = value end
   out[#out + 1] = entry
