@@ -9,18 +9,17 @@ changing nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from slixmpp.stanza.error import Error as StanzaError
 
 from tests.integration.bridge_fixtures import PubSubClient, pubsub
+from tests.integration.bridges import started
 from tests.integration.conftest import ClientFactory
-from tests.integration.streams import TIMEOUT, Account
+from tests.integration.streams import Account
 from thoonk_xmpp.settings import Settings
-from thoonk_xmpp.xmpp.runner import Bridge
 from tools.localservers import ProsodyServer, RedisServer
 
 MakeAccount = Callable[[], Account]
@@ -43,16 +42,6 @@ def settings_for(prosody: ProsodyServer, redis_url: str, limits: dict[str, Any])
             "limits": limits,
         }
     )
-
-
-@contextlib.asynccontextmanager
-async def started(settings: Settings) -> AsyncIterator[Bridge]:
-    bridge = Bridge(settings, timeout=TIMEOUT, first_retry_delay=0.1)
-    await bridge.start()
-    try:
-        yield bridge
-    finally:
-        await bridge.aclose()
 
 
 def publish(node: str, item_id: str) -> str:

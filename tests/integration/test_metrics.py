@@ -7,10 +7,9 @@ come from real XMPP clients through the test Prosody.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +18,7 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.bridge_fixtures import EVENT, PubSubClient, ids_in, pubsub
+from tests.integration.bridges import started
 from tests.integration.streams import TIMEOUT, Account, ClientFactory
 from thoonk_xmpp.service.events import ItemPublished, Recipient
 from thoonk_xmpp.service.model import NotificationType
@@ -52,16 +52,6 @@ def settings_for(
             "metrics": metrics,
         }
     )
-
-
-@contextlib.asynccontextmanager
-async def started(settings: Settings) -> AsyncIterator[Bridge]:
-    bridge = Bridge(settings, timeout=TIMEOUT, first_retry_delay=0.1)
-    await bridge.start()
-    try:
-        yield bridge
-    finally:
-        await bridge.aclose()
 
 
 async def scrape(port: int) -> Scrape:

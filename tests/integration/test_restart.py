@@ -10,13 +10,13 @@ Redis is away.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 import redis.asyncio as aioredis
 
 from tests.integration.bridge_fixtures import PubSubClient, pubsub
+from tests.integration.bridges import serving
 from tests.integration.streams import TIMEOUT, Account, ClientFactory, disconnect, logged_in_client
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk
@@ -40,21 +40,6 @@ def settings_for(prosody: ProsodyServer, redis_url: str) -> Settings:
             "pubsub": {"node_creation": "anyone"},
         }
     )
-
-
-@contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Bridge]:
-    """A bridge built from ``settings`` as ``thoonk-xmpp run`` builds it, serving."""
-    bridge = Bridge(settings, timeout=TIMEOUT, first_retry_delay=0.2)
-    await bridge.start()
-    stop = asyncio.Event()
-    serving = asyncio.create_task(bridge.serve(stop))
-    try:
-        yield bridge
-    finally:
-        stop.set()
-        await serving
-        await bridge.aclose()
 
 
 async def until(condition: Callable[[], bool | Awaitable[bool]], what: str) -> None:
@@ -94,7 +79,7 @@ async def test_a_new_component_process_finds_all_state_even_after_redis_restarts
     with RedisServer(appendonly=True) as redis:
         settings = settings_for(prosody, redis.url)
         alice, bob = await clients(xmpp_client, make_account, prosody.component_jid, 2)
-        async with running(settings):
+        async with serving(settings, first_retry_delay=0.2):
             await alice.create("durable", {"pubsub#title": "Kept", "pubsub#max_items": "10"})
             await alice.affiliate("durable", bob.jid, "publisher")
             await bob.subscribe("durable")
@@ -103,7 +88,7 @@ async def test_a_new_component_process_finds_all_state_even_after_redis_restarts
 
         redis.restart()  # from its append-only file
 
-        async with running(settings) as fresh:
+        async with serving(settings, first_retry_delay=0.2) as fresh:
             assert fresh.sessions == 1
             assert await alice.item_ids("durable") == ["before"]
             subscriptions = await bob.ok("get", pubsub("<subscriptions node='durable'/>"))
@@ -140,7 +125,7 @@ async def test_component_reconnects_after_prosody_restarts(
 ) -> None:
     with ProsodyServer() as own:
         accounts = [(own.register(f"u{n}", f"pw-{n}-x"), f"pw-{n}-x") for n in range(2)]
-        async with running(settings_for(own, redis_server.url)) as bridge:
+        async with serving(settings_for(own, redis_server.url), first_retry_delay=0.2) as bridge:
             first = [await logged_in_client(own, *account) for account in accounts]
             alice, bob = (PubSubClient(c, own.component_jid) for c in first)
             await alice.create("survivor")
@@ -168,7 +153,7 @@ async def test_bridge_survives_a_redis_restart(
 ) -> None:
     with RedisServer(appendonly=True) as redis:
         alice, bob = await clients(xmpp_client, make_account, prosody.component_jid, 2)
-        async with running(settings_for(prosody, redis.url)) as bridge:
+        async with serving(settings_for(prosody, redis.url), first_retry_delay=0.2) as bridge:
             await alice.create("weather")
             await bob.subscribe("weather")
             redis.stop()

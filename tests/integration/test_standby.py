@@ -8,11 +8,10 @@ the subscriber.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from tests.integration.bridge_fixtures import EVENT, PubSubClient, ids_in
+from tests.integration.bridges import serving
 from tests.integration.streams import TIMEOUT, Account, ClientFactory
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk
@@ -35,20 +34,6 @@ def settings_for(prosody: ProsodyServer, redis_url: str, *, standby: bool) -> Se
             "pubsub": {"node_creation": "anyone"},
         }
     )
-
-
-@contextlib.asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Bridge]:
-    bridge = Bridge(settings, timeout=TIMEOUT, first_retry_delay=0.1)
-    await bridge.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(bridge.serve(stop))
-    try:
-        yield bridge
-    finally:
-        stop.set()
-        await task
-        await bridge.aclose()
 
 
 async def die(bridge: Bridge) -> None:
