@@ -1,5 +1,9 @@
 """Node configuration (``pubsub#node_config``): typed record, field table, parsing.
 
+Each option is one declaration in :class:`NodeConfig`: its attribute (name, type and
+default) made by :func:`option` with its form field, label, parser and storage.  A new
+option needs nothing else: forms, meta-data, storage and the settings file follow.
+
 A node's options live in its Thoonk feed's config hash, beside ``type``, under
 their XEP-0060 field names; ``pubsub#max_items`` is the feed's ``max_length``
 (so thoonk.js and thoonk.py apps trim the node the same way).  Fields never
@@ -41,33 +45,8 @@ class FieldKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class NodeConfig:
-    """Every node option the service honours."""
-
-    title: str = ""
-    description: str = ""
-    type: str = ""
-    #: None means ``max``: as many as the service allows.
-    max_items: int | None = None
-    persist_items: bool = True
-    deliver_payloads: bool = True
-    deliver_notifications: bool = True
-    notify_retract: bool = True
-    notify_delete: bool = True
-    notify_config: bool = False
-    access_model: AccessModel = AccessModel.OPEN
-    publish_model: PublishModel = PublishModel.PUBLISHERS
-    send_last_published_item: SendLastPublished = SendLastPublished.NEVER
-    max_payload_size: int | None = None
-    notification_type: NotificationType = NotificationType.HEADLINE
-    publish_node_full: PublishNodeFull = PublishNodeFull.DISCARD_OLDEST
-    #: Chosen when the node is created, never changed after.
-    node_kind: NodeKind = NodeKind.FEED
-
-
-@dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One form field: its var, record attribute, kind, label and value parser."""
+    """One form field: its var, record attribute, kind, label, value parser and storage."""
 
     var: str
     attr: str
@@ -75,6 +54,29 @@ class FieldSpec:
     label: str
     parse: Callable[[str], Any]
     options: tuple[str, ...] = ()
+    #: The form text of the value None (``max`` for max_items).
+    unset: str = ""
+    #: Bounded by the service's max_items cap, which None stands for.
+    capped: bool = False
+    #: A field Thoonk itself acts on is kept under Thoonk's name (else under ``var``) ...
+    stored_as: str | None = None
+    #: ... read as Thoonk reads it (the stored text, None when missing) ...
+    read: Callable[[str | None], Any] | None = None
+    #: ... and written as Thoonk expects (None deletes the field).
+    write: Callable[[Any], str | None] | None = None
+
+
+def option(
+    default: Any,
+    var: str,
+    kind: FieldKind,
+    label: str,
+    parse: Callable[[str], Any],
+    **more: Any,
+) -> Any:
+    """Declare a node option: a :class:`NodeConfig` attribute and its :class:`FieldSpec`."""
+    spec = {"var": var, "kind": kind, "label": label, "parse": parse, **more}
+    return dataclasses.field(default=default, metadata={"spec": spec})
 
 
 def _boolean(value: str) -> bool:
@@ -118,131 +120,140 @@ def _text(value: str) -> str:
     return value
 
 
-FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("pubsub#title", "title", FieldKind.TEXT, "A friendly name for the node", _text),
-    FieldSpec(
-        "pubsub#description", "description", FieldKind.TEXT, "Description of the node", _text
-    ),
-    FieldSpec("pubsub#type", "type", FieldKind.TEXT, "Payload type (namespace)", _text),
-    FieldSpec(
+def _thoonk_max_length(stored: str | None) -> int | None:
+    # publish.lua trims only on a positive max_length
+    try:
+        return _positive(stored or "")
+    except ValueError:
+        return None
+
+
+def _thoonk_kind(stored: str | None) -> NodeKind:
+    return NodeKind(stored) if stored in tuple(NodeKind) else NodeKind.FEED
+
+
+_B, _L, _T = FieldKind.BOOLEAN, FieldKind.LIST, FieldKind.TEXT
+
+
+def _list(enum: type[StrEnum]) -> dict[str, Any]:
+    return {"parse": _choice(enum), "options": tuple(enum)}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Every node option the service honours, each declared once (see :func:`option`)."""
+
+    title: str = option("", "pubsub#title", _T, "A friendly name for the node", _text)
+    description: str = option("", "pubsub#description", _T, "Description of the node", _text)
+    type: str = option("", "pubsub#type", _T, "Payload type (namespace)", _text)
+    #: None means ``max``: as many as the service allows.
+    max_items: int | None = option(
+        None,
         "pubsub#max_items",
-        "max_items",
-        FieldKind.TEXT,
+        _T,
         "Max number of items to persist (or max)",
         _positive_or_max,
-    ),
-    FieldSpec(
+        unset=MAX,
+        capped=True,
+        stored_as=MAX_LENGTH,
+        read=_thoonk_max_length,
+    )
+    persist_items: bool = option(
+        True,
         "pubsub#persist_items",
-        "persist_items",
-        FieldKind.BOOLEAN,
+        _B,
         "Persist items to storage",
         _boolean,
-    ),
-    FieldSpec(
-        "pubsub#deliver_payloads",
-        "deliver_payloads",
-        FieldKind.BOOLEAN,
-        "Deliver payloads with event notifications",
-        _boolean,
-    ),
-    FieldSpec(
-        "pubsub#deliver_notifications",
-        "deliver_notifications",
-        FieldKind.BOOLEAN,
-        "Deliver event notifications",
-        _boolean,
-    ),
-    FieldSpec(
-        "pubsub#notify_retract",
-        "notify_retract",
-        FieldKind.BOOLEAN,
-        "Notify subscribers when items are removed",
-        _boolean,
-    ),
-    FieldSpec(
-        "pubsub#notify_delete",
-        "notify_delete",
-        FieldKind.BOOLEAN,
-        "Notify subscribers when the node is deleted",
-        _boolean,
-    ),
-    FieldSpec(
+        stored_as=PERSIST,
+        read=lambda stored: stored != "false",  # publish.lua stores unless "false"
+        write=lambda persist: "true" if persist else "false",
+    )
+    deliver_payloads: bool = option(
+        True, "pubsub#deliver_payloads", _B, "Deliver payloads with event notifications", _boolean
+    )
+    deliver_notifications: bool = option(
+        True, "pubsub#deliver_notifications", _B, "Deliver event notifications", _boolean
+    )
+    notify_retract: bool = option(
+        True, "pubsub#notify_retract", _B, "Notify subscribers when items are removed", _boolean
+    )
+    notify_delete: bool = option(
+        True, "pubsub#notify_delete", _B, "Notify subscribers when the node is deleted", _boolean
+    )
+    notify_config: bool = option(
+        False,
         "pubsub#notify_config",
-        "notify_config",
-        FieldKind.BOOLEAN,
+        _B,
         "Notify subscribers when the configuration changes",
         _boolean,
-    ),
-    FieldSpec(
+    )
+    access_model: AccessModel = option(
+        AccessModel.OPEN,
         "pubsub#access_model",
-        "access_model",
-        FieldKind.LIST,
+        _L,
         "Who may subscribe and retrieve items",
-        _choice(AccessModel),
-        tuple(AccessModel),
-    ),
-    FieldSpec(
+        **_list(AccessModel),
+    )
+    publish_model: PublishModel = option(
+        PublishModel.PUBLISHERS,
         "pubsub#publish_model",
-        "publish_model",
-        FieldKind.LIST,
+        _L,
         "Who may publish",
-        _choice(PublishModel),
-        tuple(PublishModel),
-    ),
-    FieldSpec(
+        **_list(PublishModel),
+    )
+    send_last_published_item: SendLastPublished = option(
+        SendLastPublished.NEVER,
         "pubsub#send_last_published_item",
-        "send_last_published_item",
-        FieldKind.LIST,
+        _L,
         "When to send the last published item",
-        _choice(SendLastPublished),
-        tuple(SendLastPublished),
-    ),
-    FieldSpec(
-        "pubsub#max_payload_size",
-        "max_payload_size",
-        FieldKind.TEXT,
-        "Max payload size in bytes",
-        _optional_positive,
-    ),
-    FieldSpec(
+        **_list(SendLastPublished),
+    )
+    max_payload_size: int | None = option(
+        None, "pubsub#max_payload_size", _T, "Max payload size in bytes", _optional_positive
+    )
+    notification_type: NotificationType = option(
+        NotificationType.HEADLINE,
         "pubsub#notification_type",
-        "notification_type",
-        FieldKind.LIST,
+        _L,
         "Message type of notifications",
-        _choice(NotificationType),
-        tuple(NotificationType),
-    ),
-    FieldSpec(
+        **_list(NotificationType),
+    )
+    publish_node_full: PublishNodeFull = option(
+        PublishNodeFull.DISCARD_OLDEST,
         "pubsub#publish_node_full",
-        "publish_node_full",
-        FieldKind.LIST,
+        _L,
         "What publishing to a full node does with the oldest item",
-        _choice(PublishNodeFull),
-        tuple(PublishNodeFull),
-    ),
-    FieldSpec(
+        **_list(PublishNodeFull),
+    )
+    #: Chosen when the node is created, never changed after.
+    node_kind: NodeKind = option(
+        NodeKind.FEED,
         "thoonkx#node_kind",
-        "node_kind",
-        FieldKind.LIST,
+        _L,
         "Node kind, chosen at creation: feed (publication order) or sorted_feed (ordered)",
-        _choice(NodeKind),
-        tuple(NodeKind),
-    ),
-)
+        stored_as=TYPE,
+        read=_thoonk_kind,
+        **_list(NodeKind),
+    )
 
-# Options that Thoonk itself acts on are stored under its own field names.
-_STORED_AS = {"max_items": MAX_LENGTH, "persist_items": PERSIST, "node_kind": TYPE}
+
+FIELDS: tuple[FieldSpec, ...] = tuple(
+    FieldSpec(attr=field.name, **field.metadata["spec"]) for field in dataclasses.fields(NodeConfig)
+)
 
 BY_VAR: dict[str, FieldSpec] = {spec.var: spec for spec in FIELDS}
 
 
 def render(config: NodeConfig, spec: FieldSpec) -> str:
     """A field's value as form text."""
-    value = getattr(config, spec.attr)
+    return _as_text(getattr(config, spec.attr), spec)
+
+
+def _as_text(value: Any, spec: FieldSpec) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if value is None:
-        return MAX if spec.attr == "max_items" else ""
+        return spec.unset
     return str(value)
 
 
@@ -263,32 +274,26 @@ def apply(
             value = spec.parse(values[0] if values else "")
         except ValueError as exc:
             raise InvalidNodeConfig(var, str(exc)) from None
-        if spec.attr == "max_items" and cap is not None and value is not None and value > cap:
-            raise InvalidNodeConfig(var, f"at most {cap} items on this service")
+        if spec.capped and cap is not None and value is not None and value > cap:
+            raise InvalidNodeConfig(var, f"at most {cap} on this service")
         updates[spec.attr] = value
     return dataclasses.replace(config, **updates)
 
 
 def from_stored(stored: Mapping[str, str], defaults: NodeConfig) -> NodeConfig:
-    """The config of a node from its Thoonk config hash; missing or bad fields use defaults."""
+    """The config of a node from its Thoonk config hash; missing or bad fields use defaults.
+
+    What Thoonk acts on is reported as Thoonk acts on it, whatever the defaults.
+    """
     updates: dict[str, Any] = {}
     for spec in FIELDS:
-        if spec.attr in _STORED_AS:
-            continue
-        if spec.var in stored:
+        if spec.read is not None:
+            updates[spec.attr] = spec.read(stored.get(spec.stored_as or spec.var))
+        elif spec.var in stored:
             try:
                 updates[spec.attr] = spec.parse(stored[spec.var])
             except ValueError:
                 continue  # written by someone else; keep the default
-    # What Thoonk acts on is reported as Thoonk acts: publish.lua trims only on a
-    # positive max_length and stores items unless persist is "false".
-    try:
-        updates["max_items"] = _positive(stored.get(MAX_LENGTH, ""))
-    except ValueError:
-        updates["max_items"] = None
-    updates["persist_items"] = stored.get(PERSIST) != "false"
-    kind = stored.get(TYPE, NodeKind.FEED.value)
-    updates["node_kind"] = NodeKind(kind) if kind in tuple(NodeKind) else NodeKind.FEED
     return dataclasses.replace(defaults, **updates)
 
 
@@ -296,15 +301,12 @@ def to_stored(config: NodeConfig, *, cap: int | None = None) -> dict[str, str | 
     """The Thoonk config fields for ``config`` (None deletes a field)."""
     fields: dict[str, str | None] = {}
     for spec in FIELDS:
-        if spec.attr == "max_items":
-            limit = config.max_items if config.max_items is not None else cap
-            fields[MAX_LENGTH] = None if limit is None else str(limit)
-        elif spec.attr == "persist_items":
-            fields[PERSIST] = "true" if config.persist_items else "false"
-        elif spec.attr == "node_kind":
-            fields[TYPE] = config.node_kind.value
-        elif spec.attr == "max_payload_size" and config.max_payload_size is None:
-            fields[spec.var] = None
+        value = getattr(config, spec.attr)
+        if spec.capped and value is None:
+            value = cap
+        key = spec.stored_as or spec.var
+        if spec.write is not None:
+            fields[key] = spec.write(value)
         else:
-            fields[spec.var] = render(config, spec)
+            fields[key] = None if value is None else _as_text(value, spec)
     return fields

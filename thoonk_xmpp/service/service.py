@@ -344,7 +344,7 @@ class PubSubService(SubscriptionOps):
                 expected = spec.parse(values[0] if values else "")
             except ValueError as exc:
                 raise PreconditionNotMet(var, str(exc)) from None
-            if spec.attr == "max_items" and expected is None:
+            if spec.capped and expected is None:
                 expected = cap  # "max" is stored as the service cap
             if getattr(config, spec.attr) != expected:
                 actual = node_config.render(config, spec)
