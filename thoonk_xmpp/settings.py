@@ -61,6 +61,10 @@ class ComponentSettings:
     #: No stanza sent is bigger (UTF-8 bytes): a server closes the link of a component
     #: that sends one over its limit (Prosody's component_stanza_size_limit: 512 KiB).
     max_stanza_size: int = DEFAULT_MAX_STANZA_SIZE
+    #: Send an event once to the server's XEP-0033 service (ejabberd's mod_multicast),
+    #: with its local recipients, ``multicast_limit`` at a time, where one is found.
+    multicast: bool = True
+    multicast_limit: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +193,8 @@ _KNOWN: dict[str, set[str]] = {
         "reconnect_max_delay",
         "standby",
         "max_stanza_size",
+        "multicast",
+        "multicast_limit",
     },
     "redis": {"url"},
     "pubsub": {
@@ -231,6 +237,8 @@ def _component(table: Table, environ: Mapping[str, str] | None, base: Path) -> C
         standby=table.get("standby", bool, False),
         secret_source=source,
         max_stanza_size=table.integer("max_stanza_size", DEFAULT_MAX_STANZA_SIZE, low=16384),
+        multicast=table.get("multicast", bool, True),
+        multicast_limit=table.integer("multicast_limit", 100, low=2),
     )
 
 

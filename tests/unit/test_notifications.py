@@ -25,6 +25,7 @@ from thoonk_xmpp.service.events import (
 from thoonk_xmpp.service.model import AccessModel, NotificationType
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.xmpp import payloads
+from thoonk_xmpp.xmpp.multicast import ADDRESS_NS, Multicast
 from thoonk_xmpp.xmpp.notifications import (
     DELAY_NS,
     EVENT_NS,
@@ -391,3 +392,33 @@ def test_the_notifier_keeps_to_its_limit() -> None:
     assert notifier.deliver_now(ItemPublished("news", (ALICE,), HEADLINE, "a", payload))
 
     assert len(sent) == 1 and "yyy" not in sent[0]
+
+
+# --- XEP-0033 multicast ---------------------------------------------------------------------
+
+
+def test_multicast_sends_one_message_per_group_of_local_single_subscription_recipients() -> None:
+    local = [Recipient(f"u{n}@example.org", (f"s{n}",)) for n in range(5)]
+    twice = Recipient("two@example.org", ("a", "b"))  # its SubID headers are its own
+    remote = Recipient("bob@elsewhere.example", ("r",))
+    event = dataclasses.replace(published(b"<x xmlns='t'/>"), recipients=(*local, twice, remote))
+    through = Multicast("multicast.example.org", "example.org", limit=2)
+    sent = parsed(event, ids=map(str, itertools.count()), multicast=through)
+    assert [m.get("to") for m in sent] == ["multicast.example.org"] * 3 + [
+        "two@example.org",
+        "bob@elsewhere.example",
+    ]
+    groups = [[a.get("jid") for a in m.iter(f"{{{ADDRESS_NS}}}address")] for m in sent[:3]]
+    assert groups == [
+        ["u0@example.org", "u1@example.org"],
+        ["u2@example.org", "u3@example.org"],
+        ["u4@example.org"],
+    ]
+    assert all(a.get("type") == "bcc" for m in sent[:3] for a in m.iter(f"{{{ADDRESS_NS}}}address"))
+    # every copy carries the same event
+    assert {text(m.find(f"{E}event")) for m in sent} == {text(sent[0].find(f"{E}event"))}
+    # one recipient alone is sent directly
+    alone = dataclasses.replace(event, recipients=(local[0],))
+    assert [
+        m.get("to") for m in parsed(alone, ids=map(str, itertools.count()), multicast=through)
+    ] == ["u0@example.org"]

@@ -30,11 +30,13 @@ from thoonk_xmpp.service.events import (
     NodeConfigured,
     NodeDeleted,
     NodePurged,
+    Recipient,
 )
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
 from . import forms, ns, payloads
+from .multicast import ADDRESS_BYTES, ADDRESS_NS, Multicast
 
 STANZA_NS: Final = ns.STANZA
 EVENT_NS: Final = "http://jabber.org/protocol/pubsub#event"
@@ -178,8 +180,10 @@ def messages(
     ids: Iterator[str],
     now: datetime.datetime | None = None,
     max_stanza_size: int | None = None,
+    multicast: Multicast | None = None,
 ) -> Iterator[str]:
-    """Every ``<message/>`` for ``event`` as stanza text, one per recipient, in order.
+    """Every ``<message/>`` for ``event`` as stanza text, one per recipient, in order
+    (through ``multicast``: one per group of the recipients it takes, then the others).
 
     The event (and the delay stamp of a replay) is serialized once and shared;
     only ``to``, ``id`` and the SHIM SubID headers (last, and only for a JID
@@ -195,11 +199,37 @@ def messages(
         body += _xml(delay_element(delayed, sender))
     head = f'<message from="{_attr(sender)}" to="'
     kind = f'" type="{event.notification_type.value}" id="'
-    for recipient in event.recipients:
+    recipients = event.recipients
+    if multicast is not None:
+        grouped = [r for r in recipients if len(r.subids) == 1 and multicast.takes(r.jid)]
+        if len(grouped) > 1:
+            for addresses in _address_groups(grouped, multicast.limit):
+                yield (
+                    f'{head}{_attr(multicast.jid)}{kind}{_attr(next(ids))}">'
+                    f'<addresses xmlns="{ADDRESS_NS}">{addresses}</addresses>{body}</message>'
+                )
+            taken = set(map(id, grouped))
+            recipients = tuple(r for r in recipients if id(r) not in taken)
+    for recipient in recipients:
         tail = body
         if len(recipient.subids) > 1:
             tail += _xml(headers_element(recipient.subids))
         yield f'{head}{_attr(recipient.jid)}{kind}{_attr(next(ids))}">{tail}</message>'
+
+
+def _address_groups(recipients: list[Recipient], limit: int) -> Iterator[str]:
+    """``<address type="bcc"/>`` lists of at most ``limit`` recipients and ADDRESS_BYTES."""
+    group: list[str] = []
+    size = 0
+    for recipient in recipients:
+        address = f'<address type="bcc" jid="{_attr(recipient.jid)}"/>'
+        if group and (len(group) == limit or size + len(address) > ADDRESS_BYTES):
+            yield "".join(group)
+            group, size = [], 0
+        group.append(address)
+        size += len(address)
+    if group:
+        yield "".join(group)
 
 
 #: Bytes a message may need beside its event: addresses (RFC 7622: up to 3071 bytes each),
@@ -236,11 +266,17 @@ class Notifier:
         self.service_jid = service_jid
         #: No message sent is bigger, in bytes (None: no limit).
         self.max_stanza_size = max_stanza_size
+        #: The server's XEP-0033 service while one is known (see :mod:`.multicast`).
+        self.multicast: Multicast | None = None
         self._ids = message_ids()
 
     def _messages(self, event: Event) -> Iterator[str]:
         return messages(
-            event, sender=self.service_jid, ids=self._ids, max_stanza_size=self.max_stanza_size
+            event,
+            sender=self.service_jid,
+            ids=self._ids,
+            max_stanza_size=self.max_stanza_size,
+            multicast=self.multicast,
         )
 
     def deliver_now(self, event: Event) -> bool:

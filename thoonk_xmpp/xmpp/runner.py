@@ -25,6 +25,7 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk, ThoonkError
 
+from . import multicast
 from .component import ComponentError, PubSubComponent, StreamRefused
 from .json_log import JsonFormatter
 from .monitor import Monitor
@@ -85,6 +86,7 @@ class Bridge:
         # thoonk_xmpp.service.delivery): a session start or end is a gap in delivery.
         self.router.link_lost()
         self._shut_down = self._linked = False
+        self._finding: asyncio.Future[None] | None = None
         self.component.xmpp.add_event_handler("session_start", self._on_link_up)
         self.component.xmpp.add_event_handler("stream_error", self._on_stream_error)
         self.component.xmpp.add_event_handler("disconnected", self._on_link_lost)
@@ -97,6 +99,21 @@ class Bridge:
         self._shut_down = False
         self._linked = True
         self.router.link_up()
+        if self.settings.component.multicast:
+            self._finding = asyncio.ensure_future(self._find_multicast())
+
+    async def _find_multicast(self) -> None:
+        """Send events through the server's XEP-0033 service if it has one."""
+        component = self.settings.component
+        domain = component.jid.partition(".")[2] or component.jid
+        try:
+            found = await multicast.find(self.component.xmpp, self.component.jid, domain)
+        except Exception as exc:  # the link went meanwhile: the next session looks again
+            log.info("looking for a multicast service failed: %s", exc)
+            return
+        if found is not None and self._linked:
+            self.notifier.multicast = multicast.Multicast(found, domain, component.multicast_limit)
+            log.info("sending events through %s (XEP-0033 multicast)", found)
 
     def _on_stream_error(self, error: Any) -> None:
         # A server shutting down in order ends the stream with system-shutdown after
@@ -109,6 +126,7 @@ class Bridge:
         if not self._linked:
             return  # an attempt that never became a session
         self._linked = False
+        self.notifier.multicast = None  # found again once the link is back
         in_order = self._shut_down or reason is None or reason == "End of stream"
         log.info("XMPP link lost (%s)", "closed in order" if in_order else reason or "dropped")
         self.router.link_lost(in_order=in_order)
@@ -238,6 +256,9 @@ class Bridge:
 
     async def aclose(self) -> None:
         """Close the session, stop delivery and the listener, release Redis."""
+        if self._finding is not None:
+            self._finding.cancel()
+            await asyncio.gather(self._finding, return_exceptions=True)
         await self.router.settle()
         with contextlib.suppress(Exception):
             await self.component.disconnect()
