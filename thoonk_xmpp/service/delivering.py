@@ -69,8 +69,9 @@ class Delivering(ABC):
         self._leases = Leases(service.thoonk, policy.lease_time) if policy.shared else None
         #: The slots whose events this instance delivers.
         self.slots: frozenset[int] = frozenset() if policy.shared else frozenset(range(SLOTS))
-        # slots leased but not caught up yet
+        # slots leased but not caught up yet; and what the last lease renewal held
         self._gaining: set[int] = set()
+        self._leased: frozenset[int] = frozenset()
         #: Another instance is the active one (see :meth:`stand_by`).
         self.standing_by = False
         self._slot_of: dict[str, int] = {}
@@ -219,6 +220,8 @@ class Delivering(ABC):
             except Exception as exc:
                 log.warning("renewing delivery leases failed: %s", exc)
                 held = frozenset()  # they expire unless renewed: deliver none meanwhile
+            self._leased = held
+            self._gaining &= held  # one lost before its catch-up ran is not gained
             lost, gained = self.slots - held, held - self.slots - self._gaining
             if lost:
                 self.slots -= lost
@@ -291,7 +294,7 @@ class Delivering(ABC):
             self._gaining |= gained
             ledger.begin_gap()
             return
-        self.slots |= gained
+        self.slots |= gained if self._leases is None else gained & self._leased
         if dropped or held or sent:
             log.info(
                 "caught up after a gap of %.1f s: %d items not sent during it, %d held events"

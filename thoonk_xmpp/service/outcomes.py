@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from thoonk_xmpp.thoonk import ConnectionLost
 
@@ -58,7 +59,7 @@ async def settled(
                 log.info("a write in flight when Redis went away had taken effect")
                 return done
             return await write()
-        except (ConnectionLost, RedisConnectionError):
+        except (ConnectionLost, RedisConnectionError, RedisTimeoutError):
             if loop.time() + delay > deadline:
                 raise OutcomeUnknown(str(lost)) from lost
             await asyncio.sleep(delay)

@@ -199,6 +199,7 @@ class EventRouter(Delivering):
             return  # another instance sends this node's events
         if notice.kind == NoticeKind.DELETE:
             self.ledger.forget(notice.feed)
+            self._owed.pop(notice.feed, None)
             if not self.standing_by:  # the active instance tells and cleans up
                 await self._node_deleted(notice.feed)
             return
