@@ -64,7 +64,7 @@ class ComponentSettings:
     #: Send an event once to the server's XEP-0033 service (ejabberd's mod_multicast),
     #: with its local recipients, ``multicast_limit`` at a time, where one is found.
     multicast: bool = True
-    multicast_limit: int = 100
+    multicast_limit: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +238,7 @@ def _component(table: Table, environ: Mapping[str, str] | None, base: Path) -> C
         secret_source=source,
         max_stanza_size=table.integer("max_stanza_size", DEFAULT_MAX_STANZA_SIZE, low=16384),
         multicast=table.get("multicast", bool, True),
-        multicast_limit=table.integer("multicast_limit", 100, low=2),
+        multicast_limit=table.integer("multicast_limit", 20, low=2),
     )
 
 
