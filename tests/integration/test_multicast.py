@@ -78,3 +78,28 @@ def _count_sent(bridge: Bridge) -> Callable[[], int]:
 
     bridge.notifier._send = counting
     return lambda: counted[0]
+
+
+@pytest.mark.parametrize("xmpp_server", ["ejabberd"], indirect=True)
+async def test_more_subscribers_than_one_message_takes_get_it_in_several(
+    xmpp_server: XmppServer,
+    redis_server: RedisServer,
+    make_account: MakeAccount,
+    xmpp_client: ClientFactory,
+) -> None:
+    async with started(settings_for(xmpp_server, redis_server)) as bridge:
+        assert bridge._finding is not None
+        await bridge._finding
+        limit = bridge.settings.component.multicast_limit
+        clients = [
+            PubSubClient(await xmpp_client(*make_account(), plugins=()), bridge.component.jid)
+            for _ in range(limit + 3)
+        ]
+        await clients[0].create("crowded")
+        for client in clients:
+            await client.subscribe("crowded")
+        sent = _count_sent(bridge)
+        await clients[0].publish("crowded", "one")
+        for client in clients:
+            assert ids_in(await client.next_event(), EVENT) == ["one"]
+        assert sent() == 2  # limit addresses in one message, the 3 others in another
