@@ -422,3 +422,15 @@ def test_multicast_sends_one_message_per_group_of_local_single_subscription_reci
     assert [
         m.get("to") for m in parsed(alone, ids=map(str, itertools.count()), multicast=through)
     ] == ["u0@example.org"]
+
+
+def test_a_configuration_too_big_goes_without_its_form_and_a_giant_name_not_at_all() -> None:
+    config = NodeConfig(title="t" * 600_000)
+    event = NodeConfigured("news", (ALICE,), HEADLINE, config)
+
+    (message,) = messages(event, sender=SERVICE, ids=iter(["m1"]), max_stanza_size=512 * 1024)
+
+    configuration = parse(message).find(f"{E}event/{E}configuration")
+    assert configuration is not None and list(configuration) == []
+    giant = NodeConfigured("n" * 600_000, (ALICE,), HEADLINE, None)
+    assert list(messages(giant, sender=SERVICE, ids=iter(["m2"]), max_stanza_size=512 * 1024)) == []

@@ -13,8 +13,10 @@ server routes the message.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import itertools
+import logging
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -37,6 +39,8 @@ from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
 from . import forms, ns, payloads
 from .multicast import ADDRESS_BYTES, ADDRESS_NS, Multicast
+
+log = logging.getLogger(__name__)
 
 STANZA_NS: Final = ns.STANZA
 EVENT_NS: Final = "http://jabber.org/protocol/pubsub#event"
@@ -75,6 +79,8 @@ def event_text(event: Event, *, with_payload: bool = True) -> str:
         item = f'<item id="{_attr(event.item_id)}"'
         item += f">{payload}</item>" if payload else "/>"
         return f'<event xmlns="{EVENT_NS}"><items node="{_attr(event.node)}">{item}</items></event>'
+    if not with_payload and isinstance(event, NodeConfigured):
+        event = dataclasses.replace(event, config=None)
     return _xml(_event_element(event))
 
 
@@ -188,12 +194,16 @@ def messages(
     The event (and the delay stamp of a replay) is serialized once and shared;
     only ``to``, ``id`` and the SHIM SubID headers (last, and only for a JID
     holding several subscriptions) differ between recipients.  An item whose
-    message would exceed ``max_stanza_size`` bytes goes without its payload:
-    subscribers learn its id, never a message the server would close the link for.
+    message would exceed ``max_stanza_size`` bytes goes without its payload (a
+    configuration without its form): subscribers learn its id, never a message the
+    server would close the link for.
     """
     body = event_text(event)
     if max_stanza_size is not None and _too_big(body, max_stanza_size - ENVELOPE_ROOM):
         body = event_text(event, with_payload=False)
+        if _too_big(body, max_stanza_size - ENVELOPE_ROOM):  # a giant node name or id
+            log.warning("event on node %.80r too big to send even bare: dropped", event.node)
+            return
     delayed = _delayed(event, now)
     if delayed is not None:
         body += _xml(delay_element(delayed, sender))
