@@ -143,10 +143,13 @@ class RedisServer(LocalServer):
         port: int | None = None,
         password: str | None = None,
         unix_socket: bool = False,
+        replica_of: int | None = None,
     ) -> None:
         super().__init__("thoonk-redis-")
         self.port = port or free_port()
         self.appendonly = appendonly
+        #: The port of the master this one replicates, if any.
+        self.replica_of = replica_of
         #: ``requirepass``, when set.
         self.password = password
         self.unix_socket = unix_socket
@@ -189,8 +192,35 @@ class RedisServer(LocalServer):
                     if self.unix_socket
                     else []
                 ),
+                *(["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []),
             ]
         )
+        wait_for_port(self.port, process=process)
+
+
+class SentinelServer(LocalServer):
+    """A private Redis Sentinel on a free loopback port watching one master (quorum 1)."""
+
+    def __init__(self, master_port: int, name: str = "thoonk", down_after_ms: int = 500) -> None:
+        super().__init__("thoonk-sentinel-")
+        self.port = free_port()
+        self.master_port = master_port
+        self.name = name
+        self.down_after_ms = down_after_ms
+
+    def start(self) -> None:
+        binary = require("redis-server", "redis-server")
+        config = self.dir / "sentinel.conf"  # Sentinel rewrites its config file: one of its own
+        config.write_text(
+            f"port {self.port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {self.dir}\n"
+            f"logfile {self.dir / 'sentinel.log'}\n"
+            f"sentinel monitor {self.name} 127.0.0.1 {self.master_port} 1\n"
+            f"sentinel down-after-milliseconds {self.name} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.name} 2000\n"
+        )
+        process = self._spawn([binary, str(config), "--sentinel"])
         wait_for_port(self.port, process=process)
 
 

@@ -28,6 +28,7 @@ def settings_for(server: XmppServer, redis: RedisServer) -> Settings:
                 "jid": server.component_jid,
                 "secret": server.secret,
                 "port": server.component_port,
+                "multicast": True,
             },
             "redis": {"url": redis.url},
             "pubsub": {"node_creation": "anyone"},

@@ -504,3 +504,14 @@ def test_stanza_and_payload_limits_default_to_prosodys_and_half_of_it() -> None:
 )
 def test_limits_that_could_not_work_are_named(tables: dict[str, Any], key: str) -> None:
     assert refused(**tables).key == key
+
+
+def test_redis_through_sentinels() -> None:
+    redis = load(
+        redis={"sentinels": ["10.0.0.1:26379", "[::1]:26380"], "sentinel_master": "m"}
+    ).redis
+    assert redis.sentinels == (("10.0.0.1", 26379), ("::1", 26380))
+    assert redis.sentinel_master == "m"
+    assert load().redis.sentinels == ()
+    for bad in (["nohost"], ["h:0"], ["h:port"], "h:1"):
+        assert refused(redis={"sentinels": bad}).key == "redis.sentinels"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -85,6 +86,8 @@ class AsyncThoonk:
         max_connections: int = 64,
         ignore_own_registry_notices: bool = False,
     ) -> None:
+        #: Clients of the Sentinels the master is asked from (from_sentinel), closed with us.
+        self._sentinels: list[aioredis.Redis] = []
         # from_pool: the client owns the pool and closes it in aclose().
         self.redis: aioredis.Redis = redis or aioredis.Redis.from_pool(
             aioredis.ConnectionPool(
@@ -129,6 +132,34 @@ class AsyncThoonk:
             ignore_own_registry_notices=ignore_own_registry_notices,
         )
 
+    @classmethod
+    def from_sentinel(
+        cls,
+        sentinels: Sequence[tuple[str, int]],
+        master: str,
+        listen: bool = False,
+        *,
+        db: int = 0,
+        password: str | None = None,
+        username: str | None = None,
+        ignore_own_registry_notices: bool = False,
+    ) -> Self:
+        """Connect to the master that Redis Sentinels watching ``master`` name.
+
+        Every connection (redis-py's and our own) asks the Sentinels which server is
+        the master whenever it (re)connects, so after a failover the next command and
+        the listener's next subscription reach the new master.
+        """
+        options = {**_connection_defaults(), "db": db, "password": password, "username": username}
+        sentinel = Sentinel(list(sentinels), sentinel_kwargs={"socket_timeout": 5.0})
+        client = cls(
+            redis=sentinel.master_for(master, **options),
+            listen=listen,
+            ignore_own_registry_notices=ignore_own_registry_notices,
+        )
+        client._sentinels = list(sentinel.sentinels)
+        return client
+
     async def __aenter__(self) -> Self:
         await self.connect()
         return self
@@ -155,6 +186,8 @@ class AsyncThoonk:
         await self.listener.stop()
         await self.commands.aclose()
         await self.redis.aclose()
+        for sentinel in self._sentinels:
+            await sentinel.aclose()
 
     # --- notices -------------------------------------------------------------
 

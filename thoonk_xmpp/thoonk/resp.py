@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import hiredis
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import (
     AuthenticationError,
     BusyLoadingError,
@@ -89,9 +90,14 @@ class RespProtocol(asyncio.Protocol):
                     ssl = (
                         template.ssl_context.get() if isinstance(template, SSLConnection) else None
                     )
-                    transport, protocol = await loop.create_connection(
-                        factory, template.host, template.port, ssl=ssl
-                    )
+                    host, port = template.host, template.port
+                    pool = redis.connection_pool
+                    if isinstance(pool, SentinelConnectionPool):  # the master after any failover
+                        try:
+                            host, port = await pool.get_master_address()  # type: ignore[no-untyped-call]
+                        except RedisConnectionError as exc:  # none during a failover
+                            raise RespConnectionError(str(exc)) from exc
+                    transport, protocol = await loop.create_connection(factory, host, port, ssl=ssl)
                     raw = transport.get_extra_info("socket")
                     if raw is not None:  # dead peers are found by TCP keepalive
                         raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

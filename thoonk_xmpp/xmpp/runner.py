@@ -16,13 +16,14 @@ import signal
 import sys
 from collections.abc import Awaitable
 from typing import Any, Final, TextIO
+from urllib.parse import parse_qsl, urlsplit
 
 from redis.exceptions import RedisError
 
 from thoonk_xmpp.metrics import Metrics
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
-from thoonk_xmpp.settings import Settings
+from thoonk_xmpp.settings import RedisSettings, Settings
 from thoonk_xmpp.thoonk import AsyncThoonk, ThoonkError
 
 from . import multicast
@@ -63,7 +64,7 @@ class Bridge:
         self.timeout = timeout
         self.first_retry_delay = first_retry_delay
         component = settings.component
-        self.thoonk = AsyncThoonk.from_url(settings.redis.url, listen=True)
+        self.thoonk = _thoonk(settings.redis)
         self.service = PubSubService(self.thoonk, settings.pubsub)
         self.notifier = Notifier(
             self._send, component.jid, max_stanza_size=component.max_stanza_size
@@ -267,6 +268,22 @@ class Bridge:
             self.monitor = None
         await self.router.aclose()
         await self.thoonk.aclose()
+
+
+def _thoonk(redis: RedisSettings) -> AsyncThoonk:
+    """The listening Thoonk client the settings describe (through Sentinels if named)."""
+    if not redis.sentinels:
+        return AsyncThoonk.from_url(redis.url, listen=True)
+    parts = urlsplit(redis.url)
+    db = parts.path.strip("/") or dict(parse_qsl(parts.query)).get("db", "0")
+    return AsyncThoonk.from_sentinel(
+        redis.sentinels,
+        redis.sentinel_master,
+        listen=True,
+        db=int(db) if db.isdigit() else 0,
+        password=parts.password,
+        username=parts.username or None,
+    )
 
 
 def _hint(error: ComponentError, secret_source: str) -> str:
