@@ -242,6 +242,9 @@ class Job(PriorityPuts[T]):
             return kept
         loop = asyncio.get_running_loop()
         heard: asyncio.Future[bytes] = loop.create_future()
+        # Read before subscribing: thoonk.js and thoonk.py workers delete the request
+        # with the same transaction that announces the result.
+        request = optional_bytes(await self.redis.hget(self._items, raw))
 
         def on_finish(channel: bytes, payload: bytes) -> None:
             finished, result = keys.split(payload)
@@ -260,8 +263,8 @@ class Job(PriorityPuts[T]):
             # and its finish notice (sent in the same script as the HDEL) reaches us.
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.lrange(key, 0, 1)
-                pipe.hget(self._items, raw)
-                stored, request = await pipe.execute()
+                pipe.hexists(self._items, raw)
+                stored, pending = await pipe.execute()
             kept = self._kept(blist(stored))
             if kept is not None:
                 return kept
@@ -269,9 +272,10 @@ class Job(PriorityPuts[T]):
                 raise Empty(
                     self.name, timeout, f"job {id!r} is not pending and no result of it is kept"
                 )
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
             await asyncio.wait(
-                (heard, connection.closed), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                (heard, connection.closed),
+                timeout=_result_wait(deadline, loop.time(), bool(pending)),
+                return_when=asyncio.FIRST_COMPLETED,
             )
             if heard.done():
                 return self._decode(request), self._decode(heard.result())
@@ -384,3 +388,19 @@ class Job(PriorityPuts[T]):
     async def count(self) -> int:
         """Number of jobs not finished or retracted."""
         return integer(await self.redis.hlen(self._items))
+
+
+#: Seconds get_result waits for the notice of a job finished while it subscribed.
+_FINISH_NOTICE_WAIT = 1.0
+
+
+def _result_wait(deadline: float | None, now: float, pending: bool) -> float | None:
+    """How long get_result waits for a finish notice (None: for ever).
+
+    A job no longer pending was finished since the request was read: its notice is
+    on its way if it was sent after the subscription (gone if before), so only a moment.
+    """
+    remaining = None if deadline is None else max(0.0, deadline - now)
+    if pending:
+        return remaining
+    return min(remaining or _FINISH_NOTICE_WAIT, _FINISH_NOTICE_WAIT)
