@@ -44,8 +44,11 @@ class EjabberdServer(LocalServer):
         component_name: str = "pubsub",
         secret: str | None = None,
         log_level: Literal["debug", "info", "warning", "error"] = "warning",
+        component_number: int | None = None,
     ) -> None:
         super().__init__("thoonk-ejabberd-")
+        #: Connections sharing the component domain (``domain_balancing``), when several.
+        self.component_number = component_number
         self.domain = domain
         self.component_jid = f"{component_name}.{domain}"
         self.pubsub_jid = f"ejabberd-pubsub.{domain}"
@@ -82,6 +85,7 @@ class EjabberdServer(LocalServer):
                 c2s_port=self.c2s_port,
                 http_port=self.http_port,
                 component_file=EJABBERD_CONFIG_DIR / "thoonk-xmpp.yml",
+                domain_balancing=self._domain_balancing(),
             )
         )
         self.ctl_config_path.write_text(
@@ -100,6 +104,16 @@ class EjabberdServer(LocalServer):
             (self.dir / sub).mkdir(exist_ok=True)
         self._hand_over()
         return self.config_path
+
+    def _domain_balancing(self) -> str:
+        if self.component_number is None:
+            return ""
+        return (
+            "domain_balancing:\n"
+            f'  "{self.component_jid}":\n'
+            "    type: bare_source\n"
+            f"    component_number: {self.component_number}\n"
+        )
 
     def _hand_over(self) -> None:
         """As root, give the temp dir to the ejabberd user the node runs as."""
