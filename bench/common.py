@@ -248,3 +248,12 @@ def text_table(header: Sequence[str], lines: Sequence[Sequence[str]], left: set[
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+async def until(holds: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    """Return once ``holds()`` (polled every 5 ms); RuntimeError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not holds():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)

@@ -25,6 +25,7 @@ import time
 from collections.abc import Sequence
 
 from bench.bridge_setup import ComponentProcess, register_accounts
+from bench.common import until
 from bench.xmpp_load import (
     Collector,
     RawClient,
@@ -44,14 +45,6 @@ from tools.localservers import ProsodyServer, RedisServer
 PUBLISHER = "publisher"
 NODE = "bench-catch-up"
 PASSWORD = "bench-password-1"
-
-
-async def wait_until(holds: object, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not holds():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 async def store(app: AsyncThoonk, phase: int, count: int) -> None:
@@ -91,7 +84,7 @@ async def catch_up_run(subscribers: int, items: int) -> dict[str, float]:
                 collector.start(1)
                 began = time.perf_counter()
                 await store(app, 1, items)
-                await wait_until(lambda: collector.count >= items * subscribers, "live events")
+                await until(lambda: collector.count >= items * subscribers, "live events")
                 live = items * subscribers / (time.perf_counter() - began)
                 # outage: kill, store, start again
                 os.kill(component.pid, signal.SIGKILL)
@@ -101,11 +94,9 @@ async def catch_up_run(subscribers: int, items: int) -> dict[str, float]:
                 first: list[float] = []
                 began = time.perf_counter()
                 component.start()
-                await wait_until(lambda: collector.count > 0, "the first caught-up event")
+                await until(lambda: collector.count > 0, "the first caught-up event")
                 first.append(time.perf_counter())
-                await wait_until(
-                    lambda: collector.count >= items * subscribers, "every caught-up event"
-                )
+                await until(lambda: collector.count >= items * subscribers, "every caught-up event")
                 done = time.perf_counter()
         finally:
             for client in [publisher, *clients]:
@@ -155,13 +146,13 @@ async def fan_out_run(subscriptions: int) -> dict[str, float]:
             router.start()
             await router.drain()
             await service.publish(owner, "big", [("warm", b"<x xmlns='t'/>")])
-            await wait_until(lambda: send.messages >= subscriptions, "the warm-up fan-out")
+            await until(lambda: send.messages >= subscriptions, "the warm-up fan-out")
             times = []
             for round_ in range(5):
                 send.messages = 0
                 began = time.perf_counter()
                 await service.publish(owner, "big", [(f"i{round_}", b"<x xmlns='t'/>")])
-                await wait_until(lambda: send.messages >= subscriptions, "the fan-out")
+                await until(lambda: send.messages >= subscriptions, "the fan-out")
                 times.append(send.last - began)
             await router.aclose()
     return {

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 
 from bench.bridge_setup import ComponentProcess, register_accounts
+from bench.common import until
 from bench.xmpp_load import Collector, RawClient, connect_all, create_iq, payload, subscribe_iq
 from thoonk_xmpp.thoonk import AsyncThoonk
 from tools.local_ejabberd import EjabberdServer
@@ -25,14 +26,6 @@ from tools.localservers import RedisServer
 
 PUBLISHER = "publisher"
 PASSWORD = "bench-password-1"
-
-
-async def until(holds: object, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not holds():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 async def run(instances: int, subscribers: int, nodes: int, items: int) -> float:
