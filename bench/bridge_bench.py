@@ -119,6 +119,12 @@ async def measure(
         for server in _servers(world):
             register_accounts(server, [PUBLISHER, *users], password)
         component = ComponentProcess(world.redis, world.home, options.max_items)
+        if args.multicast:
+            component.config.write_text(
+                component.config.read_text().replace(
+                    "[component]\n", "[component]\nmulticast = true\nmulticast_limit = 100\n"
+                )
+            )
         component.start()
         refs = References(
             tuple(world.references),
@@ -340,6 +346,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--payload-bytes", type=int, default=100, help="about how big each payload is"
+    )
+    parser.add_argument(
+        "--multicast",
+        action="store_true",
+        help="our component sends through the server's XEP-0033 service (100 addresses a message)",
     )
     parser.add_argument(
         "--profile",
