@@ -17,29 +17,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable
 
 from thoonk_xmpp.thoonk import Notice, NoticeKind
 
-from .access import Action, may
 from .delivering import Delivering, Loaded, MarkPassed
 from .delivery import DeliveryPolicy
+from .direct_events import DirectEvents, recipients_of
 from .events import (
     Event,
     ItemMoved,
     ItemPublished,
     ItemRetracted,
     NodeConfigured,
-    NodeDeleted,
     NodePurged,
     NotificationSink,
     Recipient,
 )
-from .model import Affiliation, Item, NodeKind, PublishNodeFull, SendLastPublished, Subscription
+from .model import NodeKind, PublishNodeFull
 from .node_config import NodeConfig
 from .node_states import NodeState
 from .service import PubSubService
-from .store import bare
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ _NOTICE_BATCH = 256
 _RECIPIENTS_KEPT = 4096
 
 
-class EventRouter(Delivering):
+class EventRouter(Delivering, DirectEvents):
     """Turns notices into events and delivers them in order through a bounded queue."""
 
     def __init__(
@@ -345,86 +343,8 @@ class EventRouter(Delivering):
         known = self._recipients_of.get(state.node)
         if known is not None and known[0] is state:
             return state.config, known[1]
-        recipients = self._recipients(state.config, state.subscriptions, state.affiliations)
+        recipients = recipients_of(state.config, state.subscriptions, state.affiliations)
         self._recipients_of[state.node] = (state, recipients)
         if len(self._recipients_of) > _RECIPIENTS_KEPT:
             del self._recipients_of[next(iter(self._recipients_of))]
         return state.config, recipients
-
-    @staticmethod
-    def _recipients(
-        config: NodeConfig, subs: Iterable[Subscription], affs: Mapping[str, Affiliation]
-    ) -> tuple[Recipient, ...]:
-        by_jid: dict[str, list[str]] = {}
-        for sub in subs:
-            allowed = may(
-                Action.BE_NOTIFIED,
-                affs.get(bare(sub.jid)),
-                access=config.access_model,
-                publish_model=config.publish_model,
-                subscribed=True,
-            )
-            if allowed:
-                by_jid.setdefault(sub.jid, []).append(sub.subid)
-        return tuple(Recipient(jid, tuple(sorted(ids))) for jid, ids in sorted(by_jid.items()))
-
-    async def _node_deleted(self, node: str) -> None:
-        if await self.service.thoonk.feed_exists(node):
-            # Created again before this notice came: create_node already dropped the old
-            # subscriptions and affiliations, and the new ones must stay.
-            return
-        facts = await self.store.tombstone(node)
-        subs = await self.store.subscriptions(node)
-        affs = await self.store.affiliations(node)
-        redirect = facts.get("redirect")
-        # The feed's config is gone: what the delete needs was left in the tombstone
-        # (absent when a Thoonk app deleted the feed: the service defaults apply).
-        known = {
-            var: str(facts[field])
-            for field, var in (
-                ("notification_type", "pubsub#notification_type"),
-                ("access_model", "pubsub#access_model"),
-            )
-            if field in facts
-        }
-        config = self.service.node_config_of(known)
-        if bool(facts.get("notify_delete", True)) and subs:
-            recipients = self._recipients(config, subs, affs)
-            await self._emit(
-                NodeDeleted(
-                    node,
-                    recipients,
-                    config.notification_type,
-                    redirect if isinstance(redirect, str) else None,
-                )
-            )
-        await self.store.drop_node(node)
-
-    # --- direct sends -----------------------------------------------------------------
-
-    async def send_last_item(self, subscription: Subscription, item: Item | None) -> None:
-        """Send a node's last item to one new subscriber (send_last_published_item)."""
-        if item is None:
-            return
-        loaded = await self._load(subscription.node)
-        if loaded is None:
-            return
-        config, _ = loaded
-        if (
-            config.send_last_published_item != SendLastPublished.ON_SUB
-            or not config.deliver_notifications
-        ):
-            return
-        payload = item.payload if config.deliver_payloads else None
-        recipient = Recipient(subscription.jid, (subscription.subid,))
-        await self._emit(
-            ItemPublished(
-                subscription.node,
-                (recipient,),
-                config.notification_type,
-                item.id,
-                payload,
-                replay=True,
-                published_ms=item.published_ms,
-            )
-        )

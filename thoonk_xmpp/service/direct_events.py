@@ -1,0 +1,109 @@
+"""Events the router makes beside routed notices: a deleted node's, a new subscriber's last item.
+
+Also who an event goes to: the subscribers the access table lets be notified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from .access import Action, may
+from .events import Event, ItemPublished, NodeDeleted, Recipient
+from .model import Affiliation, Item, SendLastPublished, Subscription
+from .node_config import NodeConfig
+from .store import bare
+
+if TYPE_CHECKING:
+    from .delivering import Loaded
+    from .service import PubSubService
+    from .store import NodeStore
+
+
+def recipients_of(
+    config: NodeConfig, subs: Iterable[Subscription], affs: Mapping[str, Affiliation]
+) -> tuple[Recipient, ...]:
+    by_jid: dict[str, list[str]] = {}
+    for sub in subs:
+        allowed = may(
+            Action.BE_NOTIFIED,
+            affs.get(bare(sub.jid)),
+            access=config.access_model,
+            publish_model=config.publish_model,
+            subscribed=True,
+        )
+        if allowed:
+            by_jid.setdefault(sub.jid, []).append(sub.subid)
+    return tuple(Recipient(jid, tuple(sorted(ids))) for jid, ids in sorted(by_jid.items()))
+
+
+class DirectEvents:
+    """Mixed into EventRouter: the delete notice's event and the last item on subscribe."""
+
+    service: PubSubService
+    store: NodeStore
+
+    if TYPE_CHECKING:
+
+        async def _load(self, node: str) -> Loaded: ...
+
+        async def _emit(self, event: Event) -> None: ...
+
+    async def _node_deleted(self, node: str) -> None:
+        if await self.service.thoonk.feed_exists(node):
+            # Created again before this notice came: create_node already dropped the old
+            # subscriptions and affiliations, and the new ones must stay.
+            return
+        facts = await self.store.tombstone(node)
+        subs = await self.store.subscriptions(node)
+        affs = await self.store.affiliations(node)
+        redirect = facts.get("redirect")
+        # The feed's config is gone: what the delete needs was left in the tombstone
+        # (absent when a Thoonk app deleted the feed: the service defaults apply).
+        known = {
+            var: str(facts[field])
+            for field, var in (
+                ("notification_type", "pubsub#notification_type"),
+                ("access_model", "pubsub#access_model"),
+            )
+            if field in facts
+        }
+        config = self.service.node_config_of(known)
+        if bool(facts.get("notify_delete", True)) and subs:
+            recipients = recipients_of(config, subs, affs)
+            await self._emit(
+                NodeDeleted(
+                    node,
+                    recipients,
+                    config.notification_type,
+                    redirect if isinstance(redirect, str) else None,
+                )
+            )
+        await self.store.drop_node(node)
+
+    async def send_last_item(self, subscription: Subscription, item: Item | None) -> None:
+        """Send a node's last item to one new subscriber (send_last_published_item)."""
+        if item is None:
+            return
+        loaded = await self._load(subscription.node)
+        if loaded is None:
+            return
+        config, _ = loaded
+        if (
+            config.send_last_published_item != SendLastPublished.ON_SUB
+            or not config.deliver_notifications
+        ):
+            return
+        payload = item.payload if config.deliver_payloads else None
+        recipient = Recipient(subscription.jid, (subscription.subid,))
+        await self._emit(
+            ItemPublished(
+                subscription.node,
+                (recipient,),
+                config.notification_type,
+                item.id,
+                payload,
+                replay=True,
+                published_ms=item.published_ms,
+            )
+        )
