@@ -31,19 +31,25 @@ from tools.localservers import ProsodyServer, XmppServer
 _account_numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def prosody() -> Iterator[ProsodyServer]:
-    """Prosody on free loopback ports, including config/prosody/thoonk-xmpp.cfg.lua."""
-    server = ProsodyServer()
+def _serve(server: ProsodyServer | EjabberdServer, name: str) -> Iterator[XmppServer]:
+    """Start ``server`` for the session (failing clearly if it cannot run), stop it after."""
     try:
         server.start()
     except RuntimeError as exc:  # not installed (scripts/test.sh installs it), or failed
         server.close()
-        pytest.fail(f"cannot run Prosody: {exc}", pytrace=False)
+        pytest.fail(f"cannot run {name}: {exc}", pytrace=False)
     try:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def prosody() -> Iterator[ProsodyServer]:
+    """Prosody on free loopback ports, including config/prosody/thoonk-xmpp.cfg.lua."""
+    server = ProsodyServer()
+    for _ in _serve(server, "Prosody"):
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -53,15 +59,8 @@ def ejabberd() -> Iterator[EjabberdServer]:
     Started only when a test asks for it (about 1–2 s).
     """
     server = EjabberdServer()
-    try:
-        server.start()
-    except RuntimeError as exc:  # not installed (scripts/test.sh installs it), or failed
-        server.close()
-        pytest.fail(f"cannot run ejabberd: {exc}", pytrace=False)
-    try:
+    for _ in _serve(server, "ejabberd"):
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

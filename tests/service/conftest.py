@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from thoonk_xmpp.service.model import Actor, NodeCreation
 from thoonk_xmpp.service.policy import ServicePolicy
@@ -12,6 +14,7 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import AsyncThoonk
 from tools.localservers import RedisServer
 
+from .admincli import AdminCli, write_settings
 from .eventharness import ADMIN, Harness, RecordingSink, start_harness
 
 OWNER = Actor("owner@example.org")
@@ -50,3 +53,14 @@ async def app(redis_server: RedisServer) -> AsyncIterator[AsyncThoonk]:
     """A separate plain Thoonk client, as a Thoonk application would use."""
     async with AsyncThoonk.from_url(redis_server.url) as client:
         yield client
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: aioredis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> AdminCli:
+    """The admin CLI run in process on settings pointing at the session's Redis (flushed)."""
+    return AdminCli(write_settings(tmp_path / "thoonk_xmpp.toml", redis_server.url), capsys)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import redis.asyncio as aioredis
 
 from thoonk_xmpp.service.model import Affiliation, Subscription
@@ -12,19 +9,9 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import AsyncThoonk
 from tools.localservers import RedisServer
 
-from .admincli import AdminCli, write_settings
+from .admincli import AdminCli
 from .conftest import ALICE, BOB, OWNER
 from .eventharness import ADMIN
-
-
-@pytest.fixture
-def cli(
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: aioredis.Redis,
-    capsys: pytest.CaptureFixture[str],
-) -> AdminCli:
-    return AdminCli(write_settings(tmp_path / "thoonk_xmpp.toml", redis_server.url), capsys)
 
 
 async def test_affiliations_get_and_set(cli: AdminCli, service: PubSubService) -> None:

@@ -21,16 +21,6 @@ from .eventharness import ADMIN
 from .test_node_states import CountedLoads, settle, until_refused_with
 
 
-@pytest.fixture
-def cli(
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: aioredis.Redis,
-    capsys: pytest.CaptureFixture[str],
-) -> AdminCli:
-    return AdminCli(write_settings(tmp_path / "thoonk_xmpp.toml", redis_server.url), capsys)
-
-
 async def test_create_an_ordered_node(cli: AdminCli, service: PubSubService) -> None:
     made = await cli.ok("nodes", "create", "list", "--set", "node_kind=sorted_feed", "--json")
     assert made.json()["config"]["thoonkx#node_kind"] == "sorted_feed"
