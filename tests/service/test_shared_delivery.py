@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import redis.asyncio as aioredis
+
 from tests.service.conftest import make_policy
 from tests.service.eventharness import RecordingSink
 from thoonk_xmpp.service.delivery import SLOTS, DeliveryPolicy, slot_of
@@ -74,6 +76,7 @@ def split_evenly(*instances: Instance) -> bool:
 
 async def test_instances_share_the_nodes_and_take_over_a_dead_ones(
     redis_server: RedisServer,
+    redis_client: aioredis.Redis,  # a flushed database: no other test's nodes to deliver
 ) -> None:
     async with AsyncThoonk.from_url(redis_server.url) as app:
         setup = PubSubService(app, make_policy())
@@ -111,7 +114,9 @@ async def test_instances_share_the_nodes_and_take_over_a_dead_ones(
             assert Counter(i for i in second.items() if i[1] == "two") == Counter(later)
 
 
-async def test_a_clean_stop_hands_its_slots_over_at_once(redis_server: RedisServer) -> None:
+async def test_a_clean_stop_hands_its_slots_over_at_once(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
     async with instance(redis_server.url) as leaving, instance(redis_server.url) as staying:
         await until(lambda: split_evenly(leaving, staying), "two instances split the slots")
         await leaving.router.settle()

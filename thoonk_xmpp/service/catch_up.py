@@ -96,7 +96,8 @@ class StoredSince:
         read came back) for the nodes of these slots."""
         if not watermarks:
             return
-        nodes = [n for n in sorted(await self.thoonk.get_feeds()) if slot_of(n) in watermarks]
+        slots = {n: slot_of(n) for n in await self.thoonk.get_feeds()}
+        nodes = sorted(n for n, slot in slots.items() if slot in watermarks)
         start = 0
         while start < len(nodes):
             batch = nodes[start : start + _NODES_PER_CALL]
@@ -116,7 +117,7 @@ class StoredSince:
                     self.policy.catch_up_items,
                     round(self.policy.catch_up_age * 1000),
                     _ITEMS_PER_CALL,
-                    *(watermarks[slot_of(n)] for n in batch),
+                    *(watermarks[slots[n]] for n in batch),
                 ),
             )
             at_read = read()
