@@ -350,3 +350,12 @@ DELIVERY_INSTANCES: Final = b"thoonkx.delivery.instances"
 def delivery_lease(slot: int) -> bytes:
     """String: the instance id that delivers the events of slot ``slot`` (expires)."""
     return b"thoonkx.delivery.lease:" + str(slot).encode()
+
+
+# --- XEP-0050 ad-hoc command sessions of the pubsub bridge -------------------------
+
+
+def command_session(sessionid: str | bytes) -> bytes:
+    """String (JSON, expires): one running ad-hoc command session (command, requester,
+    stage, answers so far), so any instance can take its next stage."""
+    return _key(b"thoonkx.adhoc.session:", sessionid)

@@ -57,6 +57,7 @@ FEATURES: Final[tuple[str, ...]] = (
     *(f"{ns.PUBSUB}#{name}" for name in _PUBSUB_FEATURES),
     ns.RSM,
     ns.PING,
+    ns.COMMANDS,
 )
 
 #: Advertised when new nodes send the last item on subscription by default (§6.1.7).

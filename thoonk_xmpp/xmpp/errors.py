@@ -6,9 +6,16 @@ Request parsing raises the few errors below, which extend the service tree
     PubSubError
     ├── BadRequest
     │   ├── MalformedRequest       the stanza breaks the protocol's grammar
+    │   │   ├── MalformedAction    XEP-0050: an action that is not one
+    │   │   ├── BadAction          XEP-0050: an action the command's stage does not take
+    │   │   ├── BadPayload         XEP-0050: a missing or bad form field
+    │   │   └── BadSessionId       XEP-0050: a session of another command or requester
     │   ├── JidRequired            <subscribe/> without a 'jid'
     │   └── InvalidJid
     │       └── MalformedJid       a 'jid' attribute that is not a JID
+    ├── SessionExpired             XEP-0050: a session that ended, expired or never was
+    ├── UnknownCommand             XEP-0050: no such command (for this requester)
+    ├── CommandForbidden           XEP-0050: the requester may not run the command
     ├── UnknownRequest             a pubsub request this service does not know
     ├── ServiceUnavailable         a namespace this service does not serve
     ├── Overloaded                 too many requests waiting (:mod:`.limits`)
@@ -56,6 +63,44 @@ class MalformedJid(e.InvalidJid):
         e.BadRequest.__init__(self, f"{jid!r} is not a valid JID")
 
 
+class MalformedAction(MalformedRequest):
+    def __init__(self, action: str) -> None:
+        super().__init__(f"{action!r} is not a XEP-0050 action")
+
+
+class BadAction(MalformedRequest):
+    def __init__(self, action: str, allowed: str) -> None:
+        super().__init__(f"action {action!r} is not possible now (possible: {allowed})")
+
+
+class BadPayload(MalformedRequest):
+    """A command's form lacks a required field or holds a bad value; names the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"field {field!r}: {reason}")
+
+
+class BadSessionId(MalformedRequest):
+    def __init__(self, sessionid: str) -> None:
+        super().__init__(f"session {sessionid!r} is not one of yours for this command")
+
+
+class SessionExpired(e.PubSubError):
+    def __init__(self, sessionid: str) -> None:
+        super().__init__(f"session {sessionid!r} has ended or expired")
+
+
+class UnknownCommand(e.PubSubError):
+    def __init__(self, node: str) -> None:
+        super().__init__(f"no command {node!r}")
+
+
+class CommandForbidden(e.Forbidden):
+    def __init__(self, node: str) -> None:
+        super().__init__(f"run command {node!r}")
+
+
 class UnknownRequest(e.PubSubError):
     def __init__(self, what: str) -> None:
         super().__init__(f"unsupported request {what}")
@@ -88,6 +133,8 @@ class ErrorSpec:
     type: ErrorTypes
     condition: ErrorConditions
     pubsub: str | None = None
+    #: The namespace of the application condition (``pubsub``): XEP-0060's or XEP-0050's.
+    condition_ns: str = ns.PUBSUB_ERRORS
     #: A different pubsub condition when the error names one of these fields.
     by_field: Mapping[str, str] = field(default_factory=dict)
 
@@ -126,6 +173,14 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     e.LastOwner: ErrorSpec("modify", "not-acceptable"),  # 8.9.2.4
     e.Unsupported: ErrorSpec("cancel", "feature-not-implemented", "unsupported"),
     UnknownRequest: ErrorSpec("cancel", "feature-not-implemented"),
+    # XEP-0050 §4.6
+    MalformedAction: ErrorSpec("modify", _BAD, "malformed-action", ns.COMMANDS),
+    BadAction: ErrorSpec("modify", _BAD, "bad-action", ns.COMMANDS),
+    BadPayload: ErrorSpec("modify", _BAD, "bad-payload", ns.COMMANDS),
+    BadSessionId: ErrorSpec("modify", _BAD, "bad-sessionid", ns.COMMANDS),
+    SessionExpired: ErrorSpec("cancel", "not-allowed", "session-expired", ns.COMMANDS),
+    UnknownCommand: ErrorSpec("cancel", "item-not-found"),
+    CommandForbidden: ErrorSpec("cancel", "forbidden"),
     ServiceUnavailable: ErrorSpec("cancel", "service-unavailable"),  # RFC 6120 §8.4
     e.TooManyNodes: ErrorSpec("cancel", "policy-violation"),  # RFC 6120 §8.3.3.12
     e.OutcomeUnknown: ErrorSpec("wait", "internal-server-error"),
@@ -159,7 +214,7 @@ def error_element(error: BaseException) -> ET.Element:
         pubsub = spec.by_field.get(getattr(error, "field", ""), spec.pubsub)
         if pubsub is not None:
             attrs = {"feature": error.feature} if isinstance(error, e.Unsupported) else {}
-            ET.SubElement(element, ns.tag(ns.PUBSUB_ERRORS, pubsub), attrs)
+            ET.SubElement(element, ns.tag(spec.condition_ns, pubsub), attrs)
         text = ET.SubElement(element, ns.tag(ns.STANZAS, "text"))
         text.text = str(error)
     return element

@@ -45,6 +45,7 @@ class FieldType(StrEnum):
     JID_SINGLE = "jid-single"
     LIST_SINGLE = "list-single"
     TEXT_SINGLE = "text-single"
+    TEXT_MULTI = "text-multi"
 
 
 _KIND_TYPES: Final = {

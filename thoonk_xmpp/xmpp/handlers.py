@@ -25,13 +25,15 @@ from thoonk_xmpp.service.model import (
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 
-from . import disco, forms, ns, payloads, rsm
+from . import adhoc, disco, forms, ns, payloads, rsm
+from . import admin_commands as admin_commands  # declares the service admins' commands
 from .fitting import Listing
 from .requests import (
     Create,
     Delete,
     DiscoInfo,
     DiscoItems,
+    Execute,
     GetAffiliations,
     GetConfig,
     GetDefault,
@@ -128,6 +130,9 @@ async def ping(ctx: Context, request: Ping) -> Reply:
 async def disco_info(ctx: Context, request: DiscoInfo) -> Reply:
     if request.node is None:
         return Reply(disco.service_info(ctx.service.default_config()))
+    about_command = await adhoc.command_info(ctx, request.node)
+    if about_command is not None:
+        return Reply(about_command)
     meta = await ctx.service.metadata(request.node)
     shown = await ctx.service.may_see(ctx.actor, request.node)
     return Reply(disco.node_info(meta, with_metadata=shown))
@@ -135,6 +140,8 @@ async def disco_info(ctx: Context, request: DiscoInfo) -> Reply:
 
 @handles(DiscoItems)
 async def disco_items(ctx: Context, request: DiscoItems) -> Reply:
+    if request.node == ns.COMMANDS:
+        return Reply(await adhoc.command_items(ctx))
     if request.node is None:
         page = rsm.page_of(await ctx.service.list_nodes(), request.page)
         query = disco.node_items(ctx.service_jid, page.members)
@@ -347,6 +354,14 @@ def _listed(pubsub: ET.Element, listing: ET.Element, page: rsm.Page, paged: bool
 async def set_affiliations(ctx: Context, request: SetAffiliations) -> Reply:
     await ctx.service.set_affiliations(ctx.actor, request.node, dict(request.changes))
     return Reply()
+
+
+# --- XEP-0050 ad-hoc commands (:mod:`.adhoc`) ---------------------------------------------
+
+
+@handles(Execute)
+async def execute_command(ctx: Context, request: Execute) -> Reply:
+    return Reply(await adhoc.execute(ctx, request))
 
 
 # --- the iq around a reply ------------------------------------------------------------------

@@ -15,6 +15,8 @@ DISCO_ITEMS: Final = "http://jabber.org/protocol/disco#items"
 RSM: Final = "http://jabber.org/protocol/rsm"
 PING: Final = "urn:xmpp:ping"
 DATA: Final = "jabber:x:data"
+#: XEP-0050 ad-hoc commands (also the disco node listing them).
+COMMANDS: Final = "http://jabber.org/protocol/commands"
 
 #: The position of an item of an ordered node (event element and node feature).
 POSITION: Final = "urn:thoonk-xmpp:position:0"

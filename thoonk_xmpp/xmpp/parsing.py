@@ -23,13 +23,23 @@ from thoonk_xmpp.service.errors import InvalidPayload, ItemRequired, NodeIdRequi
 from thoonk_xmpp.service.model import Affiliation, SubscriptionState
 
 from . import forms, ns, payloads, rsm
-from .errors import JidRequired, MalformedJid, MalformedRequest, ServiceUnavailable, UnknownRequest
+from .errors import (
+    BadPayload,
+    JidRequired,
+    MalformedAction,
+    MalformedJid,
+    MalformedRequest,
+    ServiceUnavailable,
+    UnknownRequest,
+)
 from .requests import (
+    CommandAction,
     Create,
     Delete,
     DiscoInfo,
     DiscoItems,
     Envelope,
+    Execute,
     GetAffiliations,
     GetConfig,
     GetDefault,
@@ -315,6 +325,29 @@ def _set_affiliations(element: ET.Element, pubsub: ET.Element) -> SetAffiliation
         except ValueError:
             raise MalformedRequest(f"{value!r} is not an affiliation") from None
     return SetAffiliations(node, tuple(changes.items()))
+
+
+@parses(_S, ns.COMMANDS, "command")
+def _command(element: ET.Element, iq: ET.Element) -> Execute:
+    node = element.get("node")
+    if not node:
+        raise MalformedRequest("<command/> must have a 'node'")
+    raw_action = element.get("action", CommandAction.EXECUTE.value)
+    try:
+        action = CommandAction(raw_action)
+    except ValueError:
+        raise MalformedAction(raw_action) from None
+    x = forms.find_form(element)
+    fields = None
+    if x is not None:
+        try:
+            form = forms.parse_form(x)
+        except MalformedRequest as exc:
+            raise BadPayload("form", str(exc)) from None
+        if form.type != forms.FormType.SUBMIT:
+            raise BadPayload("form", f"expected a submit form, got type {form.type.value!r}")
+        fields = dict(form.fields)
+    return Execute(node, action, element.get("sessionid") or None, fields)
 
 
 # --- entry points -------------------------------------------------------------------------

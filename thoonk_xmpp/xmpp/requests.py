@@ -200,3 +200,25 @@ class SetAffiliations(Request):
     node: str
     changes: tuple[tuple[str, Affiliation], ...]
     verb: ClassVar[str] = "set-affiliations"
+
+
+class CommandAction(StrEnum):
+    """XEP-0050 actions a requester may ask for."""
+
+    EXECUTE = "execute"
+    CANCEL = "cancel"
+    PREV = "prev"
+    NEXT = "next"
+    COMPLETE = "complete"
+
+
+@dataclass(frozen=True, slots=True)
+class Execute(Request):
+    """A XEP-0050 ``<command/>``: run a command, or move its session on."""
+
+    node: str
+    action: CommandAction = CommandAction.EXECUTE
+    sessionid: str | None = None
+    #: The submitted form's fields (None: no form sent).
+    form: Mapping[str, list[str]] | None = None
+    verb: ClassVar[str] = "command"
