@@ -37,14 +37,9 @@ async def test_a_namespace_we_do_not_serve_is_service_unavailable(
     ("kind", "payload", "expected"),
     [
         (
-            "set",
-            pubsub("<options node='n' jid='a@localhost'/>"),
-            ("cancel", "feature-not-implemented", "unsupported", "subscription-options"),
-        ),
-        (
             "get",
-            pubsub("<default/>"),
-            ("cancel", "feature-not-implemented", "unsupported", "retrieve-default-sub"),
+            pubsub("<default type='collection'/>"),
+            ("cancel", "feature-not-implemented", "unsupported", "collections"),
         ),
         ("get", pubsub("<frobnicate/>"), ("cancel", "feature-not-implemented", None)),
         ("get", pubsub("<publish node='n'/>"), ("modify", "bad-request", None)),

@@ -22,6 +22,8 @@ from thoonk_xmpp.xmpp.requests import (
     GetConfig,
     GetDefault,
     GetItems,
+    GetOptions,
+    GetSubscribeDefault,
     GetSubscriptions,
     IqType,
     OwnAffiliations,
@@ -34,6 +36,7 @@ from thoonk_xmpp.xmpp.requests import (
     Retract,
     SetAffiliations,
     SetConfig,
+    SetOptions,
     SetSubscriptions,
     Subscribe,
     Unsubscribe,
@@ -199,6 +202,45 @@ VALID: list[tuple[str, str, Request]] = [
     ),
     (
         "set",
+        ps(
+            "<subscribe node='n' jid='alice@example.org'/><options>"
+            + submit("subscribe_options", field("pubsub#deliver", "0"))
+            + "</options>"
+        ),
+        Subscribe("n", "alice@example.org", {"pubsub#deliver": ["0"]}),
+    ),
+    (
+        "get",
+        ps("<options node='n' jid='Alice@Example.org' subid='s1'/>"),
+        GetOptions("n", "alice@example.org", "s1"),
+    ),
+    (
+        "get",
+        ps("<options node='n' jid='alice@example.org'/>"),
+        GetOptions("n", "alice@example.org"),
+    ),
+    (
+        "set",
+        ps(
+            "<options node='n' jid='alice@example.org'>"
+            + submit("subscribe_options", field("pubsub#show-values", "online", "chat"))
+            + "</options>"
+        ),
+        SetOptions("n", "alice@example.org", None, {"pubsub#show-values": ["online", "chat"]}),
+    ),
+    (
+        "set",
+        ps(
+            "<options node='n' jid='alice@example.org' subid='s1'>"
+            + submit("subscribe_options", kind="cancel")
+            + "</options>"
+        ),
+        SetOptions("n", "alice@example.org", "s1", None),
+    ),
+    ("get", ps("<default/>"), GetSubscribeDefault()),
+    ("get", ps("<default node='n'/>"), GetSubscribeDefault("n")),
+    (
+        "set",
         ps("<unsubscribe node='n' jid='alice@example.org' subid='s1'/>"),
         Unsubscribe("n", "alice@example.org", "s1"),
     ),
@@ -256,8 +298,28 @@ INVALID: list[tuple[str, str, type[Exception]]] = [
     ("set", "<ping xmlns='urn:xmpp:ping'/>", xe.ServiceUnavailable),
     ("get", ps("<frobnicate/>"), xe.UnknownRequest),
     ("get", ps(""), xe.MalformedRequest),
-    ("get", ps("<options node='n' jid='a@x.org'/>"), se.Unsupported),
-    ("get", ps("<default/>"), se.Unsupported),
+    ("get", ps("<options jid='a@x.org'/>"), se.NodeIdRequired),
+    ("get", ps("<options node='n'/>"), xe.JidRequired),
+    ("set", ps("<options node='n' jid='a@x.org'/>"), xe.MalformedRequest),
+    (
+        "set",
+        ps(f"<options node='n' jid='a@x.org'>{submit('node_config')}</options>"),
+        xe.MalformedRequest,
+    ),
+    (
+        "set",
+        ps(
+            "<subscribe node='n' jid='a@x.org'/>"
+            f"<options node='n'>{submit('subscribe_options')}</options>"
+        ),
+        xe.MalformedRequest,
+    ),
+    (
+        "set",
+        ps(f"<options>{submit('subscribe_options')}</options><subscribe node='n' jid='a@x.org'/>"),
+        xe.MalformedRequest,
+    ),
+    ("get", ps("<default type='collection'/>"), se.Unsupported),
     ("get", owner("<default type='collection'/>"), se.Unsupported),
     ("get", ps("<publish node='n'/>"), xe.MalformedRequest),
     ("set", ps("<items node='n'/>"), xe.MalformedRequest),

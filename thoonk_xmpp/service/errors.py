@@ -12,7 +12,8 @@ is raised before any change, so a refused request changes nothing::
     │   ├── SubIdRequired
     │   ├── ItemForbidden                  payload sent to a notification-only node
     │   ├── InvalidPayload
-    │   └── InvalidPlacement           a position publish-option of an ordered node
+    │   ├── InvalidPlacement           a position publish-option of an ordered node
+    │   └── InvalidOptions             a subscription option's field or value (names it)
     ├── NodeNotFound (LookupError)
     ├── ItemNotFound (LookupError)
     ├── NodeExists (ValueError)
@@ -74,6 +75,14 @@ class ItemForbidden(BadRequest):
 class InvalidPayload(BadRequest):
     def __init__(self, reason: str) -> None:
         super().__init__(f"invalid payload: {reason}")
+
+
+class InvalidOptions(BadRequest):
+    """A subscription options form with an unknown field or a bad value (XEP-0060 §6.3.5)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"subscription option {field}: {reason}")
 
 
 class NodeNotFound(PubSubError, LookupError):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .sub_options import SubscriptionOptions
 
 
 class Affiliation(StrEnum):
@@ -90,6 +94,13 @@ class Actor:
         return self.bare.rpartition("@")[2]
 
 
+def _default_options() -> SubscriptionOptions:
+    # sub_options builds on node_config, which builds on this module
+    from .sub_options import DEFAULT
+
+    return DEFAULT
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """One subscription of ``jid`` to ``node``."""
@@ -98,6 +109,8 @@ class Subscription:
     jid: str
     subid: str
     state: SubscriptionState = SubscriptionState.SUBSCRIBED
+    #: Its options (``pubsub#subscribe_options``), as stored.
+    options: SubscriptionOptions = field(default_factory=_default_options, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

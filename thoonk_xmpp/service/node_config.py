@@ -42,6 +42,8 @@ class FieldKind(StrEnum):
     TEXT = "text-single"
     BOOLEAN = "boolean"
     LIST = "list-single"
+    #: Several of the options (subscription options' ``pubsub#show-values``).
+    LIST_MULTI = "list-multi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,8 @@ class FieldSpec:
     read: Callable[[str | None], Any] | None = None
     #: ... and written as Thoonk expects (None deletes the field).
     write: Callable[[Any], str | None] | None = None
+    #: Shown and accepted only on XEP-0254 queue nodes (``pubsub#queue_requests``).
+    queue_only: bool = False
 
 
 def option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -16,6 +17,7 @@ from .errors import InvalidSubId, NodeExists, NodeNotFound
 from .model import Affiliation, Subscription
 from .node_config import NodeConfig
 from .node_states import NodeState, NodeStates
+from .sub_options import DEFAULT, SubscriptionOptions, decode, encode
 
 _SEP = "\x00"
 
@@ -29,12 +31,23 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _subscriptions(node: str, raw: object) -> list[Subscription]:
-    """A node's subscriptions hash (subid → JID), sorted by JID then subid."""
+def _subscriptions(node: str, raw: object, raw_options: object) -> list[Subscription]:
+    """A node's subscriptions hash (subid → JID) with their options hash (subid → options),
+    sorted by JID then subid."""
+    options = bdict(raw_options)
     return sorted(
-        (Subscription(node, _text(jid), _text(subid)) for subid, jid in bdict(raw).items()),
+        (
+            Subscription(node, _text(jid), _text(subid), options=decode(options.get(subid)))
+            for subid, jid in bdict(raw).items()
+        ),
         key=lambda s: (s.jid, s.subid),
     )
+
+
+def _lease(sub: Subscription, options: SubscriptionOptions) -> tuple[bytes, str]:
+    """ARGV of a script writing options: the lease member and its end ('' for none)."""
+    end = options.expire_ms
+    return keys.subscription_lease(sub.node, sub.subid), "" if end is None else str(end)
 
 
 def _affiliations(raw: object) -> dict[str, Affiliation]:
@@ -134,18 +147,19 @@ class NodeStore:
                 pipe.hgetall(keys.config(node))
                 pipe.hgetall(keys.node_affiliations(node))
                 pipe.hgetall(keys.node_subscriptions(node))
+                pipe.hgetall(keys.node_subscription_options(node))
             replies = await pipe.execute(raise_on_error=False)
         states: dict[str, NodeState] = {}
         for at, node in enumerate(nodes):
-            exists, kind, raw_config, raw_affs, raw_subs = replies[5 * at : 5 * at + 5]
-            for reply in (raw_affs, raw_subs):
+            exists, kind, raw_config, raw_affs, raw_subs, raw_opts = replies[6 * at : 6 * at + 6]
+            for reply in (raw_affs, raw_subs, raw_opts):
                 if isinstance(reply, Exception):
                     raise reply
             if kind == b"string":  # a JSON config of pre-2011-11 thoonk.py (contract 15.8)
                 stored = decode_config(optional_bytes(await self.redis.get(keys.config(node))))
             else:
                 stored = decode_config(bdict(raw_config))
-            subscriptions = tuple(_subscriptions(node, raw_subs))
+            subscriptions = tuple(_subscriptions(node, raw_subs, raw_opts))
             states[node] = NodeState(
                 node=node,
                 exists=bool(exists),
@@ -167,44 +181,94 @@ class NodeStore:
     # --- subscriptions -----------------------------------------------------------
 
     async def subscriptions(self, node: str) -> list[Subscription]:
-        """Every subscription of a node."""
-        return _subscriptions(node, await self.redis.hgetall(keys.node_subscriptions(node)))
+        """Every subscription of a node, with its options."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.node_subscriptions(node))
+            pipe.hgetall(keys.node_subscription_options(node))
+            raw_subs, raw_opts = await pipe.execute()
+        return _subscriptions(node, raw_subs, raw_opts)
 
-    async def subscribe(self, node: str, jid: str) -> Subscription:
-        """Add a subscription of ``jid`` (bare or full) to ``node``."""
-        subid = secrets.token_hex(8)
+    async def subscribe(
+        self, node: str, jid: str, options: SubscriptionOptions = DEFAULT
+    ) -> Subscription:
+        """Add a subscription of ``jid`` (bare or full) to ``node``, with ``options``."""
+        sub = Subscription(node, jid, secrets.token_hex(8), options=options)
         who = bare(jid)
         try:
             await self._scripts.run(
                 "subscribe",
                 node,
-                (keys.FEEDS, keys.node_subscriptions(node), keys.jid_subscriptions(who)),
+                (
+                    keys.FEEDS,
+                    keys.node_subscriptions(node),
+                    keys.jid_subscriptions(who),
+                    keys.node_subscription_options(node),
+                    keys.SUBSCRIPTION_LEASES,
+                ),
                 (
                     node,
                     *self._state_notice(node),
-                    subid,
+                    sub.subid,
                     jid,
-                    keys.jid_subscription(who, node, subid),
+                    keys.jid_subscription(who, node, sub.subid),
+                    encode(options),
+                    *_lease(sub, options),
                 ),
             )
         except FeedNotFound:
             raise NodeNotFound(node) from None
         finally:
             self.forget(node)
-        return Subscription(node, jid, subid)
+        return sub
+
+    async def set_options(self, sub: Subscription, options: SubscriptionOptions) -> Subscription:
+        """Replace the options of ``sub`` (which must still exist). Raises InvalidSubId."""
+        try:
+            await self._scripts.run(
+                "set_options",
+                sub.node,
+                (
+                    keys.node_subscriptions(sub.node),
+                    keys.node_subscription_options(sub.node),
+                    keys.SUBSCRIPTION_LEASES,
+                ),
+                (
+                    sub.node,
+                    *self._state_notice(sub.node),
+                    sub.subid,
+                    sub.jid,
+                    encode(options),
+                    *_lease(sub, options),
+                ),
+            )
+        except ItemNotFound:
+            raise InvalidSubId(sub.node, sub.subid) from None
+        finally:
+            self.forget(sub.node)
+        return dataclasses.replace(sub, options=options)
 
     async def unsubscribe(self, node: str, subscriptions: Iterable[Subscription]) -> None:
         """Remove subscriptions (each must still exist). Raises InvalidSubId."""
         subs = list(subscriptions)
         args: list[str | bytes] = []
         for sub in subs:
-            args += (sub.subid, sub.jid, keys.jid_subscription(bare(sub.jid), node, sub.subid))
+            args += (
+                sub.subid,
+                sub.jid,
+                keys.jid_subscription(bare(sub.jid), node, sub.subid),
+                keys.subscription_lease(node, sub.subid),
+            )
         index_keys = [keys.jid_subscriptions(bare(sub.jid)) for sub in subs]
         try:
             await self._scripts.run(
                 "unsubscribe",
                 node,
-                (keys.node_subscriptions(node), *index_keys),
+                (
+                    keys.node_subscriptions(node),
+                    keys.node_subscription_options(node),
+                    keys.SUBSCRIPTION_LEASES,
+                    *index_keys,
+                ),
                 (node, *self._state_notice(node), *args),
             )
         except ItemNotFound as exc:
@@ -219,12 +283,17 @@ class NodeStore:
         fields = blist(list(await self.redis.hkeys(keys.jid_subscriptions(who))))
         mine = sorted(f[len(prefix) :] for f in fields if f.startswith(prefix))
         pairs = [_text(m).partition(_SEP)[::2] for m in mine]
-        owners = await self._hget_each(
-            [(keys.node_subscriptions(node), subid) for node, subid in pairs]
+        found = await self._hget_each(
+            [
+                (key(node), subid)
+                for node, subid in pairs
+                for key in (keys.node_subscriptions, keys.node_subscription_options)
+            ]
         )
+        owners, options = found[::2], found[1::2]
         return [
-            Subscription(node, _text(owner), subid)
-            for (node, subid), owner in zip(pairs, owners, strict=True)
+            Subscription(node, _text(owner), subid, options=decode(raw_options))
+            for (node, subid), owner, raw_options in zip(pairs, owners, options, strict=True)
             if owner is not None
         ]
 
@@ -278,6 +347,8 @@ class NodeStore:
                     keys.node_affiliations(node),
                     keys.node_subscriptions(node),
                     *key_args,
+                    keys.node_subscription_options(node),
+                    keys.SUBSCRIPTION_LEASES,
                 ),
                 (node, *self._state_notice(node), *args),
             )
@@ -308,6 +379,7 @@ class NodeStore:
         for jid in await self.affiliations(node):
             index_keys.append(keys.jid_affiliations(jid))
             members.append(node)
+        leases = [keys.subscription_lease(node, sub.subid) for sub in subscriptions]
         await self._scripts.run(
             "drop_node",
             node,
@@ -315,9 +387,11 @@ class NodeStore:
                 keys.node_subscriptions(node),
                 keys.node_affiliations(node),
                 keys.node_tombstone(node),
+                keys.node_subscription_options(node),
+                keys.SUBSCRIPTION_LEASES,
                 *index_keys,
             ),
-            (node, *self._state_notice(node), len(subscriptions), *members),
+            (node, *self._state_notice(node), len(subscriptions), *members, *leases),
         )
         self.forget(node)
 

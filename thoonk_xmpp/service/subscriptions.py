@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from . import sub_options
 from .access import Action
 from .errors import (
+    Forbidden,
     InvalidJid,
     InvalidNodeConfig,
     InvalidSubId,
     LastOwner,
+    NodeIdRequired,
+    NodeNotFound,
     NotSubscribed,
     SubIdRequired,
 )
 from .model import Actor, Affiliation, Subscription, SubscriptionState
 from .store import bare
+from .sub_options import SubscriptionOptions
+
+#: A form's fields: var → values.
+Changes = Mapping[str, Sequence[str]]
 
 if TYPE_CHECKING:
     from .policy import ServicePolicy
@@ -33,16 +42,75 @@ class SubscriptionOps:
 
         async def check(self, actor: Actor, node: str, action: Action) -> NodeAccess: ...
 
-    async def subscribe(self, actor: Actor, node: str, jid: str) -> Subscription:
-        """Subscribe ``jid`` (whose bare JID must be the actor's). One subscription per JID:
-        subscribing again returns the existing one."""
+    async def subscribe(
+        self, actor: Actor, node: str, jid: str, options: Changes | None = None
+    ) -> Subscription:
+        """Subscribe ``jid`` (whose bare JID must be the actor's), with ``options`` changed
+        from the defaults (§6.3.7). One subscription per JID: subscribing again returns the
+        existing one, with ``options`` applied to it."""
         if bare(jid) != actor.bare and not self.policy.is_admin(actor):
             raise InvalidJid(jid, actor.bare)
-        await self.check(actor, node, Action.SUBSCRIBE)
+        access = await self.check(actor, node, Action.SUBSCRIBE)
+        queue_node = sub_options.is_queue_node(access.config)
         for existing in await self.store.subscriptions(node):
             if existing.jid == jid:
-                return existing
-        return await self.store.subscribe(node, jid)
+                if options is None:
+                    return existing
+                changed = sub_options.apply(
+                    existing.options, options, queue_node=queue_node, now=_now()
+                )
+                return await self.store.set_options(existing, changed)
+        chosen = sub_options.DEFAULT
+        if options is not None:
+            chosen = sub_options.apply(chosen, options, queue_node=queue_node, now=_now())
+        return await self.store.subscribe(node, jid, chosen)
+
+    async def subscription_options(
+        self, actor: Actor, node: str, jid: str, subid: str | None = None
+    ) -> tuple[Subscription, bool]:
+        """The subscription whose options are asked for (§6.3.1-6.3.4) and whether its node
+        is a queue node (its form has the queue options)."""
+        if not node:
+            raise NodeIdRequired()
+        state = await self.store.state(node)
+        if not state.is_node:
+            raise NodeNotFound(node)
+        if bare(jid) != actor.bare and not self.policy.is_admin(actor):
+            raise Forbidden(f"manage the subscription options of {jid}", node)
+        subs = await self.store.subscriptions(node)
+        mine = [s for s in subs if s.jid == jid]
+        if not mine and "/" not in jid:  # a bare JID names its full JIDs' subscriptions too
+            mine = [s for s in subs if bare(s.jid) == jid]
+        if not mine:
+            raise NotSubscribed(node, jid)
+        if subid is None:
+            if len(mine) > 1:
+                raise SubIdRequired(node)
+            return mine[0], sub_options.is_queue_node(state.config)
+        for sub in mine:
+            if sub.subid == subid:
+                return sub, sub_options.is_queue_node(state.config)
+        raise InvalidSubId(node, subid)
+
+    async def set_subscription_options(
+        self, actor: Actor, node: str, jid: str, subid: str | None, changes: Changes
+    ) -> Subscription:
+        """Change a subscription's options (§6.3.5); a bad field or value changes nothing."""
+        sub, queue_node = await self.subscription_options(actor, node, jid, subid)
+        options = sub_options.apply(sub.options, changes, queue_node=queue_node, now=_now())
+        return await self.store.set_options(sub, options)
+
+    async def default_subscription_options(
+        self, node: str | None = None
+    ) -> tuple[SubscriptionOptions, bool]:
+        """The options a new subscription gets (§6.4), of the service or of ``node``, and
+        whether that node is a queue node."""
+        if node is None:
+            return sub_options.DEFAULT, False
+        state = await self.store.state(node)
+        if not state.is_node:
+            raise NodeNotFound(node)
+        return sub_options.DEFAULT, sub_options.is_queue_node(state.config)
 
     async def unsubscribe(
         self, actor: Actor, node: str, jid: str, subid: str | None = None
@@ -128,3 +196,7 @@ class SubscriptionOps:
         if had_owner and Affiliation.OWNER not in after.values():
             raise LastOwner(node)
         await self.store.set_affiliations(node, changes)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

@@ -277,6 +277,22 @@ def node_affiliations(name: str | bytes) -> bytes:
     return _key(b"thoonkx.pubsub.affs:", name)
 
 
+def node_subscription_options(name: str | bytes) -> bytes:
+    """Hash subid → the subscription's options other than the defaults (JSON; no field:
+    all defaults)."""
+    return _key(b"thoonkx.pubsub.subopts:", name)
+
+
+#: Sorted set of the subscriptions that end by themselves (``pubsub#expire``):
+#: :func:`subscription_lease` members scored by the epoch ms they end at.
+SUBSCRIPTION_LEASES: Final = b"thoonkx.pubsub.leases"
+
+
+def subscription_lease(node: str | bytes, subid: str | bytes) -> bytes:
+    """One member of :data:`SUBSCRIPTION_LEASES`: ``<node>\\0<subid>``."""
+    return SEP.join((encode_name(node), encode_name(subid)))
+
+
 #: Buckets the subscription index is spread over (a key per JID costs more than its data).
 JID_INDEX_BUCKETS: Final = 1024
 

@@ -43,10 +43,12 @@ _PUBSUB_FEATURES: Final = (
     "retract-items",
     "retrieve-affiliations",
     "retrieve-default",
+    "retrieve-default-sub",
     "retrieve-items",
     "retrieve-subscriptions",
     "rsm",
     "subscribe",
+    "subscription-options",
 )
 
 #: Everything the service advertises in disco#info, whatever its defaults.

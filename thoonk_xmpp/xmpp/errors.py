@@ -156,6 +156,7 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     e.ItemForbidden: ErrorSpec("modify", _BAD, "item-forbidden"),  # 7.1.3.6
     e.InvalidPayload: ErrorSpec("modify", _BAD, "invalid-payload"),  # 7.1.3.5
     e.InvalidPlacement: ErrorSpec("modify", _BAD),  # position publish-options
+    e.InvalidOptions: ErrorSpec("modify", _BAD, "invalid-options"),  # 6.3.5
     e.NodeNotFound: ErrorSpec("cancel", "item-not-found"),
     e.ItemNotFound: ErrorSpec("cancel", "item-not-found"),  # 7.2.3.2, XEP-0059 §2.5
     e.NodeExists: ErrorSpec("cancel", "conflict"),  # 8.1.1

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from thoonk_xmpp.service import node_config
+from thoonk_xmpp.service import node_config, sub_options
 from thoonk_xmpp.service.node_config import FieldKind, NodeConfig
 from thoonk_xmpp.service.service import NodeMetadata
+from thoonk_xmpp.service.sub_options import SubscriptionOptions
 
 from . import ns
 from .errors import MalformedRequest
@@ -24,6 +25,7 @@ from .errors import MalformedRequest
 NODE_CONFIG: Final = "http://jabber.org/protocol/pubsub#node_config"
 PUBLISH_OPTIONS: Final = "http://jabber.org/protocol/pubsub#publish-options"
 META_DATA: Final = "http://jabber.org/protocol/pubsub#meta-data"
+SUBSCRIBE_OPTIONS: Final = "http://jabber.org/protocol/pubsub#subscribe_options"
 FORM_TYPE: Final = "FORM_TYPE"
 
 
@@ -44,6 +46,7 @@ class FieldType(StrEnum):
     JID_MULTI = "jid-multi"
     JID_SINGLE = "jid-single"
     LIST_SINGLE = "list-single"
+    LIST_MULTI = "list-multi"
     TEXT_SINGLE = "text-single"
     TEXT_MULTI = "text-multi"
 
@@ -52,6 +55,7 @@ _KIND_TYPES: Final = {
     FieldKind.TEXT: FieldType.TEXT_SINGLE,
     FieldKind.BOOLEAN: FieldType.BOOLEAN,
     FieldKind.LIST: FieldType.LIST_SINGLE,
+    FieldKind.LIST_MULTI: FieldType.LIST_MULTI,
 }
 
 
@@ -163,6 +167,24 @@ def node_config_form(config: NodeConfig, form_type: str = FormType.FORM) -> ET.E
     kind = FormType(form_type)
     x = form_element(kind, NODE_CONFIG)
     _config_fields(x, config, with_options=kind == FormType.FORM)
+    return x
+
+
+def subscribe_options_form(
+    options: SubscriptionOptions, *, queue_node: bool, form_type: str = FormType.FORM
+) -> ET.Element:
+    """The ``pubsub#subscribe_options`` form holding ``options`` (type form, or result)."""
+    kind = FormType(form_type)
+    x = form_element(kind, SUBSCRIBE_OPTIONS)
+    for spec in sub_options.fields_for(queue_node=queue_node):
+        add_field(
+            x,
+            spec.var,
+            _KIND_TYPES[spec.kind],
+            sub_options.render(options, spec),
+            label=spec.label,
+            options=spec.options if kind == FormType.FORM else (),
+        )
     return x
 
 

@@ -24,6 +24,7 @@ from thoonk_xmpp.service.model import (
 )
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
+from thoonk_xmpp.service.sub_options import is_queue_node
 
 from . import adhoc, disco, forms, ns, payloads, rsm
 from . import admin_commands as admin_commands  # declares the service admins' commands
@@ -38,6 +39,8 @@ from .requests import (
     GetConfig,
     GetDefault,
     GetItems,
+    GetOptions,
+    GetSubscribeDefault,
     GetSubscriptions,
     OwnAffiliations,
     OwnSubscriptions,
@@ -48,6 +51,7 @@ from .requests import (
     Retract,
     SetAffiliations,
     SetConfig,
+    SetOptions,
     SetSubscriptions,
     Subscribe,
     Unsubscribe,
@@ -257,10 +261,16 @@ async def get_items(ctx: Context, request: GetItems) -> Reply:
 @handles(Subscribe)
 async def subscribe(ctx: Context, request: Subscribe) -> Reply:
     service = ctx.service
-    sub = await service.subscribe(ctx.actor, request.node, request.jid)
+    sub = await service.subscribe(ctx.actor, request.node, request.jid, request.options)
     pubsub = _pubsub()
     _subscription(pubsub, sub)
     config = service.node_config_of(await service.store.config(request.node))
+    if request.options is not None:  # §6.3.7: the options that resulted
+        _sub(pubsub, "options").append(
+            forms.subscribe_options_form(
+                sub.options, queue_node=is_queue_node(config), form_type=forms.FormType.RESULT
+            )
+        )
     if config.send_last_published_item != SendLastPublished.ON_SUB:
         return Reply(pubsub)
 
@@ -282,6 +292,41 @@ async def unsubscribe(ctx: Context, request: Unsubscribe) -> Reply:
         return Reply()
     pubsub = _pubsub()
     _subscription(pubsub, mine[0], state=SubscriptionState.NONE.value)
+    return Reply(pubsub)
+
+
+@handles(GetOptions)
+async def get_options(ctx: Context, request: GetOptions) -> Reply:
+    sub, queue_node = await ctx.service.subscription_options(
+        ctx.actor, request.node, request.jid, request.subid
+    )
+    pubsub = _pubsub()
+    attrs = {"node": request.node, "jid": request.jid, "subid": sub.subid}
+    options = _sub(pubsub, "options", attrs)
+    options.append(forms.subscribe_options_form(sub.options, queue_node=queue_node))
+    return Reply(pubsub)
+
+
+@handles(SetOptions)
+async def set_options(ctx: Context, request: SetOptions) -> Reply:
+    if request.changes is None:  # cancelled: still only the subscriber may do even that
+        await ctx.service.subscription_options(ctx.actor, request.node, request.jid, request.subid)
+    else:
+        await ctx.service.set_subscription_options(
+            ctx.actor, request.node, request.jid, request.subid, request.changes
+        )
+    return Reply()
+
+
+@handles(GetSubscribeDefault)
+async def get_subscribe_default(ctx: Context, request: GetSubscribeDefault) -> Reply:
+    options, queue_node = await ctx.service.default_subscription_options(request.node)
+    pubsub = _pubsub()
+    _sub(pubsub, "default", _node_attrs(request.node)).append(
+        forms.subscribe_options_form(
+            options, queue_node=queue_node, form_type=forms.FormType.RESULT
+        )
+    )
     return Reply(pubsub)
 
 

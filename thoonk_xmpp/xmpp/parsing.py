@@ -44,6 +44,8 @@ from .requests import (
     GetConfig,
     GetDefault,
     GetItems,
+    GetOptions,
+    GetSubscribeDefault,
     GetSubscriptions,
     IqType,
     OwnAffiliations,
@@ -56,6 +58,7 @@ from .requests import (
     Retract,
     SetAffiliations,
     SetConfig,
+    SetOptions,
     SetSubscriptions,
     Subscribe,
     Unsubscribe,
@@ -84,10 +87,7 @@ def parses(kind: IqType, namespace: str, name: str) -> Callable[[_P_co], _P_co]:
 
 
 #: Pubsub requests we know but do not implement → the XEP-0060 feature to name.
-UNSUPPORTED: Final[Mapping[tuple[str, str], str]] = {
-    (_P, "options"): "subscription-options",
-    (_P, "default"): "retrieve-default-sub",
-}
+UNSUPPORTED: Final[Mapping[tuple[str, str], str]] = {}
 
 
 # --- attribute helpers ----------------------------------------------------------------------
@@ -260,7 +260,37 @@ def _get_items(element: ET.Element, pubsub: ET.Element) -> GetItems:
 
 @parses(_S, _P, "subscribe")
 def _subscribe(element: ET.Element, pubsub: ET.Element) -> Subscribe:
-    return Subscribe(_node(element), normalise_jid(element.get("jid")))
+    node, jid = _node(element), normalise_jid(element.get("jid"))
+    options = _child(pubsub, _P, "options")
+    if options is None:
+        return Subscribe(node, jid)
+    if options.get("node") is not None or options.get("jid") is not None:
+        raise MalformedRequest("<options/> beside <subscribe/> must have no 'node' or 'jid'")
+    return Subscribe(node, jid, forms.submitted(options, forms.SUBSCRIBE_OPTIONS))
+
+
+@parses(_G, _P, "options")
+def _get_options(element: ET.Element, pubsub: ET.Element) -> GetOptions:
+    node = _node(element)
+    return GetOptions(node, normalise_jid(element.get("jid")), element.get("subid") or None)
+
+
+@parses(_S, _P, "options")
+def _set_options(element: ET.Element, pubsub: ET.Element) -> SetOptions:
+    node = _node(element)
+    jid = normalise_jid(element.get("jid"))
+    if forms.find_form(element) is None:
+        raise MalformedRequest("<options/> must hold a data form")
+    changes = forms.submitted(element, forms.SUBSCRIBE_OPTIONS)
+    return SetOptions(node, jid, element.get("subid") or None, changes)
+
+
+@parses(_G, _P, "default")
+def _get_subscribe_default(element: ET.Element, pubsub: ET.Element) -> GetSubscribeDefault:
+    kind = element.get("type", "leaf")
+    if kind != "leaf":
+        raise Unsupported("collections", f"node type {kind!r}")
+    return GetSubscribeDefault(_optional_node(element))
 
 
 @parses(_S, _P, "unsubscribe")
@@ -383,8 +413,12 @@ def parse(iq: ET.Element) -> Request:
 #: Element names of the pubsub verbs, in either pubsub namespace.
 _VERB_NAMES: Final = frozenset(name for _, namespace, name in VERBS if namespace in (_P, _O))
 
-#: What may stand beside a verb in one <pubsub/>: the create's <configure/> (§8.1.3).
-_COMPANIONS: Final[Mapping[str, frozenset[str]]] = {"create": frozenset({"configure"})}
+#: What may stand beside a verb in one <pubsub/>: the create's <configure/> (§8.1.3), the
+#: subscribe's <options/>.
+_COMPANIONS: Final[Mapping[str, frozenset[str]]] = {
+    "create": frozenset({"configure"}),
+    "subscribe": frozenset({"options"}),  # §6.3.7
+}
 
 
 def _parse_pubsub(kind: IqType, pubsub: ET.Element) -> Request:

@@ -148,6 +148,8 @@ class GetItems(Request):
 class Subscribe(Request):
     node: str
     jid: str
+    #: The ``<options/>`` form submitted with it (§6.3.7), if any.
+    options: Mapping[str, list[str]] | None = None
     verb: ClassVar[str] = "subscribe"
 
 
@@ -222,3 +224,33 @@ class Execute(Request):
     #: The submitted form's fields (None: no form sent).
     form: Mapping[str, list[str]] | None = None
     verb: ClassVar[str] = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class GetOptions(Request):
+    """A subscription's options form (XEP-0060 §6.3.1)."""
+
+    node: str
+    jid: str
+    subid: str | None = None
+    verb: ClassVar[str] = "get-options"
+
+
+@dataclass(frozen=True, slots=True)
+class SetOptions(Request):
+    """A submitted subscription options form (§6.3.5)."""
+
+    node: str
+    jid: str
+    subid: str | None
+    #: None when the subscriber cancelled (nothing changes).
+    changes: Mapping[str, list[str]] | None
+    verb: ClassVar[str] = "set-options"
+
+
+@dataclass(frozen=True, slots=True)
+class GetSubscribeDefault(Request):
+    """The default subscription options of the service or of a node (§6.4)."""
+
+    node: str | None = None
+    verb: ClassVar[str] = "get-subscribe-default"

@@ -1,12 +1,14 @@
 -- Set affiliations of bare JIDs on a node; 'none' removes one. An outcast loses its
 -- subscriptions.
 -- KEYS: feeds, node affiliations, node subscriptions, then per JID: its affiliation
---       index, its subscription index bucket
+--       index, its subscription index bucket; then node subscription options,
+--       subscription leases
 -- ARGV: node, state channel, instance id, then per JID: jid, affiliation
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   raise('FeedNotFound')
 end
 local k = 4
+local options, leases = KEYS[#KEYS - 1], KEYS[#KEYS]
 for i = 4, #ARGV, 2 do
   local jid, aff = ARGV[i], ARGV[i + 1]
   if aff == 'none' then
@@ -24,6 +26,8 @@ for i = 4, #ARGV, 2 do
       if bare == jid then
         redis.call('HDEL', KEYS[3], subs[j])
         redis.call('HDEL', KEYS[k + 1], jid .. '\0' .. ARGV[1] .. '\0' .. subs[j])
+        redis.call('HDEL', options, subs[j])
+        redis.call('ZREM', leases, ARGV[1] .. '\0' .. subs[j])
       end
     end
   end
