@@ -23,6 +23,8 @@ from typing import Literal, Protocol, Self
 
 RESERVED_PORTS = frozenset({6379, 5222, 5223, 5269, 5347, 5280, 5281, 5443, 1883, 4369})
 PROSODY_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config" / "prosody"
+#: Test-only Prosody modules (mod_s2s_test_routes: outgoing s2s to loopback ports).
+PROSODY_TEST_PLUGINS = Path(__file__).resolve().parent / "prosody"
 
 
 def free_port() -> int:
@@ -304,6 +306,7 @@ class ProsodyServer(LocalServer):
             domain=self.domain,
             pubsub_storage=self.pubsub_storage,
             component_file=PROSODY_CONFIG_DIR / "thoonk-xmpp.cfg.lua",
+            plugin_dir=PROSODY_TEST_PLUGINS,
         )
         (self.dir / "data").mkdir(exist_ok=True)
         (self.dir / "certs").mkdir(exist_ok=True)
@@ -320,6 +323,16 @@ class ProsodyServer(LocalServer):
         except (RuntimeError, TimeoutError) as exc:
             self.stop()
             raise RuntimeError(f"{exc}; Prosody said:\n{self.errors()}") from None
+
+    def route_s2s(self, routes: Mapping[str, int]) -> None:
+        """Send outgoing s2s for each domain to ``127.0.0.1:port`` (replacing earlier routes).
+
+        Read by mod_s2s_test_routes at each new outgoing connection; ``{}`` undoes it.
+        """
+        lines = "".join(f"{domain} {port}\n" for domain, port in routes.items())
+        path = self.dir / "s2s-routes"
+        path.with_suffix(".new").write_text(lines)
+        path.with_suffix(".new").replace(path)  # never read half-written
 
     def errors(self) -> str:
         """The last lines Prosody wrote to its console and error log."""

@@ -16,6 +16,7 @@ import pytest
 from slixmpp import ClientXMPP, ComponentXMPP
 
 from tests.integration.bridge_fixtures import bridge, pubsub_client  # noqa: F401
+from tests.integration.federation_fixtures import REMOTE_DOMAIN, remote_pubsub_client  # noqa: F401
 from tests.integration.streams import (
     CLIENT_PLUGINS,
     Account,
@@ -61,6 +62,24 @@ def ejabberd() -> Iterator[EjabberdServer]:
     server = EjabberdServer()
     for _ in _serve(server, "ejabberd"):
         yield server
+
+
+@pytest.fixture(scope="session")
+def remote_prosody(prosody: ProsodyServer) -> Iterator[ProsodyServer]:
+    """A second Prosody (``REMOTE_DOMAIN``) with s2s to and from ``prosody``, both ways.
+
+    Started only when a test asks for it. Neither server looks the other up in DNS:
+    each sends its outgoing s2s for the other's domains to the other's loopback s2s
+    port (tools/prosody/mod_s2s_test_routes.lua); the routes are undone at the end.
+    """
+    server = ProsodyServer(domain=REMOTE_DOMAIN, admins=())
+    for _ in _serve(server, "the remote Prosody"):
+        server.route_s2s(dict.fromkeys((prosody.domain, prosody.component_jid), prosody.s2s_port))
+        prosody.route_s2s({REMOTE_DOMAIN: server.s2s_port})
+        try:
+            yield server
+        finally:
+            prosody.route_s2s({})
 
 
 @pytest.fixture

@@ -1,0 +1,259 @@
+"""Users of another XMPP server (``remote.test``, a second Prosody linked by s2s) use the
+service like local users: discovery, subscriptions, events from XMPP and from Thoonk apps,
+retrieval, every access model × affiliation × action of the local matrix, bad requests.
+
+Each test goes through the service's code, so removing that code fails it; what is
+infrastructure (the s2s link itself) is proven by the first test, which fails when the
+routes of ``remote_prosody`` are missing (the iq is answered ``remote-server-not-found``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.integration.bridge_fixtures import (
+    OWNER,
+    Bridge,
+    PubSubClient,
+    PubSubClientFactory,
+    config_form,
+    find,
+    ids_in,
+    pubsub,
+)
+from tests.integration.bridges import started
+from tests.integration.federation_fixtures import REMOTE_DOMAIN
+from tests.integration.streams import Account, ClientFactory, disconnect, logged_in_client
+from tests.integration.test_access_matrix import (
+    ACTIONS,
+    AFFILIATIONS,
+    MODELS,
+    check_effect,
+    expected,
+    request,
+)
+from tests.integration.test_bridging import expect_item, payload_of
+from thoonk_xmpp.settings import Settings
+from thoonk_xmpp.thoonk import AsyncThoonk
+from thoonk_xmpp.xmpp import ns
+from thoonk_xmpp.xmpp.disco import FEATURES
+from tools.localservers import ProsodyServer, RedisServer
+
+INFO = f"<query xmlns='{ns.DISCO_INFO}'/>"
+
+
+async def test_a_remote_user_discovers_the_service(
+    remote_pubsub_client: PubSubClientFactory,
+) -> None:
+    """Through s2s both ways: the request reaches the component, its answer comes back."""
+    remote = await remote_pubsub_client()
+    assert remote.jid.endswith(f"@{REMOTE_DOMAIN}")
+
+    query = await remote.ok("get", INFO)
+
+    identities = query.findall(ns.tag(ns.DISCO_INFO, "identity"))
+    assert [(i.get("category"), i.get("type")) for i in identities] == [("pubsub", "service")]
+    assert [f.get("var") for f in query.findall(ns.tag(ns.DISCO_INFO, "feature"))] == list(FEATURES)
+
+
+async def test_a_remote_subscriber_gets_events_retrieves_and_unsubscribes(
+    pubsub_client: PubSubClientFactory,
+    remote_pubsub_client: PubSubClientFactory,
+    thoonk: AsyncThoonk,
+) -> None:
+    owner, remote = await pubsub_client(), await remote_pubsub_client()
+    await owner.create("news")
+    await owner.create("other")
+
+    subscribed = await remote.subscribe("news")
+    await remote.subscribe("other")
+
+    subscription = find(subscribed, "subscription")
+    assert (subscription.get("jid"), subscription.get("subscription")) == (remote.jid, "subscribed")
+    await owner.publish("news", "from-xmpp", "<entry xmlns='urn:t'>hello</entry>")
+    payload = payload_of(await expect_item(remote, "news", "from-xmpp"), "news")
+    assert (payload.tag, payload.text) == ("{urn:t}entry", "hello")
+    await (await thoonk.feed("news")).publish("<entry xmlns='urn:t'>app</entry>", "from-thoonk")
+    payload = payload_of(await expect_item(remote, "news", "from-thoonk"), "news")
+    assert (payload.tag, payload.text) == ("{urn:t}entry", "app")
+    assert await remote.item_ids("news") == ["from-xmpp", "from-thoonk"]
+
+    await remote.ok("set", pubsub(f"<unsubscribe node='news' jid='{remote.jid}'/>"))
+
+    await owner.publish("news", "after-unsubscribe")
+    await owner.publish("other", "still-subscribed")
+    # One delivery queue keeps events in order: the next event is other's, news' was not sent.
+    await expect_item(remote, "other", "still-subscribed")
+
+
+async def test_a_remote_owner_hears_of_a_local_subscriber_and_manages_the_node(
+    pubsub_client: PubSubClientFactory, remote_pubsub_client: PubSubClientFactory
+) -> None:
+    """A remote creator owns the node it created: owner requests and events work for it."""
+    remote, local = await remote_pubsub_client(), await pubsub_client()
+    await remote.create("theirs", {"pubsub#access_model": "whitelist"})
+    await remote.affiliate("theirs", local.jid, "member")
+    await local.subscribe("theirs")
+    await remote.subscribe("theirs")
+
+    await remote.publish("theirs", "i1")
+
+    await expect_item(local, "theirs", "i1")
+    await expect_item(remote, "theirs", "i1")
+    subscriptions = await remote.ok("get", pubsub("<subscriptions node='theirs'/>", owner=True))
+    jids = {s.get("jid") for s in subscriptions.iter(ns.tag(OWNER, "subscription"))}
+    assert jids == {local.jid, remote.jid}
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("affiliation", AFFILIATIONS)
+@pytest.mark.parametrize("model", MODELS)
+async def test_a_remote_user_is_treated_like_a_local_one(
+    bridge: Bridge,
+    pubsub_client: PubSubClientFactory,
+    remote_pubsub_client: PubSubClientFactory,
+    model: str,
+    affiliation: str,
+    action: str,
+) -> None:
+    """The access matrix of test_access_matrix.py, with the actor on the remote server."""
+    owner, actor = await pubsub_client(), await remote_pubsub_client()
+    await owner.create("n", {"pubsub#access_model": model})
+    await owner.publish("n", "i1")
+    if affiliation != "none":
+        await owner.affiliate("n", actor.jid, affiliation)
+    kind, payload = request(action, actor)
+
+    error = expected(model, affiliation, action)
+
+    if error is None:
+        result = await actor.ok(kind, payload)
+        if action == "retrieve":
+            assert ids_in(result) == ["i1"]
+        await check_effect(bridge, owner, actor, action)
+    else:
+        assert await bridge.refuses(actor, kind, payload) == error
+
+
+BAD_REQUESTS = [
+    pytest.param(
+        "set",
+        pubsub("<subscribe node='news' jid='someone-else@localhost'/>"),
+        ("modify", "bad-request", "invalid-jid"),
+        id="subscribe-another-jid",
+    ),
+    pytest.param(
+        "set",
+        pubsub("<subscribe jid='{jid}'/>"),
+        ("modify", "bad-request", "nodeid-required"),
+        id="subscribe-without-node",
+    ),
+    pytest.param(
+        "set",
+        pubsub("<subscribe node='missing' jid='{jid}'/>"),
+        ("cancel", "item-not-found", None),
+        id="subscribe-missing-node",
+    ),
+    pytest.param(
+        "set",
+        pubsub(
+            "<publish node='news'><item id='a'><x xmlns='urn:t'/><y xmlns='urn:t'/></item>"
+            "</publish>"
+        ),
+        ("modify", "bad-request", "invalid-payload"),
+        id="publish-two-payloads",
+    ),
+    pytest.param(
+        "set",
+        pubsub(f"<configure node='news'>{config_form({'pubsub#title': 'x'})}</configure>", True),
+        ("auth", "forbidden", None),
+        id="configure-not-owner",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "payload", "error"), BAD_REQUESTS)
+async def test_a_remote_users_bad_request_gets_the_right_error_and_changes_nothing(
+    bridge: Bridge,
+    pubsub_client: PubSubClientFactory,
+    remote_pubsub_client: PubSubClientFactory,
+    kind: str,
+    payload: str,
+    error: tuple[str, str, str | None],
+) -> None:
+    owner, remote = await pubsub_client(), await remote_pubsub_client()
+    await owner.create("news", {"pubsub#publish_model": "open"})
+
+    refused = await bridge.refuses(remote, kind, payload.replace("{jid}", remote.jid))
+
+    assert refused == error
+
+
+async def test_only_local_users_create_nodes_by_default(
+    prosody: ProsodyServer,
+    redis_server: RedisServer,
+    redis_client: aioredis.Redis,
+    remote_prosody: ProsodyServer,
+    make_account: Callable[[], Account],
+    xmpp_client: ClientFactory,
+) -> None:
+    """``node_creation = "local"`` (the default) means the component's parent domain."""
+    settings = Settings.from_mapping(
+        {
+            "component": {
+                "jid": prosody.component_jid,
+                "secret": prosody.secret,
+                "port": prosody.component_port,
+            },
+            "redis": {"url": redis_server.url},
+        }
+    )
+    password = secrets.token_urlsafe(12)
+    remote_account = remote_prosody.register(f"creator-{secrets.token_hex(4)}", password)
+    remote_xmpp = await logged_in_client(remote_prosody, remote_account, password, ())
+    try:
+        async with started(settings) as running:
+            service_jid = running.component.jid
+            local = PubSubClient(await xmpp_client(*make_account(), plugins=()), service_jid)
+            remote = PubSubClient(remote_xmpp, service_jid)
+            before = await redis_client.keys("*")
+
+            refused = await remote.fails("set", pubsub("<create node='remote-made'/>"))
+
+            assert refused == ("auth", "forbidden")
+            assert await redis_client.keys("*") == before
+            await local.create("local-made")
+            assert await local.item_ids("local-made") == []
+    finally:
+        await disconnect(remote_xmpp)
+
+
+async def test_events_reach_every_remote_resource_that_is_available(
+    bridge: Bridge,
+    pubsub_client: PubSubClientFactory,
+    remote_prosody: ProsodyServer,
+) -> None:
+    """Events go to the bare JID; the remote server hands them to each available resource."""
+    owner = await pubsub_client()
+    password = secrets.token_urlsafe(12)
+    jid = remote_prosody.register(f"resources-{secrets.token_hex(4)}", password)
+    phone = await logged_in_client(remote_prosody, f"{jid}/phone", password, ())
+    laptop = await logged_in_client(remote_prosody, f"{jid}/laptop", password, ())
+    try:
+        first, second = PubSubClient(phone, bridge.jid), PubSubClient(laptop, bridge.jid)
+        await owner.create("shared")
+        await first.subscribe("shared")
+
+        await owner.publish("shared", "both")
+
+        messages = await asyncio.gather(
+            expect_item(first, "shared", "both"), expect_item(second, "shared", "both")
+        )
+        assert [m.get("to") for m in messages] == [jid, jid]
+    finally:
+        await asyncio.gather(disconnect(phone), disconnect(laptop))
