@@ -2,9 +2,12 @@
 service like local users: discovery, subscriptions, events from XMPP and from Thoonk apps,
 retrieval, every access model × affiliation × action of the local matrix, bad requests.
 
-Each test goes through the service's code, so removing that code fails it; what is
-infrastructure (the s2s link itself) is proven by the first test, which fails when the
-routes of ``remote_prosody`` are missing (the iq is answered ``remote-server-not-found``).
+Each test goes through the service's code, so removing that code fails it (the matrix
+fails with an outcast allowed in access.py; the creation test with node_creation = local
+not checking the domain, or local_domains counting remote.test). The s2s link itself is
+test infrastructure, no code of ours: the first test shows it works both ways, and fails
+when the session's Prosody has no route to remote.test (the answer never comes back).
+Runs on Prosody only: ``remote_prosody`` is linked to the session's Prosody.
 """
 
 from __future__ import annotations
@@ -238,7 +241,8 @@ async def test_events_reach_every_remote_resource_that_is_available(
     pubsub_client: PubSubClientFactory,
     remote_prosody: ProsodyServer,
 ) -> None:
-    """Events go to the bare JID; the remote server hands them to each available resource."""
+    """Events go to the subscribed bare JID (notifications.py), not to the resource that
+    subscribed; the remote server hands them to each of its available resources."""
     owner = await pubsub_client()
     password = secrets.token_urlsafe(12)
     jid = remote_prosody.register(f"resources-{secrets.token_hex(4)}", password)
