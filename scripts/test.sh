@@ -16,7 +16,7 @@ cd "$root"
 # shellcheck source=scripts/_setup.sh
 source "$root/scripts/_setup.sh"
 
-ensure_packages redis-server:redis-server prosody:prosody ejabberdctl:ejabberd
+ensure_packages redis-server:redis-server prosody:prosody ejabberdctl:ejabberd node:nodejs npm:npm
 ensure_venv
 
 failed=()
@@ -26,6 +26,10 @@ failed=()
 # that fails the run (tools/interop.py decides, for pytest too).
 say "interop peer: python -m tools.interop"
 python -m tools.interop || failed+=("interop peer (tools/interop.py)")
+# The original thoonk.js 0.5.5 under Node.js (npm ci in a copy of its snapshot), for
+# tests/interop/test_js_*.py: the same rules without Node.js or the snapshot.
+say "interop peer: python -m tools.interop js"
+python -m tools.interop js || failed+=("thoonk.js interop peer (tools/interop.py js)")
 
 check() {
     say "$*"
