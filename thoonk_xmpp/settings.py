@@ -212,6 +212,7 @@ _KNOWN: dict[str, set[str]] = {
         "max_nodes_per_owner",
         "max_payload_size",
         "default_node",
+        "max_archive_page",
     },
     "pubsub.default_node": _NODE_FIELDS,
     "log": {f.name for f in dataclasses.fields(LogSettings)},
@@ -310,6 +311,7 @@ def _pubsub(table: Table, component: ComponentSettings) -> ServicePolicy:
         max_items_cap=cap,
         max_nodes_per_owner=positive(table, "max_nodes_per_owner"),
         max_payload_size=_max_payload_size(table, component.max_stanza_size),
+        max_archive_page=table.integer("max_archive_page", 50, low=1, high=1000),
         defaults=_node_defaults(table.table("default_node"), cap),
     )
 

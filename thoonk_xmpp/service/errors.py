@@ -179,3 +179,11 @@ class Unsupported(PubSubError, NotImplementedError):
     def __init__(self, feature: str, detail: str = "") -> None:
         self.feature = feature
         super().__init__(f"unsupported feature {feature}" + (f": {detail}" if detail else ""))
+
+
+class NoArchive(PubSubError, NotImplementedError):
+    """A node kind without an archive (XEP-0313): only plain nodes keep publication times."""
+
+    def __init__(self, node: str, kind: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r} is a {kind} node, which keeps no archive")

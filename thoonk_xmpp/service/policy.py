@@ -33,6 +33,8 @@ class ServicePolicy:
     #: Largest payload accepted (bytes as stored), whatever a node allows: half the
     #: default stanza limit, so that the event carrying it can be sent.
     max_payload_size: int = DEFAULT_MAX_STANZA_SIZE // 2
+    #: Most items on one page of an archive query (XEP-0313), whatever the client asks.
+    max_archive_page: int = 50
     defaults: NodeConfig = field(default_factory=NodeConfig)
 
     def is_admin(self, actor: Actor) -> bool:

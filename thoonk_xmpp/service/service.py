@@ -14,6 +14,7 @@ from thoonk_xmpp.thoonk.names import decode_id, new_ids
 
 from . import node_config
 from .access import Action, may
+from .archive import ArchiveOps
 from .errors import (
     BadRequest,
     ClosedNode,
@@ -66,7 +67,7 @@ class NodeMetadata:
     num_subscribers: int
 
 
-class PubSubService(SubscriptionOps, RetrievalOps):
+class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
     """XEP-0060 operations over Thoonk feeds; every method checks access before acting."""
 
     def __init__(self, thoonk: AsyncThoonk, policy: ServicePolicy) -> None:

@@ -297,7 +297,12 @@ class PubSubComponent:
             envelope = parsing.envelope(iq)
             request = parsing.parse(iq)
             ctx = handlers.Context(
-                self.service, self.router, self.jid, envelope.sender, envelope.actor
+                self.service,
+                self.router,
+                self.jid,
+                envelope.sender,
+                envelope.actor,
+                self.max_stanza_size,
             )
             reply = await handlers.handle(ctx, request)
             answer = handlers.result_iq(iq, reply.payload)
@@ -311,7 +316,7 @@ class PubSubComponent:
                 log.exception("answering %s failed", tostring(iq))
             self._refuse(iq, request, exc, started)
             return
-        self.send_text(text)
+        self.send_text("".join(reply.messages) + text if reply.messages else text)
         if self.metrics is not None:
             self.metrics.answered(request.verb, "result", started)
         if reply.after is not None:

@@ -14,7 +14,7 @@ from thoonk_xmpp.service.model import NodeKind, SendLastPublished
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.service import NodeMetadata
 
-from . import forms, ns
+from . import forms, mam, ns
 
 _PUBSUB_FEATURES: Final = (
     "access-open",
@@ -109,12 +109,15 @@ def node_info(meta: NodeMetadata, *, with_metadata: bool = True) -> ET.Element:
 
     An ordered node also advertises the position namespace (its events and
     publish-options); the meta-data form's ``thoonkx#node_kind`` names its kind.
+    A plain node advertises its archive (XEP-0313 with the ``#extended`` queries).
     """
     query = _query(ns.DISCO_INFO, meta.node)
     ET.SubElement(query, _d(ns.DISCO_INFO, "identity"), {"category": "pubsub", "type": "leaf"})
     _features(query, NODE_FEATURES)
     if meta.config.node_kind == NodeKind.SORTED_FEED:
         _features(query, (ns.POSITION,))
+    if meta.config.node_kind == NodeKind.FEED:
+        _features(query, mam.FEATURES)  # its archive (XEP-0313, XEP-0442)
     if with_metadata:
         query.append(forms.metadata_form(meta))
     return query

@@ -188,6 +188,7 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     Overloaded: ErrorSpec("wait", "resource-constraint"),  # RFC 6120 §8.3.3.18
     ResultTooBig: ErrorSpec("cancel", "resource-constraint"),
     RateLimited: ErrorSpec("wait", "policy-violation"),
+    e.NoArchive: ErrorSpec("cancel", "feature-not-implemented"),  # XEP-0313 on ordered nodes
 }
 
 #: For anything that is not a PubSubError (a bug, Redis gone): never leak details.

@@ -22,11 +22,12 @@ from thoonk_xmpp.service.model import (
     Subscription,
     SubscriptionState,
 )
+from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.service.sub_options import is_queue_node
 
-from . import adhoc, disco, forms, ns, payloads, rsm
+from . import adhoc, disco, forms, mam, ns, payloads, rsm
 from . import admin_commands as admin_commands  # declares the service admins' commands
 from .fitting import Listing
 from .requests import (
@@ -36,6 +37,8 @@ from .requests import (
     DiscoItems,
     Execute,
     GetAffiliations,
+    GetArchiveForm,
+    GetArchiveMetadata,
     GetConfig,
     GetDefault,
     GetItems,
@@ -47,6 +50,7 @@ from .requests import (
     Ping,
     Publish,
     Purge,
+    QueryArchive,
     Request,
     Retract,
     SetAffiliations,
@@ -67,18 +71,22 @@ class Context:
     service_jid: str
     sender: str
     actor: Actor
+    #: No stanza sent may be bigger, in bytes (``[component] max_stanza_size``).
+    max_stanza_size: int = DEFAULT_MAX_STANZA_SIZE
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
     """The iq result's payload (None: empty result) and work to do once it is sent.
 
-    ``listing`` is the list in it that may be cut to fit the stanza limit (:mod:`.fitting`).
+    ``listing`` is the list in it that may be cut to fit the stanza limit (:mod:`.fitting`);
+    ``messages`` are stanza texts written just before the result, in the same write.
     """
 
     payload: ET.Element | None = None
     after: Callable[[], Awaitable[None]] | None = None
     listing: Listing | None = None
+    messages: tuple[str, ...] = ()
 
 
 R = TypeVar("R", bound=Request)
@@ -407,6 +415,35 @@ async def set_affiliations(ctx: Context, request: SetAffiliations) -> Reply:
 @handles(Execute)
 async def execute_command(ctx: Context, request: Execute) -> Reply:
     return Reply(await adhoc.execute(ctx, request))
+
+
+# --- XEP-0313 archives of nodes (XEP-0442) ------------------------------------------------
+
+
+@handles(QueryArchive)
+async def query_archive(ctx: Context, request: QueryArchive) -> Reply:
+    page = await ctx.service.archive_page(ctx.actor, request.node, request.query)
+    sent = mam.page_messages(
+        page,
+        node=request.node,
+        queryid=request.queryid,
+        to=ctx.sender,
+        sender=ctx.service_jid,
+        limit=ctx.max_stanza_size,
+        flip=request.flip,
+    )
+    return Reply(mam.fin_element(sent, page.count), messages=tuple(sent.messages))
+
+
+@handles(GetArchiveForm)
+async def archive_form(ctx: Context, request: GetArchiveForm) -> Reply:
+    await ctx.service.check_archive(ctx.actor, request.node)
+    return Reply(mam.form_query(request.node))
+
+
+@handles(GetArchiveMetadata)
+async def archive_metadata(ctx: Context, request: GetArchiveMetadata) -> Reply:
+    return Reply(mam.metadata_element(await ctx.service.archive_ends(ctx.actor, request.node)))
 
 
 # --- the iq around a reply ------------------------------------------------------------------

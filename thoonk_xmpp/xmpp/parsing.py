@@ -22,7 +22,7 @@ from slixmpp.jid import InvalidJID
 from thoonk_xmpp.service.errors import InvalidPayload, ItemRequired, NodeIdRequired, Unsupported
 from thoonk_xmpp.service.model import Affiliation, SubscriptionState
 
-from . import forms, ns, payloads, rsm
+from . import forms, mam, ns, payloads, rsm
 from .errors import (
     BadPayload,
     JidRequired,
@@ -41,6 +41,8 @@ from .requests import (
     Envelope,
     Execute,
     GetAffiliations,
+    GetArchiveForm,
+    GetArchiveMetadata,
     GetConfig,
     GetDefault,
     GetItems,
@@ -54,6 +56,7 @@ from .requests import (
     Publish,
     PublishedItem,
     Purge,
+    QueryArchive,
     Request,
     Retract,
     SetAffiliations,
@@ -378,6 +381,24 @@ def _command(element: ET.Element, iq: ET.Element) -> Execute:
             raise BadPayload("form", f"expected a submit form, got type {form.type.value!r}")
         fields = dict(form.fields)
     return Execute(node, action, element.get("sessionid") or None, fields)
+
+
+@parses(_S, mam.MAM, "query")
+def _query_archive(element: ET.Element, iq: ET.Element) -> QueryArchive:
+    node = _node(element)
+    return QueryArchive(
+        node, mam.parse_query(element), element.get("queryid"), mam.flipped(element)
+    )
+
+
+@parses(_G, mam.MAM, "query")
+def _archive_form(element: ET.Element, iq: ET.Element) -> GetArchiveForm:
+    return GetArchiveForm(_node(element))
+
+
+@parses(_G, mam.MAM, "metadata")
+def _archive_metadata(element: ET.Element, iq: ET.Element) -> GetArchiveMetadata:
+    return GetArchiveMetadata(_node(element))
 
 
 # --- entry points -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
+from thoonk_xmpp.service.archive import ArchiveQuery
 from thoonk_xmpp.service.model import Actor, Affiliation, SubscriptionState
 from thoonk_xmpp.service.service import PageRequest
 from thoonk_xmpp.service.store import bare
@@ -254,3 +255,28 @@ class GetSubscribeDefault(Request):
 
     node: str | None = None
     verb: ClassVar[str] = "get-subscribe-default"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryArchive(Request):
+    """XEP-0313 query of a node's archive (XEP-0442)."""
+
+    node: str
+    query: ArchiveQuery
+    #: Echoed in every result message, to match them to the query.
+    queryid: str | None = None
+    #: Send the page newest first (``<flip-page/>``).
+    flip: bool = False
+    verb: ClassVar[str] = "archive-query"
+
+
+@dataclass(frozen=True, slots=True)
+class GetArchiveForm(Request):
+    node: str
+    verb: ClassVar[str] = "archive-form"
+
+
+@dataclass(frozen=True, slots=True)
+class GetArchiveMetadata(Request):
+    node: str
+    verb: ClassVar[str] = "archive-metadata"
