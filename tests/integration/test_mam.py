@@ -262,6 +262,7 @@ async def test_every_page_is_capped_and_each_message_fits_the_stanza_limit(
     # backwards, a page cut keeps its newest items
     back, fin = await archives.ids(paging="<before/>")
     assert back == big_ids[-len(back) :] and fin.complete == "false"
+    assert (fin.first, fin.index) == (back[0], str(9 - len(back)))
     assert bridge.component.connected.is_set()
 
 

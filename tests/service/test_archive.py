@@ -199,6 +199,20 @@ async def test_thoonk_py_seconds_are_read_as_times(
     page = await service.archive_page(OWNER, "n", query)
     assert (ids_of(page.items), page.first_index, page.count) == (["js0"], 1, 3)
     assert score_ms(b"1796083200.06") == T0 + 60
+    # before 1970-01-21 in ms, thoonk.py's scores are bigger: still nothing that early
+    early = ArchiveQuery(end_ms=10 * 86_400_000)
+    page = await service.archive_page(OWNER, "n", early)
+    assert (page.items, page.count) == ([], 0)
+
+
+async def test_an_id_without_its_item_is_left_out(
+    service: PubSubService, redis_client: aioredis.Redis
+) -> None:
+    # a feed another client left half-written: the id is counted, but has nothing to send
+    await history(service, redis_client, 3)
+    await redis_client.hdel(keys.items("n"), "i1")
+    page = await service.archive_page(OWNER, "n", ArchiveQuery())
+    assert ids_of(page.items) == ["i0", "i2"]
 
 
 async def test_archive_ends(service: PubSubService, redis_client: aioredis.Redis) -> None:
