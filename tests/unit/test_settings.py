@@ -515,3 +515,10 @@ def test_redis_through_sentinels() -> None:
     assert load().redis.sentinels == ()
     for bad in (["nohost"], ["h:0"], ["h:port"], "h:1"):
         assert refused(redis={"sentinels": bad}).key == "redis.sentinels"
+
+
+def test_archive_page_size() -> None:
+    assert load().pubsub.max_archive_page == 50
+    assert load(pubsub={"max_archive_page": 7}).pubsub.max_archive_page == 7
+    for bad in (0, 1001, "10"):
+        assert refused(pubsub={"max_archive_page": bad}).key == "pubsub.max_archive_page"
