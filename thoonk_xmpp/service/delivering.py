@@ -22,15 +22,17 @@ from thoonk_xmpp.thoonk import Notice, NoticeKind, ThoonkError
 
 from .catch_up import StoredSince, Watermarks
 from .delivery import SLOTS, DeliveryPolicy, Ledger, slot_of
-from .events import Event, ItemPublished, NotificationSink, Recipient
+from .events import Event, ItemPublished, NotificationSink
 from .leases import Leases
+from .model import Subscription
 from .node_config import NodeConfig
+from .option_delivery import Audience
 from .service import PubSubService
 
 log = logging.getLogger(__name__)
 
-#: A node's config and the recipients of its events; None when it is not a node.
-Loaded = tuple[NodeConfig, tuple[Recipient, ...]] | None
+#: A node's config and the audience of its events; None when it is not a node.
+Loaded = tuple[NodeConfig, Audience] | None
 
 
 class MarkPassed:
@@ -107,6 +109,10 @@ class Delivering(ABC):
     @abstractmethod
     async def _load(self, node: str) -> Loaded:
         """The node's config and recipients."""
+
+    @abstractmethod
+    async def _emit_special(self, event: Event, special: tuple[Subscription, ...]) -> None:
+        """Hand ``event`` to the subscriptions decided event by event (digests, presence)."""
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -265,30 +271,30 @@ class Delivering(ABC):
                 loaded = await self._load(node)
                 if loaded is None:
                     continue
-                config, recipients = loaded
+                config, audience = loaded
+                recipients = audience.items
                 nodes += 1
                 for item in stored:
                     digest = zlib.crc32(item.item)
                     if ledger.was_sent(node, item.id, digest):
                         continue
                     ledger.caught_up(node, item.id, digest, older_than)
-                    if not config.deliver_notifications or not recipients:
+                    if not config.deliver_notifications or not audience.all:
                         continue
                     payload = item.item if config.deliver_payloads else None
                     sent += 1
                     ledger.caught_up_total += 1
-                    await self._queue.put(
-                        ItemPublished(
-                            node,
-                            recipients,
-                            config.notification_type,
-                            item.id,
-                            payload,
-                            replay=True,
-                            published_ms=item.published_ms,
-                            digest=digest,
-                        )
+                    caught = ItemPublished(
+                        node,
+                        recipients,
+                        config.notification_type,
+                        item.id,
+                        payload,
+                        replay=True,
+                        published_ms=item.published_ms,
+                        digest=digest,
                     )
+                    await self._send_caught(caught, audience.special)
         except Exception:
             log.exception("catch-up failed; trying again")
             self._gaining |= gained
@@ -305,6 +311,11 @@ class Delivering(ABC):
                 sent,
                 nodes,
             )
+
+    async def _send_caught(self, event: ItemPublished, special: tuple[Subscription, ...]) -> None:
+        if event.recipients:
+            await self._queue.put(event)
+        await self._emit_special(event, special)
 
     @property
     def held(self) -> int:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from .access import Action, may
 from .events import Event, ItemPublished, NodeDeleted, Recipient
 from .model import Affiliation, Item, SendLastPublished, Subscription
 from .node_config import NodeConfig
-from .store import bare
+from .option_delivery import audience_of
+from .sub_options import SubscriptionType
 
 if TYPE_CHECKING:
     from .delivering import Loaded
@@ -23,18 +23,8 @@ if TYPE_CHECKING:
 def recipients_of(
     config: NodeConfig, subs: Iterable[Subscription], affs: Mapping[str, Affiliation]
 ) -> tuple[Recipient, ...]:
-    by_jid: dict[str, list[str]] = {}
-    for sub in subs:
-        allowed = may(
-            Action.BE_NOTIFIED,
-            affs.get(bare(sub.jid)),
-            access=config.access_model,
-            publish_model=config.publish_model,
-            subscribed=True,
-        )
-        if allowed:
-            by_jid.setdefault(sub.jid, []).append(sub.subid)
-    return tuple(Recipient(jid, tuple(sorted(ids))) for jid, ids in sorted(by_jid.items()))
+    """Every subscriber the access model lets be notified and whose options deliver."""
+    return audience_of(config, subs, affs).all
 
 
 class DirectEvents:
@@ -83,7 +73,10 @@ class DirectEvents:
 
     async def send_last_item(self, subscription: Subscription, item: Item | None) -> None:
         """Send a node's last item to one new subscriber (send_last_published_item)."""
-        if item is None:
+        options = subscription.options
+        if item is None or not options.deliver:
+            return
+        if options.subscription_type == SubscriptionType.NODES:
             return
         loaded = await self._load(subscription.node)
         if loaded is None:
@@ -95,7 +88,7 @@ class DirectEvents:
         ):
             return
         payload = item.payload if config.deliver_payloads else None
-        recipient = Recipient(subscription.jid, (subscription.subid,))
+        recipient = Recipient(subscription.jid, (subscription.subid,), options.include_body)
         await self._emit(
             ItemPublished(
                 subscription.node,

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import NotificationType
+from .model import NotificationType, SubscriptionState
 from .node_config import NodeConfig
 
 
@@ -21,6 +21,8 @@ class Recipient:
 
     jid: str
     subids: tuple[str, ...]
+    #: Its messages carry a text ``<body/>`` beside the event (``pubsub#include_body``).
+    body: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,29 @@ class NodeDeleted(Event):
 class NodeConfigured(Event):
     #: The new config, or None when payloads are not delivered.
     config: NodeConfig | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChanged(Event):
+    """A subscription's new state, told to its subscriber (XEP-0060 §12.6): ``none`` when
+    a lease (``pubsub#expire``) ended it."""
+
+    jid: str
+    subid: str
+    state: SubscriptionState
+
+
+@dataclass(frozen=True, slots=True)
+class Digest(Event):
+    """The events of one period gathered for a ``pubsub#digest`` subscription, sent as one
+    message (oldest first)."""
+
+    events: tuple[Event, ...]
+
+
+#: Events about items; the others are about the node itself (``subscription_type=nodes``
+#: subscriptions hear only those).
+ITEM_EVENTS = (ItemPublished, ItemRetracted, ItemMoved)
 
 
 class NotificationSink(Protocol):

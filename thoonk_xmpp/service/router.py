@@ -23,7 +23,7 @@ from thoonk_xmpp.thoonk import Notice, NoticeKind
 
 from .delivering import Delivering, Loaded, MarkPassed
 from .delivery import DeliveryPolicy
-from .direct_events import DirectEvents, recipients_of
+from .direct_events import DirectEvents
 from .events import (
     Event,
     ItemMoved,
@@ -32,11 +32,11 @@ from .events import (
     NodeConfigured,
     NodePurged,
     NotificationSink,
-    Recipient,
 )
-from .model import NodeKind, PublishNodeFull
+from .model import NodeKind, PublishNodeFull, Subscription
 from .node_config import NodeConfig
 from .node_states import NodeState
+from .option_delivery import Audience, NoPresence, OptionDelivery, PresenceSource, audience_of
 from .service import PubSubService
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ _NOTICE_BATCH = 256
 _RECIPIENTS_KEPT = 4096
 
 
-class EventRouter(Delivering, DirectEvents):
+class EventRouter(OptionDelivery, Delivering, DirectEvents):
     """Turns notices into events and delivers them in order through a bounded queue."""
 
     def __init__(
@@ -57,10 +57,12 @@ class EventRouter(Delivering, DirectEvents):
         *,
         queue_size: int = 10_000,
         delivery: DeliveryPolicy | None = None,
+        presence: PresenceSource | None = None,
     ) -> None:
         super().__init__(service, sink, queue_size=queue_size, delivery=delivery)
-        # node → (the state they were computed from, recipients): recomputed when it changes
-        self._recipients_of: dict[str, tuple[NodeState, tuple[Recipient, ...]]] = {}
+        self._init_options(presence or NoPresence())
+        # node → (the state it was computed from, audience): recomputed when it changes
+        self._recipients_of: dict[str, tuple[NodeState, Audience]] = {}
         # node → (the listener epoch it was counted in, retract notices still owed, whether
         # they are announced): after a notify notice (announced whatever the node says), a
         # purge notice or a discard-oldest node's trim notice (swallowed). The retracts come
@@ -122,8 +124,8 @@ class EventRouter(Delivering, DirectEvents):
         if not self.delivers(notice.feed):
             return True  # another instance sends this node's events
         state = self.store.states.cached(notice.feed)
-        if state is None:
-            return False
+        if state is None or self._special(self._loaded(state)):
+            return False  # digests and presence are looked up in Redis
         self._forget_sent(notice)
         forced, swallowed = self._take_retract(notice)
         if swallowed:
@@ -220,6 +222,20 @@ class EventRouter(Delivering, DirectEvents):
         event = self._decide(notice, loaded, forced, position)
         if event is not None:
             await self._emit(event)
+            await self._emit_special(event, self._special(loaded))
+
+    def start(self) -> None:
+        super().start()
+        self._start_options()
+
+    async def aclose(self) -> None:
+        await self._stop_options()
+        await super().aclose()
+
+    @staticmethod
+    def _special(loaded: Loaded) -> tuple[Subscription, ...]:
+        """The node's subscriptions decided event by event (digests, presence)."""
+        return () if loaded is None else loaded[1].special
 
     def _forget_sent(self, notice: Notice) -> None:
         """A retraction (in routing order): the same id and content again would be new."""
@@ -266,7 +282,7 @@ class EventRouter(Delivering, DirectEvents):
         """The event a routed notice makes, given its node (also counts what to swallow)."""
         if loaded is None:
             return None
-        config, recipients = loaded
+        config, audience = loaded
         if notice.count and (
             notice.kind == NoticeKind.PURGE
             or (
@@ -286,17 +302,20 @@ class EventRouter(Delivering, DirectEvents):
             return None
         if not config.deliver_notifications:
             return None
-        return self._event_for(notice, config, recipients, forced, digest)
+        return self._event_for(notice, config, audience, forced, digest)
 
     @staticmethod
     def _event_for(
         notice: Notice,
         config: NodeConfig,
-        recipients: tuple[Recipient, ...],
+        audience: Audience,
         forced: bool,
         digest: int | None,
     ) -> Event | None:
         node, kind_type, item_id = notice.feed, config.notification_type, notice.item_id or ""
+        recipients = audience.items
+        if notice.kind in (NoticeKind.PURGE, NoticeKind.CONFIG):
+            recipients = audience.everyone  # node events: subscription_type=nodes too
         match notice.kind:
             case NoticeKind.PUBLISH | NoticeKind.EDIT:
                 payload = notice.item if config.deliver_payloads else None
@@ -343,8 +362,8 @@ class EventRouter(Delivering, DirectEvents):
         known = self._recipients_of.get(state.node)
         if known is not None and known[0] is state:
             return state.config, known[1]
-        recipients = recipients_of(state.config, state.subscriptions, state.affiliations)
-        self._recipients_of[state.node] = (state, recipients)
+        audience = audience_of(state.config, state.subscriptions, state.affiliations)
+        self._recipients_of[state.node] = (state, audience)
         if len(self._recipients_of) > _RECIPIENTS_KEPT:
             del self._recipients_of[next(iter(self._recipients_of))]
-        return state.config, recipients
+        return state.config, audience

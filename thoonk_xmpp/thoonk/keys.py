@@ -293,6 +293,16 @@ def subscription_lease(node: str | bytes, subid: str | bytes) -> bytes:
     return SEP.join((encode_name(node), encode_name(subid)))
 
 
+#: Sorted set of the subscriptions with a digest gathering (``pubsub#digest``):
+#: :func:`subscription_lease`-like ``<node>\\0<subid>`` members scored by the epoch ms it is due.
+DIGESTS_DUE: Final = b"thoonkx.pubsub.digests"
+
+
+def digest(node: str | bytes, subid: str | bytes) -> bytes:
+    """List: the events gathered for one subscription's next digest (JSON each, oldest first)."""
+    return _key(b"thoonkx.pubsub.digest:", subscription_lease(node, subid))
+
+
 #: Buckets the subscription index is spread over (a key per JID costs more than its data).
 JID_INDEX_BUCKETS: Final = 1024
 

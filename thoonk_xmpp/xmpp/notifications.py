@@ -21,10 +21,12 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from typing import Final
+from xml.sax.saxutils import escape
 
 from slixmpp.xmlstream import tostring
 
 from thoonk_xmpp.service.events import (
+    Digest,
     Event,
     ItemMoved,
     ItemPublished,
@@ -33,6 +35,7 @@ from thoonk_xmpp.service.events import (
     NodeDeleted,
     NodePurged,
     Recipient,
+    SubscriptionChanged,
 )
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
@@ -79,6 +82,8 @@ def event_text(event: Event, *, with_payload: bool = True) -> str:
         item = f'<item id="{_attr(event.item_id)}"'
         item += f">{payload}</item>" if payload else "/>"
         return f'<event xmlns="{EVENT_NS}"><items node="{_attr(event.node)}">{item}</items></event>'
+    if isinstance(event, Digest):  # one message, an <event/> for each gathered event
+        return "".join(event_text(one, with_payload=with_payload) for one in event.events)
     if not with_payload and isinstance(event, NodeConfigured):
         event = dataclasses.replace(event, config=None)
     return _xml(_event_element(event))
@@ -105,9 +110,35 @@ def _event_element(event: Event) -> ET.Element:
             configuration = ET.SubElement(root, _event_tag("configuration"), node)
             if event.config is not None:
                 configuration.append(config_form(event.config))
+        case SubscriptionChanged():
+            attrs = {"jid": event.jid, "subscription": event.state.value, "subid": event.subid}
+            ET.SubElement(root, _event_tag("subscription"), node | attrs)
         case _:
             raise TypeError(f"no notification for {type(event).__name__}")
     return root
+
+
+def body_text(event: Event) -> str:
+    """A line of text saying what happened, for ``pubsub#include_body`` subscribers."""
+    node = event.node
+    match event:
+        case ItemPublished():
+            return f"New item {event.item_id} on node {node}"
+        case ItemRetracted():
+            return f"Item {event.item_id} retracted from node {node}"
+        case ItemMoved():
+            return f"Item {event.item_id} moved on node {node}"
+        case NodePurged():
+            return f"Node {node} purged"
+        case NodeDeleted():
+            return f"Node {node} deleted"
+        case NodeConfigured():
+            return f"Node {node} configuration changed"
+        case SubscriptionChanged():
+            return f"Subscription {event.subid} to node {node}: {event.state.value}"
+        case Digest():
+            return "\n".join(body_text(one) for one in event.events)
+    return f"Event on node {node}"
 
 
 def position_element(position: str) -> ET.Element:
@@ -210,8 +241,13 @@ def messages(
     head = f'<message from="{_attr(sender)}" to="'
     kind = f'" type="{event.notification_type.value}" id="'
     recipients = event.recipients
+    with_body = ""
+    if any(r.body for r in recipients):
+        with_body = f"<body>{escape(body_text(event))}</body>{body}"
     if multicast is not None:
-        grouped = [r for r in recipients if len(r.subids) == 1 and multicast.takes(r.jid)]
+        grouped = [
+            r for r in recipients if len(r.subids) == 1 and not r.body and multicast.takes(r.jid)
+        ]
         if len(grouped) > 1:
             for addresses in _address_groups(grouped, multicast.limit):
                 yield (
@@ -221,7 +257,7 @@ def messages(
             taken = set(map(id, grouped))
             recipients = tuple(r for r in recipients if id(r) not in taken)
     for recipient in recipients:
-        tail = body
+        tail = with_body if recipient.body else body
         if len(recipient.subids) > 1:
             tail += _xml(headers_element(recipient.subids))
         yield f'{head}{_attr(recipient.jid)}{kind}{_attr(next(ids))}">{tail}</message>'
