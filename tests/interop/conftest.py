@@ -8,9 +8,8 @@ and with the original thoonk.js 0.5.5 under Node.js (``test_js_*.py``).
 Any other setup failure fails them everywhere (``tools/interop.py`` decides).
 
 ``scripts/interop-setup-js.sh`` installs thoonk.js into ``.interop/js`` (``npm ci`` in a
-copy of the snapshot); the same rules apply to the ``test_js_*`` files without Node.js.
-One node process (``tools/thoonkjs_driver.js``) serves the whole session; each test
-gets fresh thoonk.js clients on its freshly flushed database.
+copy of the snapshot); the same rules apply to the ``test_js_*`` files without Node.js
+(fixtures in ``tests/thoonkjs_fixtures.py``).
 """
 
 from __future__ import annotations
@@ -27,9 +26,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tools.interop import TARGET, InteropPeer, PeerState, prepare, prepare_js
+from tests.thoonkjs_fixtures import js, js_driver, js_node, js_peer_state
+from tools.interop import TARGET, InteropPeer, PeerState, prepare
 from tools.localservers import RedisServer
-from tools.thoonkjs import JsPeer
+
+__all__ = ["js", "js_driver", "js_node"]  # thoonk.js fixtures, for test_js_*.py
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "py2_driver.py"
@@ -41,11 +42,6 @@ def _peer() -> InteropPeer:
     return prepare()
 
 
-@functools.cache
-def _js_peer() -> InteropPeer:
-    return prepare_js()
-
-
 def _is_js(item: pytest.Item) -> bool:
     return item.path.name.startswith("test_js_")
 
@@ -53,7 +49,7 @@ def _is_js(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without a peer's runtime (and not under CI), leave its interop tests out, said once."""
     ours = [item for item in items if HERE in item.path.parents]
-    for is_js, peer in ((False, _peer), (True, _js_peer)):
+    for is_js, peer in ((False, _peer), (True, js_peer_state)):
         these = [item for item in ours if _is_js(item) is is_js]
         if not these or peer().state is not PeerState.SKIP:
             continue
@@ -204,40 +200,3 @@ async def py2_factory(
 async def py2(py2_factory: PeerFactory) -> Py2Peer:
     """A listening thoonk.py peer on the freshly flushed test database."""
     return await py2_factory()
-
-
-# --- thoonk.js -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def js_node() -> str:
-    """node's path, with thoonk.js 0.5.5 installed; skips or fails clearly when impossible."""
-    peer = _js_peer()
-    if peer.state is not PeerState.READY or peer.python is None:
-        pytest.fail(peer.message, pytrace=False)
-    return peer.python
-
-
-@pytest.fixture(scope="session")
-async def js_driver(
-    js_node: str, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[JsPeer]:
-    """The session's node process driving thoonk.js on the session's Redis."""
-    stderr = tmp_path_factory.mktemp("thoonkjs") / "driver.stderr"
-    peer = await JsPeer.start(js_node, redis_server.port, stderr)
-    try:
-        yield peer
-    finally:
-        await peer.close()
-
-
-@pytest.fixture
-async def js(js_driver: JsPeer, redis_client: aioredis.Redis) -> AsyncIterator[JsPeer]:
-    """thoonk.js with a fresh, listening client 0 on the freshly flushed test database.
-
-    A test fails if thoonk.js threw outside a request (a crash of the original that the
-    test did not expect and take from ``js.uncaught``).
-    """
-    await js_driver.reset()
-    yield js_driver
-    assert js_driver.uncaught == [], "\n".join(js_driver.uncaught)
