@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 import redis.asyncio as aioredis
 
+from tests.integration import test_access_matrix as matrix
 from tests.integration.bridge_fixtures import (
     OWNER,
     Bridge,
@@ -26,20 +27,11 @@ from tests.integration.bridge_fixtures import (
     PubSubClientFactory,
     config_form,
     find,
-    ids_in,
     pubsub,
 )
 from tests.integration.bridges import started
 from tests.integration.federation_fixtures import REMOTE_DOMAIN
 from tests.integration.streams import Account, ClientFactory, disconnect, logged_in_client
-from tests.integration.test_access_matrix import (
-    ACTIONS,
-    AFFILIATIONS,
-    MODELS,
-    check_effect,
-    expected,
-    request,
-)
 from tests.integration.test_bridging import expect_item, payload_of
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk
@@ -113,9 +105,23 @@ async def test_a_remote_owner_hears_of_a_local_subscriber_and_manages_the_node(
     assert jids == {local.jid, remote.jid}
 
 
-@pytest.mark.parametrize("action", ACTIONS)
-@pytest.mark.parametrize("affiliation", AFFILIATIONS)
-@pytest.mark.parametrize("model", MODELS)
+def owner_here_actor_there(
+    local: PubSubClientFactory, remote: PubSubClientFactory
+) -> PubSubClientFactory:
+    """A factory whose first client (the matrix's owner) is local, every later one remote."""
+    made = 0
+
+    async def make() -> PubSubClient:
+        nonlocal made
+        made += 1
+        return await (local() if made == 1 else remote())
+
+    return make
+
+
+@pytest.mark.parametrize("action", matrix.ACTIONS)
+@pytest.mark.parametrize("affiliation", matrix.AFFILIATIONS)
+@pytest.mark.parametrize("model", matrix.MODELS)
 async def test_a_remote_user_is_treated_like_a_local_one(
     bridge: Bridge,
     pubsub_client: PubSubClientFactory,
@@ -124,23 +130,9 @@ async def test_a_remote_user_is_treated_like_a_local_one(
     affiliation: str,
     action: str,
 ) -> None:
-    """The access matrix of test_access_matrix.py, with the actor on the remote server."""
-    owner, actor = await pubsub_client(), await remote_pubsub_client()
-    await owner.create("n", {"pubsub#access_model": model})
-    await owner.publish("n", "i1")
-    if affiliation != "none":
-        await owner.affiliate("n", actor.jid, affiliation)
-    kind, payload = request(action, actor)
-
-    error = expected(model, affiliation, action)
-
-    if error is None:
-        result = await actor.ok(kind, payload)
-        if action == "retrieve":
-            assert ids_in(result) == ["i1"]
-        await check_effect(bridge, owner, actor, action)
-    else:
-        assert await bridge.refuses(actor, kind, payload) == error
+    """test_access_matrix.py's case itself (its models as they grow), the actor remote."""
+    clients = owner_here_actor_there(pubsub_client, remote_pubsub_client)
+    await matrix.test_access(bridge, clients, model, affiliation, action)
 
 
 BAD_REQUESTS = [
