@@ -1,6 +1,7 @@
 """Users of another XMPP server (``remote.test``, a second Prosody linked by s2s) use the
 service like local users: discovery, subscriptions, events from XMPP and from Thoonk apps,
-retrieval, every access model × affiliation × action of the local matrix, bad requests.
+retrieval, every access model × affiliation × action of the local matrix, bad requests,
+subscription options, node archives (XEP-0313); node_creation = local keeps them out.
 
 Each test goes through the service's code, so removing that code fails it (the matrix
 fails with an outcast allowed in access.py; the creation test with node_creation = local
@@ -27,12 +28,15 @@ from tests.integration.bridge_fixtures import (
     PubSubClientFactory,
     config_form,
     find,
+    form_values,
     pubsub,
 )
 from tests.integration.bridges import started
 from tests.integration.federation_fixtures import REMOTE_DOMAIN
 from tests.integration.streams import Account, ClientFactory, disconnect, logged_in_client
 from tests.integration.test_bridging import expect_item, payload_of
+from tests.integration.test_mam import Archives, history
+from tests.integration.test_subscription_options import options_form
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk
 from thoonk_xmpp.xmpp import ns
@@ -253,3 +257,53 @@ async def test_events_reach_every_remote_resource_that_is_available(
         assert [m.get("to") for m in messages] == [jid, jid]
     finally:
         await asyncio.gather(disconnect(phone), disconnect(laptop))
+
+
+async def test_a_remote_subscriber_sets_options_that_act_on_its_events(
+    pubsub_client: PubSubClientFactory, remote_pubsub_client: PubSubClientFactory
+) -> None:
+    """Subscription options (service/sub_options.py) of a remote subscription: set, read
+    back, and obeyed (deliver = 0 sends nothing; the next event is the other node's)."""
+    owner, remote = await pubsub_client(), await remote_pubsub_client()
+    await owner.create("quiet")
+    await owner.create("loud")
+    await remote.subscribe("loud")
+    subscribed = await remote.ok(
+        "set",
+        pubsub(
+            f"<subscribe node='quiet' jid='{remote.jid}'/>"
+            f"<options>{options_form({'pubsub#deliver': '0'})}</options>"
+        ),
+    )
+    subid = find(subscribed, "subscription").get("subid")
+
+    read = await remote.ok("get", pubsub(f"<options node='quiet' jid='{remote.jid}'/>"))
+
+    options = find(read, "options")
+    assert options.get("subid") == subid
+    assert form_values(options.find(ns.tag(ns.DATA, "x")))["pubsub#deliver"] == ["0"]
+    await owner.publish("quiet", "unheard")
+    await owner.publish("loud", "heard")
+    await expect_item(remote, "loud", "heard")
+
+
+async def test_a_remote_user_reads_a_node_archive_and_an_outsider_may_not(
+    pubsub_client: PubSubClientFactory, remote_pubsub_client: PubSubClientFactory
+) -> None:
+    """XEP-0313 on nodes (the archive code) for a remote reader: the result messages reach
+    its full JID over s2s before the iq result; a whitelist node's archive is refused to a
+    remote outsider like a local one (closed-node), with nothing sent."""
+    owner, reader = await pubsub_client(), await remote_pubsub_client()
+    ids = await history(owner, "blog", 3)
+    await owner.create("private", {"pubsub#access_model": "whitelist"})
+    archives = Archives(reader, "blog")
+
+    results, fin = await archives.query()
+
+    assert [r.item_id for r in results] == ids
+    assert {r.to for r in results} == {reader.full_jid}
+    assert fin.complete == "true"
+    closed = Archives(reader, "private")
+    refused = await reader.fails("set", closed.query_xml())
+    assert refused == ("cancel", "not-allowed", "closed-node")
+    await closed.nothing_arrived()
