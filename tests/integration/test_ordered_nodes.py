@@ -128,7 +128,7 @@ async def test_bad_positions_are_refused_and_change_nothing(
         "set",
         pubsub(
             "<create node='bad'/><configure>"
-            + form(f"{ns.PUBSUB}#node_config", {"thoonkx#node_kind": "queue"})
+            + form(f"{ns.PUBSUB}#node_config", {"thoonkx#node_kind": "pyqueue"})
             + "</configure>"
         ),
     )

@@ -184,11 +184,20 @@ async def test_option_errors_change_nothing(
             options(carol.jid, form(f"{PUBSUB}#node_config", {"pubsub#deliver": "0"})),
             ("modify", "bad-request"),
         ),
-        # §6.3.7 the <options/> beside <subscribe/> names no node or JID
+        # §6.3.7 the <options/> beside <subscribe/> names no other node or JID (XEP-0254's
+        # examples repeat the subscribe's)
         (
             "set",
             pubsub(
-                f"<subscribe node='news' jid='{carol.jid}/new'/><options node='news'>{good}</options>"
+                f"<subscribe node='news' jid='{carol.jid}/new'/><options node='other'>{good}</options>"
+            ),
+            ("modify", "bad-request"),
+        ),
+        (
+            "set",
+            pubsub(
+                f"<subscribe node='news' jid='{carol.jid}/new'/>"
+                f"<options node='news' jid='{carol.jid}'>{good}</options>"
             ),
             ("modify", "bad-request"),
         ),

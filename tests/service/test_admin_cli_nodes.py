@@ -43,7 +43,7 @@ async def test_create_info_list_purge_delete(cli: AdminCli, service: PubSubServi
     assert report["config"]["pubsub#max_items"] == "10"
     assert report["config"]["pubsub#title"] == "News"
     assert report["config"]["pubsub#access_model"] == "open"
-    assert len(report["config"]) == 17  # every node option the service honours
+    assert len(report["config"]) == 18  # every node option the service honours
     config = await service.get_config(ADMIN, "news")
     assert (config.max_items, config.title) == (10, "News")
     assert await service.node_affiliations(ADMIN, "news") == {ADMIN.bare: Affiliation.OWNER}
@@ -115,8 +115,7 @@ async def test_unknown_nodes_are_named_and_nothing_changes(
 ) -> None:
     await service.create_node(OWNER, "real")
     await service.subscribe(ALICE, "real", ALICE.bare)
-    q = await service.thoonk.queue("work")
-    await q.put(b"job")
+    await service.thoonk.create_feed("work", {"type": "pyqueue"})
     for command in (
         ("nodes", "info", "ghost"),
         ("nodes", "delete", "ghost"),
@@ -128,7 +127,7 @@ async def test_unknown_nodes_are_named_and_nothing_changes(
     ):
         outcome = await cli.refused(redis_client, 1, "node 'ghost' does not exist", *command)
         assert outcome.err == "thoonk-xmpp: error: node 'ghost' does not exist\n"
-    # A queue is a Thoonk feed but not a node.
+    # A thoonk.py pickle queue is a Thoonk feed but not a node.
     await cli.refused(redis_client, 1, "node 'work' does not exist", "nodes", "purge", "work")
 
 

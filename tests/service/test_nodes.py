@@ -303,21 +303,22 @@ async def test_a_thoonk_app_feed_is_a_node_with_defaults(
     assert (await stored_config(redis_client, "app"))["max_length"] == "3"
 
 
-async def test_other_thoonk_types_are_not_nodes(
+async def test_every_thoonk_type_but_pickle_queues_is_a_node(
     service: PubSubService, redis_client: aioredis.Redis
 ) -> None:
     await service.create_node(OWNER, "b-node")
-    await service.thoonk.job("a-job")
+    await service.thoonk.job("a-job")  # job and queue feeds are XEP-0254 queue nodes
     await service.thoonk.create_feed("c-queue", {"type": "queue"})
     await service.thoonk.create_feed("d-plain")
     await service.thoonk.sorted_feed("e-sorted")  # an ordered node
-    assert await service.list_nodes() == ["b-node", "d-plain", "e-sorted"]
+    await service.thoonk.create_feed("f-pickles", {"type": "pyqueue"})  # thoonk.py only
+    assert await service.list_nodes() == ["a-job", "b-node", "c-queue", "d-plain", "e-sorted"]
     for request in (
-        service.get_items(ADMIN, "a-job"),
-        service.publish(ADMIN, "c-queue", [(None, b"x")]),
-        service.get_config(ADMIN, "a-job"),
-        service.delete_node(ADMIN, "c-queue"),
-        service.metadata("a-job"),
+        service.get_items(ADMIN, "f-pickles"),
+        service.publish(ADMIN, "f-pickles", [(None, b"x")]),
+        service.get_config(ADMIN, "f-pickles"),
+        service.delete_node(ADMIN, "f-pickles"),
+        service.metadata("f-pickles"),
     ):
         await refused(redis_client, NodeNotFound, request)
 
@@ -441,7 +442,7 @@ async def test_legacy_json_string_config_is_a_node(
     """pre-2011-11 thoonk.py kept the config as a JSON string under the same key."""
     await redis_client.sadd(keys.FEEDS, "old", "old-queue")
     await redis_client.set(keys.config("old"), json.dumps({"type": "feed", "max_length": 5}))
-    await redis_client.set(keys.config("old-queue"), json.dumps({"type": "queue"}))
+    await redis_client.set(keys.config("old-queue"), json.dumps({"type": "pyqueue"}))
     assert await service.list_nodes() == ["old"]
     assert (await service.metadata("old")).config == NodeConfig(max_items=5)
     assert await service.publish(ADMIN, "old", [("a", b"x")]) == ["a"]

@@ -96,7 +96,7 @@ async def test_the_kind_is_chosen_at_creation_only(
     await refused(
         redis_client,
         InvalidNodeConfig,
-        service.create_node(OWNER, "bad", {"thoonkx#node_kind": ["queue"]}),
+        service.create_node(OWNER, "bad", {"thoonkx#node_kind": ["pyqueue"]}),
     )
     # configuring other options keeps the kind (Thoonk's type); max_items trims nothing
     await service.publish(OWNER, "n", [("a", b""), ("b", b"")])

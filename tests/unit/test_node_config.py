@@ -154,11 +154,26 @@ def test_to_stored_uses_thoonk_field_names() -> None:
 def test_node_kind_is_the_thoonk_type() -> None:
     assert node_config.from_stored({"type": "sorted_feed"}, DEFAULT).node_kind == "sorted_feed"
     assert node_config.from_stored({}, DEFAULT).node_kind == NodeKind.FEED
-    assert node_config.from_stored({"type": "job"}, DEFAULT).node_kind == NodeKind.FEED
+    assert node_config.from_stored({"type": "job"}, DEFAULT).node_kind == NodeKind.JOB
+    assert node_config.from_stored({"type": "queue"}, DEFAULT).node_kind == NodeKind.QUEUE
+    assert node_config.from_stored({"type": "pyqueue"}, DEFAULT).node_kind == NodeKind.FEED
     changed = node_config.apply(DEFAULT, {"thoonkx#node_kind": ["sorted_feed"]})
     assert changed.node_kind == NodeKind.SORTED_FEED
+    assert node_config.apply(DEFAULT, {"thoonkx#node_kind": ["queue"]}).node_kind == "queue"
     with pytest.raises(InvalidNodeConfig):
-        node_config.apply(DEFAULT, {"thoonkx#node_kind": ["queue"]})
+        node_config.apply(DEFAULT, {"thoonkx#node_kind": ["pyqueue"]})
+
+
+def test_claim_timeout_is_the_thoonk_job_timeout() -> None:
+    assert node_config.from_stored({"timeout": "2.5"}, DEFAULT).claim_timeout == 2
+    assert node_config.from_stored({"timeout": "30"}, DEFAULT).claim_timeout == 30
+    assert node_config.from_stored({"timeout": "x"}, DEFAULT).claim_timeout is None
+    assert node_config.from_stored({}, DEFAULT).claim_timeout is None
+    changed = node_config.apply(DEFAULT, {"thoonkx#claim_timeout": ["90"]})
+    assert node_config.to_stored(changed)["timeout"] == "90"
+    assert "thoonkx#claim_timeout" not in node_config.to_stored(changed)
+    with pytest.raises(InvalidNodeConfig):
+        node_config.apply(DEFAULT, {"thoonkx#claim_timeout": ["0"]})
 
 
 def test_to_stored_max_is_the_cap_or_no_field() -> None:
@@ -175,6 +190,7 @@ def test_to_stored_every_other_field_under_its_var() -> None:
         max_payload_size=64,
     )
     stored = node_config.to_stored(config)
+    assert stored.pop("timeout") is None  # claim_timeout: the Thoonk job feed's field
     assert stored == {
         "pubsub#title": "T",
         "pubsub#description": "",

@@ -39,6 +39,7 @@ from thoonk_xmpp.xmpp.requests import (
     SetOptions,
     SetSubscriptions,
     Subscribe,
+    Unlock,
     Unsubscribe,
 )
 
@@ -46,6 +47,10 @@ PS = "http://jabber.org/protocol/pubsub"
 OWNER = "http://jabber.org/protocol/pubsub#owner"
 RSM = "http://jabber.org/protocol/rsm"
 DATA = "jabber:x:data"
+
+
+QUEUEING = "urn:xmpp:pubsub:queueing:0"
+JOB = "urn:thoonk-xmpp:job:0"
 
 
 def iq(kind: str, payload: str, sender: str = "Alice@Example.org/phone") -> ET.Element:
@@ -80,7 +85,9 @@ def parse(kind: str, payload: str) -> Request:
 
 
 def test_every_verb_has_a_parser_a_request_class_and_a_handler() -> None:
-    parsed = [typing.get_type_hints(parser)["return"] for parser in parsing.VERBS.values()]
+    # one parser per verb (XEP-0254's unlock is registered for both iq types)
+    parsers = list(dict.fromkeys(parsing.VERBS.values()))
+    parsed = [typing.get_type_hints(parser)["return"] for parser in parsers]
     assert all(issubclass(kind, Request) for kind in parsed)
     assert len({kind.verb for kind in parsed}) == len(parsed) == len(set(parsed))
     assert set(handlers.HANDLERS) == set(parsed)
@@ -209,6 +216,31 @@ VALID: list[tuple[str, str, Request]] = [
         ),
         Subscribe("n", "alice@example.org", {"pubsub#deliver": ["0"]}),
     ),
+    (  # XEP-0254 §Subscribing repeats the node and jid on the options
+        "set",
+        ps(
+            "<subscribe node='n' jid='alice@example.org'/>"
+            "<options node='n' jid='Alice@Example.org'>"
+            + submit("subscribe_options", field("pubsub#queue_requests", "5"))
+            + "</options>"
+        ),
+        Subscribe("n", "alice@example.org", {"pubsub#queue_requests": ["5"]}),
+    ),
+    (  # XEP-0254 unlock, inside <pubsub/> as the XEP shows it, or alone; get or set
+        "get",
+        ps(f"<unlock xmlns='{QUEUEING}' node='n'><item id='j1'/></unlock>"),
+        Unlock("n", "j1"),
+    ),
+    ("set", f"<unlock xmlns='{QUEUEING}' node='n'><item id='j1'/></unlock>", Unlock("n", "j1")),
+    (  # a worker's result inside the retract's item
+        "set",
+        ps(
+            "<retract node='n'><item id='j1'>"
+            f"<result xmlns='{JOB}'><a xmlns='urn:t'>42</a></result></item>"
+            f"<item id='j2'><result xmlns='{JOB}'/></item><item id='j3'/></retract>"
+        ),
+        Retract("n", ("j1", "j2", "j3"), results=(("j1", b'<a xmlns="urn:t">42</a>'), ("j2", b""))),
+    ),
     (
         "get",
         ps("<options node='n' jid='Alice@Example.org' subid='s1'/>"),
@@ -310,7 +342,15 @@ INVALID: list[tuple[str, str, type[Exception]]] = [
         "set",
         ps(
             "<subscribe node='n' jid='a@x.org'/>"
-            f"<options node='n'>{submit('subscribe_options')}</options>"
+            f"<options node='other'>{submit('subscribe_options')}</options>"
+        ),
+        xe.MalformedRequest,
+    ),
+    (
+        "set",
+        ps(
+            "<subscribe node='n' jid='a@x.org'/>"
+            f"<options node='n' jid='b@x.org'>{submit('subscribe_options')}</options>"
         ),
         xe.MalformedRequest,
     ),
@@ -320,6 +360,20 @@ INVALID: list[tuple[str, str, type[Exception]]] = [
         xe.MalformedRequest,
     ),
     ("get", ps("<default type='collection'/>"), se.Unsupported),
+    ("set", ps(f"<unlock xmlns='{QUEUEING}' node='n'/>"), xe.MalformedRequest),
+    ("set", ps(f"<unlock xmlns='{QUEUEING}'><item id='a'/></unlock>"), se.NodeIdRequired),
+    (
+        "set",
+        ps(f"<unlock xmlns='{QUEUEING}' node='n'><item id='a'/><item id='b'/></unlock>"),
+        xe.MalformedRequest,
+    ),
+    (
+        "set",
+        ps(
+            f"<retract node='n'><item id='a'><result xmlns='{JOB}'><x/><y/></result></item></retract>"
+        ),
+        se.InvalidPayload,
+    ),
     ("get", owner("<default type='collection'/>"), se.Unsupported),
     ("get", ps("<publish node='n'/>"), xe.MalformedRequest),
     ("set", ps("<items node='n'/>"), xe.MalformedRequest),

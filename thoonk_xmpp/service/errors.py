@@ -27,6 +27,10 @@ is raised before any change, so a refused request changes nothing::
     ├── LastOwner (ValueError)             the change would leave an owned node without owner
     ├── TooManyNodes (PermissionError)     the owner holds the most nodes allowed
     ├── OutcomeUnknown (ConnectionError)   Redis went away with a write in flight, for long
+    ├── ConfigurationRequired (ValueError) queue nodes: subscribe with queue_requests
+    ├── ItemHeld (PermissionError)         queue nodes: the job is held by someone else
+    ├── ItemNotHeld (LookupError)          queue nodes: nobody holds the job (any more)
+    ├── ItemExists (ValueError)            queue nodes: a job of that id is pending already
     └── Unsupported (NotImplementedError)  names the XEP-0060 feature
 """
 
@@ -187,3 +191,41 @@ class NoArchive(PubSubError, NotImplementedError):
     def __init__(self, node: str, kind: str) -> None:
         self.node = node
         super().__init__(f"node {node!r} is a {kind} node, which keeps no archive")
+
+
+class ConfigurationRequired(PubSubError, ValueError):
+    """XEP-0254: a subscription to a queue node must say its ``pubsub#queue_requests``."""
+
+    def __init__(self, node: str, jid: str) -> None:
+        self.node = node
+        self.jid = jid
+        super().__init__(
+            f"subscribing to queue node {node!r} takes options with pubsub#queue_requests"
+        )
+
+
+class ItemHeld(PubSubError, PermissionError):
+    """A job of a queue node is held (claimed) by another subscriber or worker."""
+
+    def __init__(self, node: str, item_id: str) -> None:
+        self.node = node
+        self.item_id = item_id
+        super().__init__(f"item {item_id!r} of node {node!r} is held by someone else")
+
+
+class ItemNotHeld(PubSubError, LookupError):
+    """A subscriber retracted or unlocked a job it does not hold (any more)."""
+
+    def __init__(self, node: str, item_id: str) -> None:
+        self.node = node
+        self.item_id = item_id
+        super().__init__(f"item {item_id!r} of node {node!r} is not held by you")
+
+
+class ItemExists(PubSubError, ValueError):
+    """A job or queue item of that id is pending already: it is put once."""
+
+    def __init__(self, node: str, item_id: str) -> None:
+        self.node = node
+        self.item_id = item_id
+        super().__init__(f"node {node!r} has a pending item {item_id!r} already")

@@ -59,6 +59,15 @@ class NodeKind(StrEnum):
     FEED = "feed"
     #: Items in an order publishers choose (a Thoonk sorted feed): an ordered node.
     SORTED_FEED = "sorted_feed"
+    #: Work handed to one subscriber at a time, held until finished (a Thoonk job feed).
+    JOB = "job"
+    #: Items handed to one subscriber each, gone once handed (a Thoonk queue).
+    QUEUE = "queue"
+
+    @property
+    def queueing(self) -> bool:
+        """A XEP-0254 queue node: each item goes to one subscriber."""
+        return self in (NodeKind.JOB, NodeKind.QUEUE)
 
 
 class NotificationType(StrEnum):
@@ -121,6 +130,8 @@ class Item:
     payload: bytes
     #: Epoch ms of its (last) publication, where known.
     published_ms: int | None = None
+    #: A job node's finished job: ``payload`` is its kept result.
+    finished: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,10 +29,11 @@ from .model import (
     SendLastPublished,
 )
 
-#: Thoonk config fields holding max_items, persist_items and node_kind.
+#: Thoonk config fields holding max_items, persist_items, node_kind and claim_timeout.
 MAX_LENGTH = "max_length"
 PERSIST = "persist"
 TYPE = "type"
+TIMEOUT = "timeout"
 MAX = "max"
 
 
@@ -130,6 +131,15 @@ def _thoonk_max_length(stored: str | None) -> int | None:
         return _positive(stored or "")
     except ValueError:
         return None
+
+
+def _thoonk_timeout(stored: str | None) -> int | None:
+    # Thoonk's reap takes any positive number of seconds; whole seconds are shown
+    try:
+        seconds = float(stored or "")
+    except ValueError:
+        return None
+    return max(1, round(seconds)) if 0 < seconds < float("inf") else None
 
 
 def _thoonk_kind(stored: str | None) -> NodeKind:
@@ -234,10 +244,22 @@ class NodeConfig:
         NodeKind.FEED,
         "thoonkx#node_kind",
         _L,
-        "Node kind, chosen at creation: feed (publication order) or sorted_feed (ordered)",
+        "Node kind, chosen at creation: feed (publication order), sorted_feed (ordered),"
+        " job or queue (XEP-0254: each item to one subscriber)",
         stored_as=TYPE,
         read=_thoonk_kind,
         **_list(NodeKind),
+    )
+    #: Job nodes: seconds a subscriber may hold a job before it goes to another (the Thoonk
+    #: job feed's ``timeout``, which Thoonk reapers read too); None: held until given back.
+    claim_timeout: int | None = option(
+        None,
+        "thoonkx#claim_timeout",
+        _T,
+        "Seconds a job may be held before it is given to another worker (job nodes)",
+        _optional_positive,
+        stored_as=TIMEOUT,
+        read=_thoonk_timeout,
     )
 
 

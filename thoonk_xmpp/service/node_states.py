@@ -48,12 +48,15 @@ class NodeState:
 
     @property
     def is_node(self) -> bool:
-        """Plain feeds and sorted feeds (ordered nodes) are pubsub nodes; queues and jobs not."""
+        """Every Thoonk feed type is a node: plain feeds, sorted feeds (ordered nodes), and
+        jobs and queues (XEP-0254 queue nodes); thoonk.py's pickled ``pyqueue`` is not."""
         return self.stored.get("type", FeedType.FEED.value) in _NODE_TYPES
 
 
 #: The Thoonk ``type`` of the objects that are nodes.
-_NODE_TYPES = frozenset({FeedType.FEED.value, FeedType.SORTED_FEED.value})
+_NODE_TYPES = frozenset(
+    {FeedType.FEED.value, FeedType.SORTED_FEED.value, FeedType.JOB.value, FeedType.QUEUE.value}
+)
 
 #: Reads the states of nodes.
 Loader = Callable[[list[str]], Awaitable[dict[str, NodeState]]]

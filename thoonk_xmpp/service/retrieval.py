@@ -39,6 +39,10 @@ class RetrievalOps:
 
         async def _feed(self, node: str) -> Feed[bytes] | SortedFeed[bytes]: ...
 
+        async def queued_items(
+            self, actor: Actor, node: str, ids: Sequence[str] | None, max_items: int | None
+        ) -> ItemsPage: ...
+
     async def get_items(
         self,
         actor: Actor,
@@ -52,7 +56,9 @@ class RetrievalOps:
         """Items by id, the newest ``max_items``, or a XEP-0059 page (feed order, oldest first).
 
         ``subid`` must name one of the actor's subscriptions to the node (§6.5.9.2)."""
-        await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        access = await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        if access.config.node_kind.queueing:
+            return await self.queued_items(actor, node, ids, max_items)
         if subid is not None:
             subs = await self.store.subscriptions(node)
             if not any(s.subid == subid and bare(s.jid) == actor.bare for s in subs):
@@ -108,7 +114,9 @@ class RetrievalOps:
 
     async def item_ids(self, actor: Actor, node: str) -> list[str]:
         """Ids of the node's items (disco#items on a node)."""
-        await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        access = await self.check(actor, node, Action.RETRIEVE_ITEMS)
+        if access.config.node_kind.queueing:
+            return [item.id for item in (await self.queued_items(actor, node, None, None)).items]
         return await (await self._feed(node)).get_ids()
 
     async def last_item(self, node: str) -> Item | None:

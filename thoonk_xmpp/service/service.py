@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import uuid
 from collections.abc import Mapping, Sequence
@@ -29,12 +30,15 @@ from .errors import (
     PayloadTooBig,
     PreconditionNotMet,
     TooManyNodes,
+    Unsupported,
 )
 from .model import AccessModel, Actor, Affiliation, NodeKind
 from .node_config import NodeConfig
 from .ordering import publish_entries, take_placement
 from .outcomes import settled
 from .policy import ServicePolicy
+from .queue_store import QueueStore
+from .queueing import DEFAULT_CLAIM_TIMEOUT, QueueOps
 from .retrieval import PageRequest, RetrievalOps
 from .store import NodeStore, bare
 from .subscriptions import SubscriptionOps
@@ -67,13 +71,14 @@ class NodeMetadata:
     num_subscribers: int
 
 
-class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
+class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
     """XEP-0060 operations over Thoonk feeds; every method checks access before acting."""
 
     def __init__(self, thoonk: AsyncThoonk, policy: ServicePolicy) -> None:
         self.thoonk = thoonk
         self.policy = policy
         self.store = NodeStore(thoonk, self.node_config_of)
+        self.queues = QueueStore(thoonk)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -120,7 +125,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
     # --- nodes -----------------------------------------------------------------------
 
     async def list_nodes(self) -> list[str]:
-        """Names of every node (every Thoonk feed of type ``feed`` or ``sorted_feed``), sorted."""
+        """Names of every node (every Thoonk feed but thoonk.py's ``pyqueue``), sorted."""
         names = await self.thoonk.get_feeds()
         if not names:
             return []
@@ -136,7 +141,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
                 except NodeNotFound:
                     continue
                 kind = stored.get("type", FeedType.FEED.value).encode()
-            if kind in (None, b"feed", b"sorted_feed"):
+            if kind in (None, b"feed", b"sorted_feed", b"job", b"queue"):
                 found.append(name)
         return found
 
@@ -164,6 +169,8 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
         config = node_config.apply(
             self.policy.defaults, changes or {}, cap=self.policy.max_items_cap
         )
+        if config.node_kind == NodeKind.JOB and config.claim_timeout is None:
+            config = dataclasses.replace(config, claim_timeout=DEFAULT_CLAIM_TIMEOUT)
         fields = {
             k: v
             for k, v in node_config.to_stored(config, cap=self.policy.max_items_cap).items()
@@ -223,7 +230,9 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
 
     async def purge_node(self, actor: Actor, node: str) -> None:
         """Remove every item; subscribers get one purge event."""
-        await self.check(actor, node, Action.PURGE)
+        access = await self.check(actor, node, Action.PURGE)
+        if access.config.node_kind.queueing:
+            raise Unsupported("purge-nodes", "not on job and queue nodes")
         feed = await self._feed(node)
 
         async def purged() -> list[str] | None:
@@ -270,6 +279,8 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
         """Publish items (id or None, payload or None); returns the ids used."""
         access = await self.check(actor, node, Action.PUBLISH)
         config = access.config
+        if config.node_kind.queueing:
+            return await self.put_queued(actor, actor.bare, node, items)
         placement, preconditions = take_placement(
             preconditions, ordered=config.node_kind == NodeKind.SORTED_FEED
         )
@@ -347,7 +358,10 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps):
         """Retract items; all must exist or nothing changes."""
         if not ids:
             raise ItemRequired("an item id")
-        await self.check(actor, node, Action.RETRACT_ANY)
+        access = await self.check(actor, node, Action.RETRACT_ANY)
+        if access.config.node_kind.queueing:
+            await self.retract_queued(actor, actor.bare, node, ids)
+            return
         feed = await self._feed(node)
 
         async def retracted() -> bool | None:

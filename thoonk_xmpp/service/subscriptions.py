@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from . import sub_options
 from .access import Action
 from .errors import (
+    ConfigurationRequired,
     Forbidden,
     InvalidJid,
     InvalidNodeConfig,
@@ -63,6 +64,8 @@ class SubscriptionOps:
         chosen = sub_options.DEFAULT
         if options is not None:
             chosen = sub_options.apply(chosen, options, queue_node=queue_node, now=_now())
+        if queue_node and chosen.queue_requests is None:  # XEP-0254 §Subscribing
+            raise ConfigurationRequired(node, jid)
         return await self.store.subscribe(node, jid, chosen)
 
     async def subscription_options(

@@ -40,6 +40,7 @@ _TRIM: Final = b"thoonkx.trim:"
 _STATE: Final = b"thoonkx.state:"
 _NOTIFY: Final = b"thoonkx.notify:"
 _MARK: Final = b"thoonkx.mark:"
+_READY: Final = b"thoonkx.ready:"
 
 #: Patterns that catch every per-object notice of every feed.
 NOTICE_PATTERNS: Final = (
@@ -55,6 +56,7 @@ NOTICE_PATTERNS: Final = (
     _STATE + b"*",
     _NOTIFY + b"*",
     _MARK + b"*",
+    _READY + b"*",
 )
 
 #: Channel prefix → notice kind name, for parsing received messages.
@@ -71,6 +73,7 @@ CHANNEL_KINDS: Final = {
     _STATE: "state",
     _NOTIFY: "notify",
     _MARK: "mark",
+    _READY: "ready",
 }
 
 
@@ -172,6 +175,10 @@ def all_keys(name: str | bytes) -> tuple[bytes, ...]:
         finishes(name),
         running(name),
         job_results(name),
+        queue_holders(name),
+        queue_publishers(name),
+        queue_unlocked(name),
+        queue_turn(name),
     )
 
 
@@ -385,3 +392,33 @@ def command_session(sessionid: str | bytes) -> bytes:
     """String (JSON, expires): one running ad-hoc command session (command, requester,
     stage, answers so far), so any instance can take its next stage."""
     return _key(b"thoonkx.adhoc.session:", sessionid)
+
+
+# --- job and queue nodes (XEP-0254) ------------------------------------------------
+
+
+def queue_holders(name: str | bytes) -> bytes:
+    """Hash job id → ``<claim time ms>\\0<subscriber JID>``: the XMPP subscriber holding it
+    (the claim time tells a hold from a later claim of the same job)."""
+    return _key(b"thoonkx.queue.holders:", name)
+
+
+def queue_publishers(name: str | bytes) -> bytes:
+    """Hash job id → the JID that published it over XMPP (told of its result)."""
+    return _key(b"thoonkx.queue.publishers:", name)
+
+
+def queue_unlocked(name: str | bytes) -> bytes:
+    """Hash job id → the subscriber that last gave it back (it goes to another if one is free)."""
+    return _key(b"thoonkx.queue.unlocked:", name)
+
+
+def queue_turn(name: str | bytes) -> bytes:
+    """Counter rotating the choice among equally free subscribers."""
+    return _key(b"thoonkx.queue.turn:", name)
+
+
+def ready_channel(name: str | bytes) -> bytes:
+    """Ours: a job or queue node has items or free capacity to hand out (payload: the id of a
+    job finished without a result, or empty)."""
+    return _key(_READY, name)

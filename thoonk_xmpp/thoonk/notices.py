@@ -71,6 +71,9 @@ class NoticeKind(StrEnum):
     NOTIFY = "notify"
     #: Ours: a delivery mark; ``instance`` sent it, ``count`` is its Redis time in ms.
     MARK = "mark"
+    #: Ours: a job or queue node has items or free capacity to hand out (``item_id``: a job
+    #: finished without a result, or empty).
+    READY = "ready"
     #: Never on the wire: the listener (re)subscribed, so notices sent before may be lost.
     #: Sinks get it before any notice of the new subscription; handlers never do.
     LISTENING = "listening"

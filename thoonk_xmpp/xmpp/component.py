@@ -21,15 +21,17 @@ from slixmpp import JID, ComponentXMPP
 from slixmpp.xmlstream import tostring
 
 from thoonk_xmpp.metrics import Metrics
+from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import PubSubError
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE, RequestLimits
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 
-from . import fitting, handlers, ns, parsing
+from . import fitting, handlers, ns, parsing, queue_handlers
 from .errors import ResultTooBig, error_element, refused
 from .limits import RequestGate
+from .queue_messages import QueueMessages, watch_subscribers
 from .requests import Request
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,13 @@ class PubSubComponent:
         self.xmpp.add_event_handler("disconnected", self._on_disconnected)
         self.xmpp.add_event_handler("stream_error", self._on_stream_error)
         self.xmpp.add_event_handler("connection_failed", self._on_connection_failed)
+        #: Hands the items of job and queue nodes to one subscriber each (XEP-0254).
+        self.queues = QueueDispatcher(
+            service,
+            router,
+            QueueMessages(self.send_soon, self.connected.is_set, self.jid, self._render),
+        )
+        watch_subscribers(self.xmpp, self.queues)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -153,6 +162,7 @@ class PubSubComponent:
 
     async def disconnect(self, wait: float = 2.0) -> None:
         """Finish the IQs being answered, then close the stream."""
+        await self.queues.aclose()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=wait)
         await self._stop_stream(wait)
@@ -177,6 +187,7 @@ class PubSubComponent:
     def _on_session_start(self, _: Any) -> None:
         self.disconnected.clear()
         self.connected.set()
+        self.queues.start()
         self._settle(None)
 
     def _on_disconnected(self, _: Any) -> None:
@@ -285,7 +296,8 @@ class PubSubComponent:
     def _refuse(
         self, iq: ET.Element, request: Request | None, error: BaseException, started: float
     ) -> None:
-        self.send_element(handlers.error_iq(iq, error_element(error)))
+        payload = queue_handlers.error_payload(iq, error)
+        self.send_element(handlers.error_iq(iq, error_element(error), payload))
         verb, condition = refused(iq, request, error)
         if self.metrics is not None:
             self.metrics.answered(verb, condition, started or time.perf_counter())
@@ -303,6 +315,7 @@ class PubSubComponent:
                 envelope.sender,
                 envelope.actor,
                 self.max_stanza_size,
+                self.queues,
             )
             reply = await handlers.handle(ctx, request)
             answer = handlers.result_iq(iq, reply.payload)

@@ -60,6 +60,7 @@ FEATURES: Final[tuple[str, ...]] = (
     ns.RSM,
     ns.PING,
     ns.COMMANDS,
+    ns.QUEUEING,
 )
 
 #: Advertised when new nodes send the last item on subscription by default (§6.1.7).
@@ -118,6 +119,8 @@ def node_info(meta: NodeMetadata, *, with_metadata: bool = True) -> ET.Element:
         _features(query, (ns.POSITION,))
     if meta.config.node_kind == NodeKind.FEED:
         _features(query, mam.FEATURES)  # its archive (XEP-0313, XEP-0442)
+    if meta.config.node_kind.queueing:
+        _features(query, (ns.QUEUEING,))
     if with_metadata:
         query.append(forms.metadata_form(meta))
     return query

@@ -189,6 +189,10 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     ResultTooBig: ErrorSpec("cancel", "resource-constraint"),
     RateLimited: ErrorSpec("wait", "policy-violation"),
     e.NoArchive: ErrorSpec("cancel", "feature-not-implemented"),  # XEP-0313 on ordered nodes
+    e.ConfigurationRequired: ErrorSpec("modify", "not-acceptable", "configuration-required"),
+    e.ItemHeld: ErrorSpec("cancel", "conflict"),  # XEP-0254 §Deleting, §Unlocking
+    e.ItemNotHeld: ErrorSpec("wait", "unexpected-request"),  # XEP-0254 §Deleting
+    e.ItemExists: ErrorSpec("cancel", "conflict"),
 }
 
 #: For anything that is not a PubSubError (a bug, Redis gone): never leak details.

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import ItemNotFound
 from thoonk_xmpp.service.model import (
     Actor,
@@ -27,7 +28,7 @@ from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.service.sub_options import is_queue_node
 
-from . import adhoc, disco, forms, mam, ns, payloads, rsm
+from . import adhoc, disco, forms, mam, ns, payloads, queue_messages, rsm
 from . import admin_commands as admin_commands  # declares the service admins' commands
 from .fitting import Listing
 from .requests import (
@@ -73,6 +74,8 @@ class Context:
     actor: Actor
     #: No stanza sent may be bigger, in bytes (``[component] max_stanza_size``).
     max_stanza_size: int = DEFAULT_MAX_STANZA_SIZE
+    #: Hands out the items of job and queue nodes (None: no XEP-0254 delivery).
+    queues: QueueDispatcher | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,12 +221,11 @@ async def purge(ctx: Context, request: Purge) -> Reply:
 
 @handles(Publish)
 async def publish(ctx: Context, request: Publish) -> Reply:
-    ids = await ctx.service.publish(
-        ctx.actor,
-        request.node,
-        [(item.id, item.payload) for item in request.items],
-        request.options,
-    )
+    entries = [(item.id, item.payload) for item in request.items]
+    if await ctx.service.queue_kind(request.node) is not None:
+        ids = await ctx.service.put_queued(ctx.actor, ctx.sender, request.node, entries)
+    else:
+        ids = await ctx.service.publish(ctx.actor, request.node, entries, request.options)
     pubsub = _pubsub()
     published = _sub(pubsub, "publish", {"node": request.node})
     for item_id in ids:
@@ -233,6 +235,8 @@ async def publish(ctx: Context, request: Publish) -> Reply:
 
 @handles(Retract)
 async def retract(ctx: Context, request: Retract) -> Reply:
+    if await ctx.service.queue_kind(request.node) is not None:
+        return await queue_handlers.retract_queued(ctx, request)
     await ctx.service.retract(ctx.actor, request.node, request.ids, request.notify)
     return Reply()
 
@@ -259,7 +263,11 @@ async def get_items(ctx: Context, request: GetItems) -> Reply:
     pubsub = _pubsub()
     items = _sub(pubsub, "items", {"node": request.node})
     for item in page.items:
-        _sub(items, "item", {"id": item.id}).append(payloads.to_element(item.payload))
+        entry = _sub(items, "item", {"id": item.id})
+        if item.finished:  # a finished job's kept result
+            entry.append(queue_messages.result_element(item.payload))
+        else:
+            entry.append(payloads.to_element(item.payload))
     ids = [item.id for item in page.items]
     if request.page is not None:
         pubsub.append(rsm.set_element(ids, page.first_index, page.count))
@@ -279,7 +287,7 @@ async def subscribe(ctx: Context, request: Subscribe) -> Reply:
                 sub.options, queue_node=is_queue_node(config), form_type=forms.FormType.RESULT
             )
         )
-    if config.send_last_published_item != SendLastPublished.ON_SUB:
+    if config.send_last_published_item != SendLastPublished.ON_SUB or config.node_kind.queueing:
         return Reply(pubsub)
 
     async def send_last() -> None:
@@ -457,9 +465,12 @@ def result_iq(iq: ET.Element, payload: ET.Element | None) -> ET.Element:
     return reply
 
 
-def error_iq(iq: ET.Element, error: ET.Element) -> ET.Element:
-    """The ``error`` answer to request ``iq`` carrying the ``<error/>`` element."""
+def error_iq(iq: ET.Element, error: ET.Element, payload: ET.Element | None = None) -> ET.Element:
+    """The ``error`` answer to request ``iq`` carrying the ``<error/>`` element (after
+    ``payload``, when the error comes with one)."""
     reply = _answer(iq, "error")
+    if payload is not None:
+        reply.append(payload)
     reply.append(error)
     return reply
 
@@ -471,3 +482,7 @@ def _answer(iq: ET.Element, kind: str) -> ET.Element:
     if iq.get("from"):
         attrs["to"] = iq.get("from", "")
     return ET.Element(ns.tag(ns.STANZA, "iq"), attrs)
+
+
+# The XEP-0254 handlers (unlock; the retract of a queue node) register themselves here.
+from . import queue_handlers as queue_handlers  # noqa: E402

@@ -20,6 +20,10 @@ COMMANDS: Final = "http://jabber.org/protocol/commands"
 
 #: The position of an item of an ordered node (event element and node feature).
 POSITION: Final = "urn:thoonk-xmpp:position:0"
+#: XEP-0254 PubSub Queueing: the feature, and the ``<unlock/>`` request and message.
+QUEUEING: Final = "urn:xmpp:pubsub:queueing:0"
+#: A job's result: inside the retract of the worker that finished it, and of its event.
+JOB_RESULT: Final = "urn:thoonk-xmpp:job:0"
 
 
 def tag(namespace: str, name: str) -> str:

@@ -64,6 +64,7 @@ from .requests import (
     SetOptions,
     SetSubscriptions,
     Subscribe,
+    Unlock,
     Unsubscribe,
 )
 
@@ -241,11 +242,41 @@ def _publish(element: ET.Element, pubsub: ET.Element) -> Publish:
 @parses(_S, _P, "retract")
 def _retract(element: ET.Element, pubsub: ET.Element) -> Retract:
     node = _node(element)
-    ids = tuple(_item_id(item) for item in _all(element, _P, "item"))
+    items = _all(element, _P, "item")
+    ids = tuple(_item_id(item) for item in items)
     if not ids:
         raise ItemRequired("an item id")
     notify = element.get("notify")
-    return Retract(node, ids, notify is not None and _boolean(notify, "'notify'"))
+    results = tuple(
+        (item_id, _job_result(result))
+        for item_id, item in zip(ids, items, strict=True)
+        if (result := _child(item, ns.JOB_RESULT, "result")) is not None
+    )
+    return Retract(node, ids, notify is not None and _boolean(notify, "'notify'"), results)
+
+
+def _job_result(result: ET.Element) -> bytes:
+    """The stored bytes of a ``<result xmlns='urn:thoonk-xmpp:job:0'/>``: its one payload
+    element, as a publish stores it (empty without one)."""
+    children = list(result)
+    if len(children) > 1:
+        raise InvalidPayload(f"a result holds one payload element, this one holds {len(children)}")
+    if not children:
+        return b""
+    try:
+        return payloads.to_stored(children[0])
+    except payloads.PayloadError as exc:
+        raise InvalidPayload(str(exc)) from None
+
+
+@parses(_G, ns.QUEUEING, "unlock")
+@parses(_S, ns.QUEUEING, "unlock")
+def _unlock(element: ET.Element, parent: ET.Element) -> Unlock:
+    """XEP-0254 unlock, inside ``<pubsub/>`` as the XEP shows it or as the iq's payload."""
+    items = _all(element, ns.QUEUEING, "item") or _all(element, _P, "item")
+    if len(items) != 1:
+        raise MalformedRequest("<unlock/> names exactly one <item/>")
+    return Unlock(_node(element), _item_id(items[0]))
 
 
 @parses(_G, _P, "items")
@@ -267,8 +298,11 @@ def _subscribe(element: ET.Element, pubsub: ET.Element) -> Subscribe:
     options = _child(pubsub, _P, "options")
     if options is None:
         return Subscribe(node, jid)
-    if options.get("node") is not None or options.get("jid") is not None:
-        raise MalformedRequest("<options/> beside <subscribe/> must have no 'node' or 'jid'")
+    # XEP-0254's examples repeat the subscribe's node and jid on the options
+    if options.get("node") not in (None, node) or (
+        options.get("jid") is not None and normalise_jid(options.get("jid")) != jid
+    ):
+        raise MalformedRequest("<options/> beside <subscribe/> names another node or jid")
     return Subscribe(node, jid, forms.submitted(options, forms.SUBSCRIBE_OPTIONS))
 
 

@@ -131,6 +131,8 @@ class Retract(Request):
     node: str
     ids: tuple[str, ...]
     notify: bool = False
+    #: (id, stored result bytes) of items retracted with a job result (queue nodes).
+    results: tuple[tuple[str, bytes], ...] = ()
     verb: ClassVar[str] = "retract"
 
 
@@ -280,3 +282,12 @@ class GetArchiveForm(Request):
 class GetArchiveMetadata(Request):
     node: str
     verb: ClassVar[str] = "archive-metadata"
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock(Request):
+    """XEP-0254: the holder of a job gives it back to the queue."""
+
+    node: str
+    item_id: str
+    verb: ClassVar[str] = "unlock"

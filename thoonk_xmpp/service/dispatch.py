@@ -1,0 +1,293 @@
+"""Handing the items of job and queue nodes to subscribers, one subscriber each (XEP-0254).
+
+The instance that delivers a node's events (its slot's lease, :mod:`.leases`;
+with one instance, all) also hands out its items: ``lua/queue_hand.lua`` claims
+the next waiting job exactly as a Thoonk worker's claim does and records the
+subscriber holding it, choosing the one with the most free capacity
+(``queue_requests`` less the jobs it holds, counted in Redis), ties in turns.
+The item goes to that one subscriber as a normal items event; if the XMPP link
+cannot take it, it goes back to the front of the line, no failure counted.
+
+What wakes a node comes through the notice subscription, so any instance acts
+alike (nothing lives only in one process): a Thoonk job put
+(``feed.publishes:<node>``), a finish (``job.finish:<node>``), our
+``thoonkx.ready:<node>`` (a queue put, an unlock, a finish without a result, holds
+given back), a subscription change (``thoonkx.state:<node>``).  A tick every
+``tick`` seconds visits every queue node this instance delivers: it reaps claims
+older than the node's claim timeout (unlock notifications to their XMPP holders)
+and hands out what arrived unannounced (thoonk.js puts, queue puts of Thoonk
+apps, a slot just taken over, notices lost in a gap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from thoonk_xmpp.thoonk import FeedNotFound, Notice, NoticeKind, ThoonkError
+
+from .model import NodeKind, NotificationType
+from .queue_store import Handed
+
+if TYPE_CHECKING:
+    from .router import EventRouter
+    from .service import PubSubService
+
+log = logging.getLogger(__name__)
+
+#: Most items handed in one script call.
+BATCH: Final = 64
+
+#: Seconds between visits of every queue node (reaping, items put without a notice).
+TICK: Final = 0.5
+
+_WAKING: Final = frozenset(
+    {NoticeKind.JOB_PUT, NoticeKind.FINISH, NoticeKind.READY, NoticeKind.STATE}
+)
+
+
+class QueueSink(Protocol):
+    """Where queue messages go (the XMPP adapter)."""
+
+    @property
+    def link_up(self) -> bool:
+        """Whether messages can be written to the XMPP server now."""
+        ...
+
+    def hand(
+        self, node: str, jid: str, item_id: str, payload: bytes, kind: NotificationType
+    ) -> bool:
+        """Send the item's event to ``jid``; False when the link could not take it."""
+        ...
+
+    def unlocked(self, node: str, jid: str, item_id: str) -> None:
+        """Tell ``jid`` that the job it held went back to the queue."""
+        ...
+
+    def retracted(
+        self, node: str, jid: str, item_id: str, result: bytes | None, kind: NotificationType
+    ) -> None:
+        """Tell ``jid`` that the job is done (its holder, or its publisher with the result)."""
+        ...
+
+
+class QueueDispatcher:
+    """Hands out the items of the queue nodes this instance delivers."""
+
+    def __init__(
+        self,
+        service: PubSubService,
+        router: EventRouter,
+        sink: QueueSink,
+        *,
+        tick: float = TICK,
+    ) -> None:
+        self.service = service
+        self.router = router
+        self.sink = sink
+        self.tick = tick
+        #: The queue nodes known (rebuilt from Redis on every new notice subscription).
+        self.nodes: dict[str, NodeKind] = {}
+        self._wanted: dict[str, None] = {}
+        # (node, job id, result or None): finishes whose publisher is to be told
+        self._finished: list[tuple[str, str, bytes | None]] = []
+        self._wake = asyncio.Event()
+        self._rescan = True
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening = False
+        self._doing: set[asyncio.Future[None]] = set()
+        self._stop = asyncio.Event()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen for notices (once) and start the dispatch and tick tasks."""
+        if not self._listening:
+            self.service.thoonk.listener.add_sink(self.on_notice)
+            self._listening = True
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._dispatch_forever(), name="queue-dispatch"),
+                asyncio.create_task(self._tick_forever(), name="queue-tick"),
+            ]
+
+    def soon(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` (a subscriber going away) in a task that :meth:`aclose` ends."""
+        if self._stop.is_set() or not self._tasks:
+            work.close()  # stopping or stopped: the next instance's tick reaps what is left
+            return
+        task = asyncio.ensure_future(work)
+        self._doing.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[None]) -> None:
+        self._doing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("queue work failed", exc_info=task.exception())
+
+    async def aclose(self, wait: float = 5.0) -> None:
+        """Stop, letting the work under way end (a Redis command is never cut off)."""
+        self._stop.set()
+        self._wake.set()
+        tasks, self._tasks = [*self._tasks, *self._doing], []
+        if tasks:
+            await asyncio.wait(tasks, timeout=wait)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._stop.clear()
+
+    # --- waking -----------------------------------------------------------------------
+
+    def on_notice(self, notice: Notice) -> None:
+        """Listener sink: note which queue nodes have something to hand out."""
+        kind = notice.kind
+        if kind == NoticeKind.LISTENING:
+            self._rescan = True
+            self._wake.set()
+        elif kind in (NoticeKind.CREATE, NoticeKind.CONFIG):
+            self._wanted[notice.feed] = None  # may be a new queue node
+            self._wake.set()
+        elif kind == NoticeKind.DELETE:
+            self.nodes.pop(notice.feed, None)
+        elif kind in _WAKING and (kind != NoticeKind.STATE or notice.feed in self.nodes):
+            if kind == NoticeKind.FINISH or (kind == NoticeKind.READY and notice.item_id):
+                self._finished.append((notice.feed, notice.item_id or "", notice.result))
+            self._wanted[notice.feed] = None
+            self._wake.set()
+
+    def wake(self, node: str) -> None:
+        """Hand out ``node``'s items soon (after a change this process made)."""
+        self._wanted[node] = None
+        self._wake.set()
+
+    async def _dispatch_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                if self._rescan:
+                    self._rescan = False
+                    await self._scan()
+                finished, self._finished = self._finished, []
+                for node, job_id, result in finished:
+                    await self._tell_publisher(node, job_id, result)
+                wanted, self._wanted = list(self._wanted), {}
+                for node in wanted:
+                    await self.dispatch(node)
+            except Exception:
+                log.exception("dispatching queue items failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.tick)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.tick)
+            if self._stop.is_set():
+                return
+            try:
+                for node, kind in list(self.nodes.items()):
+                    if kind == NodeKind.JOB and self._ours(node):
+                        await self.reap(node)
+                    self._wanted[node] = None
+                self._wake.set()
+            except Exception as exc:
+                log.warning("queue tick failed: %s", exc)
+
+    async def _scan(self) -> None:
+        """Learn every queue node from Redis (at start and after a notice gap)."""
+        names = await self.service.list_nodes()
+        states = await self.service.store.states_of(names)
+        self.nodes = {
+            name: state.config.node_kind
+            for name, state in states.items()
+            if state.exists and state.config.node_kind.queueing
+        }
+        self._wanted.update(dict.fromkeys(self.nodes))
+
+    def _ours(self, node: str) -> bool:
+        return self.router.delivers(node) and not self.router.standing_by
+
+    # --- handing out ----------------------------------------------------------------------
+
+    async def dispatch(self, node: str) -> int:
+        """Hand ``node``'s waiting items to its free subscribers; returns how many went."""
+        if not self._ours(node) or not self.sink.link_up:
+            return 0
+        state = (await self.service.store.states_of((node,)))[node]
+        kind = state.config.node_kind
+        if not state.exists or not state.is_node or not kind.queueing:
+            self.nodes.pop(node, None)
+            return 0
+        self.nodes[node] = kind
+        capacities = self.service.capacities(state)
+        sent = 0
+        while True:
+            try:
+                handed = await self.service.queues.hand(node, kind, capacities, BATCH)
+            except FeedNotFound:
+                self.nodes.pop(node, None)
+                return sent
+            unsent = self._send(node, handed, state.config.notification_type)
+            sent += len(handed) - len(unsent)
+            if unsent:
+                await self.service.queues.give_back(node, kind, unsent)
+                return sent
+            if len(handed) < BATCH:
+                return sent
+
+    def _send(self, node: str, handed: list[Handed], kind: NotificationType) -> list[Handed]:
+        """Send each handed item; those the link could not take."""
+        for at, item in enumerate(handed):
+            if not self.sink.hand(node, item.jid, item.id, item.payload, kind):
+                return handed[at:]
+        return []
+
+    async def reap(self, node: str) -> int:
+        """Give back the node's claims held past its claim timeout; tell XMPP holders."""
+        try:
+            released = await self.service.queues.release(node, reap=True)
+        except (FeedNotFound, ThoonkError):
+            return 0
+        for item in released:
+            if item.holder:
+                self.sink.unlocked(node, item.holder, item.id)
+        if released:
+            log.info("node %r: %d overdue claims given back", node, len(released))
+        return len(released)
+
+    async def _tell_publisher(self, node: str, job_id: str, result: bytes | None) -> None:
+        """A job finished: tell its XMPP publisher (with the result), on the delivering instance."""
+        if not job_id or not self._ours(node):
+            return
+        try:
+            publisher = await self.service.queues.finished(node, job_id, result)
+        except ThoonkError as exc:
+            log.warning("node %r: finish of %r not routed: %s", node, job_id, exc)
+            return
+        if publisher is not None:
+            state = (await self.service.store.states_of((node,)))[node]
+            self.sink.retracted(node, publisher, job_id, result, state.config.notification_type)
+
+    # --- subscribers going away ------------------------------------------------------------
+
+    async def unavailable(self, jid: str) -> None:
+        """A subscriber sent unavailable presence: release its holds, end its subscriptions."""
+        for node, _ in await self.service.release_subscriber(jid):
+            log.info("node %r: %s went unavailable; its holds were given back", node, jid)
+
+    async def bounced(self, jid: str, node: str, item_id: str) -> None:
+        """The event handing ``item_id`` to ``jid`` bounced: give that job back."""
+        if await self.service.queue_kind(node) != NodeKind.JOB:
+            return
+        holders = (jid, jid.partition("/")[0])
+        with contextlib.suppress(FeedNotFound):
+            await self.service.queues.release(node, jids=holders, only=item_id)
