@@ -1,0 +1,249 @@
+"""Jobs through XMPP workers against the same jobs done by Thoonk workers of ours:
+``python -m bench.queue_bench [--quick] [--workers 1,4,16] [--jobs N] [--repeat R]``.
+
+One Redis, one Prosody and our component (its own ``python -m thoonk_xmpp run``
+process), all on free loopback ports in temp dirs. For each worker count N and each
+repeat, two runs on a fresh job node each:
+
+- **xmpp**: N XMPP clients (raw c2s connections, ``bench/queue_workers.py``) send
+  directed presence to the service and subscribe to a job node (XEP-0254, default
+  ``queue_requests``); each finishes every job handed to it at once, with a result.
+- **thoonk**: N Thoonk workers of ours (one ``AsyncThoonk`` each) loop ``job.get`` then
+  ``job.finish`` with the same result, on the same Redis, the component still running.
+
+The same J jobs are put by a Thoonk app (``put_many``, 500 a call) once the workers
+wait; a run lasts from the first put to the J-th ``job.finish`` notice heard by a
+listening client, so both kinds are timed alike. Printed: the median jobs/s of the
+repeats, the spread, xmpp/thoonk (aim: at least 0.5), and CPU % of one core of each
+process during the runs, with the machine's load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.bridge_setup import PUBLISHER, ComponentProcess, CpuMeter, register_accounts
+from bench.common import text_table, until
+from bench.queue_workers import ThoonkWorkers, XmppWorker
+from bench.xmpp_load import RawClient, create_iq
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Job
+from tools.localservers import ProsodyServer, RedisServer
+
+PASSWORD = "bench-password-1"
+JOB_NODE = {"thoonkx#node_kind": "job"}
+AIM = 0.5
+
+
+@dataclass
+class Figures:
+    """Every run's jobs/s and CPU use, by (kind, workers)."""
+
+    rates: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    cpu: dict[tuple[str, int], list[dict[str, float]]] = field(default_factory=dict)
+
+    def add(self, kind: str, workers: int, rate: float, cpu: dict[str, float]) -> None:
+        self.rates.setdefault((kind, workers), []).append(rate)
+        self.cpu.setdefault((kind, workers), []).append(cpu)
+
+    def median(self, kind: str, workers: int) -> float:
+        return statistics.median(self.rates[(kind, workers)])
+
+    def spread(self, kind: str, workers: int) -> str:
+        values = self.rates[(kind, workers)]
+        if len(values) < 2:
+            return "-"
+        return f"±{(max(values) - min(values)) / 2 / statistics.median(values):.0%}"
+
+    def cpu_text(self, kind: str, workers: int) -> str:
+        runs = self.cpu[(kind, workers)]
+        return " ".join(
+            f"{name} {statistics.median(run[name] for run in runs):.0f}%" for name in runs[0]
+        )
+
+
+class FinishCounter:
+    """Counts ``job.finish`` notices of one node at a time (any worker's results)."""
+
+    def __init__(self) -> None:
+        self.node = ""
+        self.count = 0
+
+    def reset(self, node: str) -> None:
+        self.node, self.count = node, 0
+
+    def __call__(self, feed: str, job_id: str, result: object) -> None:
+        if feed == self.node:
+            self.count += 1
+
+
+class Bench:
+    """The servers, the clients and the two kinds of run."""
+
+    def __init__(self, redis: RedisServer, prosody: ProsodyServer, jobs: int) -> None:
+        self.redis = redis
+        self.prosody = prosody
+        self.jobs = jobs
+        self.component = ComponentProcess(redis, prosody, max_items=jobs)
+        self.counter = FinishCounter()
+        self.publisher = RawClient(prosody.domain, PUBLISHER, PASSWORD, None)
+        self.workers: list[XmppWorker] = []
+        self.runs = 0
+
+    async def start(self, workers: int) -> AsyncThoonk:
+        users = [f"worker{n}" for n in range(workers)]
+        register_accounts(self.prosody, [PUBLISHER, *users], PASSWORD)
+        self.component.start()
+        await self.publisher.login("127.0.0.1", self.prosody.c2s_port)
+        for user in users:
+            worker = XmppWorker(self.prosody.domain, user, PASSWORD)
+            await worker.login("127.0.0.1", self.prosody.c2s_port)
+            self.workers.append(worker)
+        app = AsyncThoonk.from_url(self.redis.url, listen=True)
+        await app.connect()
+        app.register_handler("finish", self.counter)
+        await self._create("warm-up")  # waits for the component's session
+        return app
+
+    async def _create(self, node: str) -> None:
+        service = self.prosody.component_jid
+        for _ in range(200):
+            with contextlib.suppress(Exception):
+                await self.publisher.iq(create_iq(service, node, "%s", JOB_NODE), 2.0)
+                return
+            self.component.check()
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"could not create {node}:\n{self.component.tail()}")
+
+    async def _timed(self, app: AsyncThoonk, node: str) -> float:
+        job = Job(app, node, BYTES)
+        self.counter.reset(node)
+        items = [f"<j xmlns='urn:x-queue-bench'>{n}</j>".encode() for n in range(self.jobs)]
+        began = time.perf_counter()
+        for start in range(0, self.jobs, 500):
+            await job.put_many(items[start : start + 500])
+        await until(lambda: self.counter.count >= self.jobs, f"{self.jobs} jobs of {node}", 600)
+        return self.jobs / (time.perf_counter() - began)
+
+    def _meter(self) -> CpuMeter:
+        assert self.prosody.process is not None and self.redis.process is not None
+        return CpuMeter(
+            {
+                "component": self.component.pid,
+                "prosody": self.prosody.process.pid,
+                "redis": self.redis.process.pid,
+                "bench": os.getpid(),
+            }
+        )
+
+    async def xmpp_run(self, app: AsyncThoonk, workers: int) -> tuple[float, dict[str, float]]:
+        self.runs += 1
+        node = f"x{workers}-{self.runs}"
+        await self._create(node)
+        for worker in self.workers[:workers]:
+            await worker.work_on(self.prosody.component_jid, node)
+        meter = self._meter()
+        meter.begin()
+        rate = await self._timed(app, node)
+        cpu = meter.end()
+        errors = [e for w in self.workers for e in w.errors]
+        if errors:
+            raise RuntimeError(f"{len(errors)} finishes refused, first: {errors[0]}")
+        return rate, cpu
+
+    async def thoonk_run(self, app: AsyncThoonk, workers: int) -> tuple[float, dict[str, float]]:
+        self.runs += 1
+        node = f"t{workers}-{self.runs}"
+        await self._create(node)
+        pool = ThoonkWorkers(self.redis.url, node, workers)
+        await pool.start()
+        meter = self._meter()
+        meter.begin()
+        try:
+            rate = await self._timed(app, node)
+        finally:
+            cpu = meter.end()
+            await pool.stop()
+        return rate, cpu
+
+    async def close(self) -> None:
+        for client in [self.publisher, *self.workers]:
+            await client.close()
+        self.component.stop()
+
+
+async def run(counts: Sequence[int], jobs: int, repeat: int) -> Figures:
+    figures = Figures()
+    with RedisServer() as redis, ProsodyServer(admins=(f"{PUBLISHER}@localhost",)) as prosody:
+        bench = Bench(redis, prosody, jobs)
+        try:
+            app = await bench.start(max(counts))
+            try:
+                for round_ in range(repeat):
+                    for workers in counts:
+                        for kind in ("thoonk", "xmpp"):
+                            measure = bench.thoonk_run if kind == "thoonk" else bench.xmpp_run
+                            rate, cpu = await measure(app, workers)
+                            figures.add(kind, workers, rate, cpu)
+                            print(
+                                f"  run {round_ + 1}: {kind:6s} {workers:2d} workers "
+                                f"{rate:9,.0f} jobs/s",
+                                flush=True,
+                            )
+            finally:
+                await app.aclose()
+        finally:
+            await bench.close()
+    return figures
+
+
+def report(figures: Figures, counts: Sequence[int]) -> str:
+    lines = []
+    for workers in counts:
+        thoonk = figures.median("thoonk", workers)
+        xmpp = figures.median("xmpp", workers)
+        ratio = xmpp / thoonk
+        lines.append(
+            [
+                str(workers),
+                f"{thoonk:,.0f} {figures.spread('thoonk', workers)}",
+                f"{xmpp:,.0f} {figures.spread('xmpp', workers)}",
+                f"{ratio:.2f}",
+                "met" if ratio >= AIM else "MISSED",
+            ]
+        )
+    header = ["workers", "thoonk jobs/s", "xmpp jobs/s", "xmpp/thoonk", f"aim ≥{AIM}"]
+    cpu = [
+        f"  {kind:6s} {workers:2d} workers: {figures.cpu_text(kind, workers)}"
+        for workers in counts
+        for kind in ("thoonk", "xmpp")
+    ]
+    return text_table(header, lines, set()) + "\nCPU (% of one core, medians):\n" + "\n".join(cpu)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.queue_bench")
+    parser.add_argument("--quick", action="store_true", help="500 jobs a run, one repeat")
+    parser.add_argument("--workers", default="1,4,16", help="worker counts (default 1,4,16)")
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs a run (default 2000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (default 3)")
+    options = parser.parse_args(argv)
+    counts = [int(n) for n in options.workers.split(",")]
+    jobs, repeat = (500, 1) if options.quick else (options.jobs, options.repeat)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    print(f"{jobs} jobs a run, {repeat} repeat(s), workers {counts}", flush=True)
+    figures = asyncio.run(run(counts, jobs, repeat))
+    print(report(figures, counts))
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Workers for the job-node benchmark: XMPP workers (raw c2s connections) and Thoonk
+workers of ours (``AsyncThoonk`` claim + finish loops).
+
+An XMPP worker is a :class:`bench.xmpp_load.RawClient` that, once subscribed to the job
+node, answers every item the service hands it (an items event) with the XEP-0254 finish:
+a retract of that id carrying a result. Like the load generator's clients it never
+parses XML: it scans the bytes it receives for ``<item id=…>`` openings and IQ answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from xml.sax.saxutils import quoteattr
+
+from bench.xmpp_load import PUBSUB_NS, RawClient
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Empty, Job
+
+#: The result element: what workers of either kind send back for a job.
+RESULT_NS = "urn:thoonk-xmpp:job:0"
+RESULT = b"<r xmlns='urn:x-queue-bench'>done</r>"
+
+_SCAN = re.compile(
+    rb"<item\b[^>]*?\bid=(['\"])(.*?)\1" rb"|<iq\b[^>]*>" rb"|<stream:error\b|</stream:stream>"
+)
+_TAIL = 4096
+
+
+def finish_iq(service: str, node: str, item_id: str) -> bytes:
+    """The holder's finish: retract the item, with a result (``%s`` = the IQ id)."""
+    return (
+        f"<iq type='set' id='%s' to={quoteattr(service)}><pubsub xmlns='{PUBSUB_NS}'>"
+        f"<retract node={quoteattr(node)}><item id={quoteattr(item_id)}>"
+        f"<result xmlns='{RESULT_NS}'>{RESULT.decode()}</result></item></retract>"
+        "</pubsub></iq>"
+    ).encode()
+
+
+def join_iq(service: str, node: str, jid: str) -> bytes:
+    return (
+        f"<iq type='set' id='%s' to={quoteattr(service)}><pubsub xmlns='{PUBSUB_NS}'>"
+        f"<subscribe node={quoteattr(node)} jid={quoteattr(jid)}/></pubsub></iq>"
+    ).encode()
+
+
+class XmppWorker(RawClient):
+    """Finishes every job it is handed on the node it works on, at once."""
+
+    def __init__(self, domain: str, user: str, password: str) -> None:
+        super().__init__(domain, user, password, None)
+        self.service = ""
+        self.node = ""
+        self.handed = 0
+        self.finished = 0
+        self.errors: list[str] = []
+
+    async def work_on(self, service: str, node: str) -> None:
+        """Directed presence to the service (it learns when we go), then subscribe."""
+        self.service, self.node = service, node
+        self.write(f"<presence to={quoteattr(service)}/>".encode())
+        await self.iq(join_iq(service, node, self.bare))
+
+    def _scan(self, data: bytes) -> None:
+        end = 0
+        for match in _SCAN.finditer(data):
+            found = match.group(0)
+            if found.startswith(b"<item"):
+                self._finish(match.group(2).decode())
+            elif found.startswith(b"<iq"):
+                if not self._answer(data, match):
+                    end = match.start()
+                    break
+            else:
+                self._fail(f"stream ended by the server: {data[match.start() :][:400]!r}")
+            end = match.end()
+        tail = data[end:]
+        self._buffer = tail if len(tail) <= _TAIL or tail.startswith(b"<iq") else tail[-_TAIL:]
+
+    def _finish(self, item_id: str) -> None:
+        self.handed += 1
+        self.send_iq(finish_iq(self.service, self.node, item_id), self._finished)
+
+    def _finished(self, ok: bool, text: bytes) -> None:
+        if ok:
+            self.finished += 1
+        else:
+            self.errors.append(text.decode(errors="replace")[:300])
+
+
+class ThoonkWorkers:
+    """``count`` workers of ours, each its own client, claiming and finishing jobs."""
+
+    def __init__(self, url: str, node: str, count: int) -> None:
+        self.url = url
+        self.node = node
+        self.count = count
+        self.clients: list[AsyncThoonk] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.finished = 0
+
+    async def start(self) -> None:
+        for _ in range(self.count):
+            client = AsyncThoonk.from_url(self.url)
+            await client.connect()
+            self.clients.append(client)
+            job = Job(client, self.node, BYTES)
+            self.tasks.append(asyncio.create_task(self._work(job)))
+
+    async def _work(self, job: Job[bytes]) -> None:
+        while True:
+            try:
+                claimed = await job.get(timeout=5)
+            except Empty:
+                continue
+            await job.finish(claimed.id, RESULT)
+            self.finished += 1
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for client in self.clients:
+            await client.aclose()
