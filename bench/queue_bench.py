@@ -24,10 +24,14 @@ import argparse
 import asyncio
 import contextlib
 import os
+import pstats
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.bridge_setup import PUBLISHER, ComponentProcess, CpuMeter, register_accounts
 from bench.common import text_table, until
@@ -68,6 +72,43 @@ class Figures:
         )
 
 
+class NoNagleProsody(ProsodyServer):
+    """The test Prosody with ``network_settings = { nagle = false }``.
+
+    With Prosody's default (Nagle on), a worker that just got its finish answered gets
+    its next item only when its kernel acknowledges that answer, up to 40 ms later
+    (delayed ACK): the two stanzas leave Prosody as separate small writes.
+    """
+
+    def write_config(self) -> Path:
+        path = super().write_config()
+        text = path.read_text()
+        global_option = "network_settings = { nagle = false }\n\n"
+        path.write_text(text.replace("VirtualHost", global_option + "VirtualHost", 1))
+        return path
+
+
+class ProfiledComponent(ComponentProcess):
+    """The component under cProfile, its statistics written to ``profile`` at its stop."""
+
+    profile: Path | None = None
+
+    def start(self) -> None:
+        if self.profile is None:
+            super().start()
+            return
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "cProfile", "-o", str(self.profile)]
+                + ["-m", "thoonk_xmpp", "run", "--config", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parent.parent,
+                start_new_session=True,
+            )
+
+
 class FinishCounter:
     """Counts ``job.finish`` notices of one node at a time (any worker's results)."""
 
@@ -86,11 +127,14 @@ class FinishCounter:
 class Bench:
     """The servers, the clients and the two kinds of run."""
 
-    def __init__(self, redis: RedisServer, prosody: ProsodyServer, jobs: int) -> None:
+    def __init__(
+        self, redis: RedisServer, prosody: ProsodyServer, jobs: int, profile: Path | None
+    ) -> None:
         self.redis = redis
         self.prosody = prosody
         self.jobs = jobs
-        self.component = ComponentProcess(redis, prosody, max_items=jobs)
+        self.component = ProfiledComponent(redis, prosody, max_items=jobs)
+        self.component.profile = profile
         self.counter = FinishCounter()
         self.publisher = RawClient(prosody.domain, PUBLISHER, PASSWORD, None)
         self.workers: list[XmppWorker] = []
@@ -178,16 +222,28 @@ class Bench:
         self.component.stop()
 
 
-async def run(counts: Sequence[int], jobs: int, repeat: int) -> Figures:
+@dataclass(frozen=True)
+class Plan:
+    counts: Sequence[int]
+    kinds: Sequence[str]
+    jobs: int
+    repeat: int
+    nagle: bool
+    profile: Path | None
+
+
+async def run(plan: Plan) -> Figures:
     figures = Figures()
-    with RedisServer() as redis, ProsodyServer(admins=(f"{PUBLISHER}@localhost",)) as prosody:
-        bench = Bench(redis, prosody, jobs)
+    server = ProsodyServer if plan.nagle else NoNagleProsody
+    counts = plan.counts
+    with RedisServer() as redis, server(admins=(f"{PUBLISHER}@localhost",)) as prosody:
+        bench = Bench(redis, prosody, plan.jobs, plan.profile)
         try:
             app = await bench.start(max(counts))
             try:
-                for round_ in range(repeat):
+                for round_ in range(plan.repeat):
                     for workers in counts:
-                        for kind in ("thoonk", "xmpp"):
+                        for kind in plan.kinds:
                             measure = bench.thoonk_run if kind == "thoonk" else bench.xmpp_run
                             rate, cpu = await measure(app, workers)
                             figures.add(kind, workers, rate, cpu)
@@ -204,6 +260,12 @@ async def run(counts: Sequence[int], jobs: int, repeat: int) -> Figures:
 
 
 def report(figures: Figures, counts: Sequence[int]) -> str:
+    if len({kind for kind, _ in figures.rates}) < 2:
+        return "\n".join(
+            f"  {kind:6s} {n:2d} workers: {figures.median(kind, n):,.0f} jobs/s, "
+            f"CPU {figures.cpu_text(kind, n)}"
+            for kind, n in figures.rates
+        )
     lines = []
     for workers in counts:
         thoonk = figures.median("thoonk", workers)
@@ -233,16 +295,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,4,16", help="worker counts (default 1,4,16)")
     parser.add_argument("--jobs", type=int, default=2000, help="jobs a run (default 2000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (default 3)")
+    parser.add_argument("--only", choices=("thoonk", "xmpp"), help="one kind of worker only")
+    parser.add_argument(
+        "--prosody-nagle",
+        action="store_true",
+        help="keep Prosody's default Nagle (the bench sets network_settings nagle = false)",
+    )
+    parser.add_argument("--profile", type=Path, help="run the component under cProfile here")
     options = parser.parse_args(argv)
     counts = [int(n) for n in options.workers.split(",")]
     jobs, repeat = (500, 1) if options.quick else (options.jobs, options.repeat)
+    kinds = [options.only] if options.only else ["thoonk", "xmpp"]
+    profile = options.profile.resolve() if options.profile else None
+    plan = Plan(counts, kinds, jobs, repeat, options.prosody_nagle, profile)
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
-    print(f"{jobs} jobs a run, {repeat} repeat(s), workers {counts}", flush=True)
-    figures = asyncio.run(run(counts, jobs, repeat))
+    nagle = "on (Prosody's default)" if plan.nagle else "off"
+    print(f"{jobs} jobs a run, {repeat} repeat(s), workers {counts}, Prosody Nagle {nagle}")
+    figures = asyncio.run(run(plan))
     print(report(figures, counts))
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after", flush=True)
+    if profile is not None:
+        print(f"component profile (cProfile, {profile}), by own time:")
+        pstats.Stats(str(profile)).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
