@@ -45,16 +45,36 @@ JOB_NODE = {"thoonkx#node_kind": "job"}
 AIM = 0.5
 
 
+@dataclass(frozen=True)
+class Run:
+    rate: float
+    cpu: dict[str, float]
+    calls: float
+    latency: tuple[float, float] | None = None
+
+
+async def command_calls(app: AsyncThoonk) -> int:
+    """Commands Redis has run so far (INFO commandstats, every command once)."""
+    stats = await app.redis.info("commandstats")
+    return sum(int(entry["calls"]) for entry in stats.values())
+
+
 @dataclass
 class Figures:
     """Every run's jobs/s and CPU use, by (kind, workers)."""
 
     rates: dict[tuple[str, int], list[float]] = field(default_factory=dict)
     cpu: dict[tuple[str, int], list[dict[str, float]]] = field(default_factory=dict)
+    #: Redis commands per job (scripts count once), and (answer ms, wait ms) of XMPP runs.
+    calls: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    latency: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
-    def add(self, kind: str, workers: int, rate: float, cpu: dict[str, float]) -> None:
-        self.rates.setdefault((kind, workers), []).append(rate)
-        self.cpu.setdefault((kind, workers), []).append(cpu)
+    def add(self, kind: str, workers: int, run: Run) -> None:
+        self.rates.setdefault((kind, workers), []).append(run.rate)
+        self.cpu.setdefault((kind, workers), []).append(run.cpu)
+        self.calls.setdefault((kind, workers), []).append(run.calls)
+        if run.latency is not None:
+            self.latency.setdefault(workers, []).append(run.latency)
 
     def median(self, kind: str, workers: int) -> float:
         return statistics.median(self.rates[(kind, workers)])
@@ -97,10 +117,10 @@ class ProfiledComponent(ComponentProcess):
         if self.profile is None:
             super().start()
             return
+        profiled = [sys.executable, "-m", "cProfile", "-o", str(self.profile)]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cProfile", "-o", str(self.profile)]
-                + ["-m", "thoonk_xmpp", "run", "--config", str(self.config)],
+                [*profiled, "-m", "thoonk_xmpp", "run", "--config", str(self.config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -165,15 +185,22 @@ class Bench:
             await asyncio.sleep(0.05)
         raise RuntimeError(f"could not create {node}:\n{self.component.tail()}")
 
-    async def _timed(self, app: AsyncThoonk, node: str) -> float:
+    async def _timed(self, app: AsyncThoonk, node: str) -> tuple[float, dict[str, float], float]:
+        """jobs/s, CPU use and Redis commands a job, from the first put to the last finish."""
         job = Job(app, node, BYTES)
         self.counter.reset(node)
         items = [f"<j xmlns='urn:x-queue-bench'>{n}</j>".encode() for n in range(self.jobs)]
+        meter = self._meter()
+        calls = await command_calls(app)
+        meter.begin()
         began = time.perf_counter()
         for start in range(0, self.jobs, 500):
             await job.put_many(items[start : start + 500])
         await until(lambda: self.counter.count >= self.jobs, f"{self.jobs} jobs of {node}", 600)
-        return self.jobs / (time.perf_counter() - began)
+        elapsed = time.perf_counter() - began
+        cpu = meter.end()
+        calls = await command_calls(app) - calls - 1  # less this INFO
+        return self.jobs / elapsed, cpu, calls / self.jobs
 
     def _meter(self) -> CpuMeter:
         assert self.prosody.process is not None and self.redis.process is not None
@@ -186,35 +213,33 @@ class Bench:
             }
         )
 
-    async def xmpp_run(self, app: AsyncThoonk, workers: int) -> tuple[float, dict[str, float]]:
+    async def xmpp_run(self, app: AsyncThoonk, workers: int) -> Run:
         self.runs += 1
         node = f"x{workers}-{self.runs}"
         await self._create(node)
-        for worker in self.workers[:workers]:
+        busy = self.workers[:workers]
+        for worker in busy:
             await worker.work_on(self.prosody.component_jid, node)
-        meter = self._meter()
-        meter.begin()
-        rate = await self._timed(app, node)
-        cpu = meter.end()
+            worker.forget_times()
+        rate, cpu, calls = await self._timed(app, node)
         errors = [e for w in self.workers for e in w.errors]
         if errors:
             raise RuntimeError(f"{len(errors)} finishes refused, first: {errors[0]}")
-        return rate, cpu
+        answer = statistics.median(t for w in busy for t in w.answer_times)
+        wait = statistics.median(t for w in busy for t in w.wait_times)
+        return Run(rate, cpu, calls, (answer * 1000, wait * 1000))
 
-    async def thoonk_run(self, app: AsyncThoonk, workers: int) -> tuple[float, dict[str, float]]:
+    async def thoonk_run(self, app: AsyncThoonk, workers: int) -> Run:
         self.runs += 1
         node = f"t{workers}-{self.runs}"
         await self._create(node)
         pool = ThoonkWorkers(self.redis.url, node, workers)
         await pool.start()
-        meter = self._meter()
-        meter.begin()
         try:
-            rate = await self._timed(app, node)
+            rate, cpu, calls = await self._timed(app, node)
         finally:
-            cpu = meter.end()
             await pool.stop()
-        return rate, cpu
+        return Run(rate, cpu, calls)
 
     async def close(self) -> None:
         for client in [self.publisher, *self.workers]:
@@ -245,11 +270,11 @@ async def run(plan: Plan) -> Figures:
                     for workers in counts:
                         for kind in plan.kinds:
                             measure = bench.thoonk_run if kind == "thoonk" else bench.xmpp_run
-                            rate, cpu = await measure(app, workers)
-                            figures.add(kind, workers, rate, cpu)
+                            result = await measure(app, workers)
+                            figures.add(kind, workers, result)
                             print(
                                 f"  run {round_ + 1}: {kind:6s} {workers:2d} workers "
-                                f"{rate:9,.0f} jobs/s",
+                                f"{result.rate:9,.0f} jobs/s",
                                 flush=True,
                             )
             finally:
@@ -261,11 +286,11 @@ async def run(plan: Plan) -> Figures:
 
 def report(figures: Figures, counts: Sequence[int]) -> str:
     if len({kind for kind, _ in figures.rates}) < 2:
-        return "\n".join(
-            f"  {kind:6s} {n:2d} workers: {figures.median(kind, n):,.0f} jobs/s, "
-            f"CPU {figures.cpu_text(kind, n)}"
+        rates = "\n".join(
+            f"  {kind:6s} {n:2d} workers: {figures.median(kind, n):,.0f} jobs/s"
             for kind, n in figures.rates
         )
+        return rates + "\n" + details(figures, counts)
     lines = []
     for workers in counts:
         thoonk = figures.median("thoonk", workers)
@@ -281,12 +306,29 @@ def report(figures: Figures, counts: Sequence[int]) -> str:
             ]
         )
     header = ["workers", "thoonk jobs/s", "xmpp jobs/s", "xmpp/thoonk", f"aim ≥{AIM}"]
-    cpu = [
-        f"  {kind:6s} {workers:2d} workers: {figures.cpu_text(kind, workers)}"
-        for workers in counts
-        for kind in ("thoonk", "xmpp")
-    ]
-    return text_table(header, lines, set()) + "\nCPU (% of one core, medians):\n" + "\n".join(cpu)
+    return text_table(header, lines, set()) + "\n" + details(figures, counts)
+
+
+def details(figures: Figures, counts: Sequence[int]) -> str:
+    """Where the time goes: CPU per process, Redis commands per job, XMPP worker waits."""
+    out = ["CPU (% of one core) and Redis commands per job, medians:"]
+    for workers in counts:
+        for kind in ("thoonk", "xmpp"):
+            if (kind, workers) not in figures.rates:
+                continue
+            calls = statistics.median(figures.calls[(kind, workers)])
+            out.append(
+                f"  {kind:6s} {workers:2d} workers: {figures.cpu_text(kind, workers)}; "
+                f"{calls:.1f} Redis commands a job"
+            )
+    for workers, runs in sorted(figures.latency.items()):
+        answer = statistics.median(a for a, _ in runs)
+        wait = statistics.median(w for _, w in runs)
+        out.append(
+            f"  xmpp {workers:2d} workers, per job at a worker: item -> finish answered "
+            f"{answer:.1f} ms, answer -> next item {wait:.1f} ms"
+        )
+    return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -304,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, help="run the component under cProfile here")
     options = parser.parse_args(argv)
     counts = [int(n) for n in options.workers.split(",")]
-    jobs, repeat = (500, 1) if options.quick else (options.jobs, options.repeat)
+    jobs, repeat = (min(options.jobs, 500), 1) if options.quick else (options.jobs, options.repeat)
     kinds = [options.only] if options.only else ["thoonk", "xmpp"]
     profile = options.profile.resolve() if options.profile else None
     plan = Plan(counts, kinds, jobs, repeat, options.prosody_nagle, profile)

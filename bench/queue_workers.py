@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
+import time
 from xml.sax.saxutils import quoteattr
 
 from bench.xmpp_load import PUBSUB_NS, RawClient
@@ -54,6 +56,11 @@ class XmppWorker(RawClient):
         self.handed = 0
         self.finished = 0
         self.errors: list[str] = []
+        #: Seconds from an item's arrival to its finish being answered, per job.
+        self.answer_times: list[float] = []
+        #: Seconds from a finish answered to the next item's arrival, per job.
+        self.wait_times: list[float] = []
+        self._answered_at: float | None = None
 
     async def work_on(self, service: str, node: str) -> None:
         """Directed presence to the service (it learns when we go), then subscribe."""
@@ -78,14 +85,25 @@ class XmppWorker(RawClient):
         self._buffer = tail if len(tail) <= _TAIL or tail.startswith(b"<iq") else tail[-_TAIL:]
 
     def _finish(self, item_id: str) -> None:
+        now = time.perf_counter()
         self.handed += 1
-        self.send_iq(finish_iq(self.service, self.node, item_id), self._finished)
+        if self._answered_at is not None:
+            self.wait_times.append(now - self._answered_at)
+            self._answered_at = None
+        answered = functools.partial(self._finished, now)
+        self.send_iq(finish_iq(self.service, self.node, item_id), answered)
 
-    def _finished(self, ok: bool, text: bytes) -> None:
+    def _finished(self, handed_at: float, ok: bool, text: bytes) -> None:
+        now = time.perf_counter()
+        self.answer_times.append(now - handed_at)
+        self._answered_at = now
         if ok:
             self.finished += 1
         else:
             self.errors.append(text.decode(errors="replace")[:300])
+
+    def forget_times(self) -> None:
+        self.answer_times, self.wait_times, self._answered_at = [], [], None
 
 
 class ThoonkWorkers:
