@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import pstats
 import statistics
@@ -86,10 +87,20 @@ class Figures:
         return f"±{(max(values) - min(values)) / 2 / statistics.median(values):.0%}"
 
     def cpu_text(self, kind: str, workers: int) -> str:
+        """Each process's CPU as % of one core and in ms a job (medians over the runs)."""
         runs = self.cpu[(kind, workers)]
-        return " ".join(
-            f"{name} {statistics.median(run[name] for run in runs):.0f}%" for name in runs[0]
+        rates = self.rates[(kind, workers)]
+        parts = []
+        for name in runs[0]:
+            percent = statistics.median(run[name] for run in runs)
+            per_job = statistics.median(
+                10 * run[name] / rate for run, rate in zip(runs, rates, strict=True)
+            )
+            parts.append(f"{name} {percent:.0f}% {per_job:.2f}")
+        total = statistics.median(
+            10 * sum(run.values()) / rate for run, rate in zip(runs, rates, strict=True)
         )
+        return " ".join(parts) + f"; all {total:.2f} ms a job"
 
 
 class NoNagleProsody(ProsodyServer):
@@ -108,19 +119,16 @@ class NoNagleProsody(ProsodyServer):
         return path
 
 
-class ProfiledComponent(ComponentProcess):
-    """The component under cProfile, its statistics written to ``profile`` at its stop."""
+class WatchedComponent(ComponentProcess):
+    """The component, optionally under cProfile or bench/queue_trace.py's counters."""
 
-    profile: Path | None = None
+    #: What runs the component: ``python <runner> run --config FILE``.
+    runner: tuple[str, ...] = ("-m", "thoonk_xmpp")
 
     def start(self) -> None:
-        if self.profile is None:
-            super().start()
-            return
-        profiled = [sys.executable, "-m", "cProfile", "-o", str(self.profile)]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [*profiled, "-m", "thoonk_xmpp", "run", "--config", str(self.config)],
+                [sys.executable, *self.runner, "run", "--config", str(self.config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -148,13 +156,15 @@ class Bench:
     """The servers, the clients and the two kinds of run."""
 
     def __init__(
-        self, redis: RedisServer, prosody: ProsodyServer, jobs: int, profile: Path | None
+        self, redis: RedisServer, prosody: ProsodyServer, jobs: int, runner: tuple[str, ...]
     ) -> None:
         self.redis = redis
         self.prosody = prosody
         self.jobs = jobs
-        self.component = ProfiledComponent(redis, prosody, max_items=jobs)
-        self.component.profile = profile
+        self.component = WatchedComponent(redis, prosody, max_items=jobs)
+        self.component.runner = runner
+        #: Seconds of all timed runs (from the first put to the last finish).
+        self.timed = 0.0
         self.counter = FinishCounter()
         self.publisher = RawClient(prosody.domain, PUBLISHER, PASSWORD, None)
         self.workers: list[XmppWorker] = []
@@ -198,6 +208,7 @@ class Bench:
             await job.put_many(items[start : start + 500])
         await until(lambda: self.counter.count >= self.jobs, f"{self.jobs} jobs of {node}", 600)
         elapsed = time.perf_counter() - began
+        self.timed += elapsed
         cpu = meter.end()
         calls = await command_calls(app) - calls - 1  # less this INFO
         return self.jobs / elapsed, cpu, calls / self.jobs
@@ -255,14 +266,24 @@ class Plan:
     repeat: int
     nagle: bool
     profile: Path | None
+    trace: Path | None
+
+    @property
+    def runner(self) -> tuple[str, ...]:
+        if self.profile is not None:
+            return ("-m", "cProfile", "-o", str(self.profile), "-m", "thoonk_xmpp")
+        if self.trace is not None:
+            return ("-m", "bench.queue_trace", str(self.trace))
+        return ("-m", "thoonk_xmpp")
 
 
-async def run(plan: Plan) -> Figures:
+async def run(plan: Plan) -> tuple[Figures, float]:
+    """Every run's figures, and the seconds all runs took together."""
     figures = Figures()
     server = ProsodyServer if plan.nagle else NoNagleProsody
     counts = plan.counts
     with RedisServer() as redis, server(admins=(f"{PUBLISHER}@localhost",)) as prosody:
-        bench = Bench(redis, prosody, plan.jobs, plan.profile)
+        bench = Bench(redis, prosody, plan.jobs, plan.runner)
         try:
             app = await bench.start(max(counts))
             try:
@@ -281,7 +302,21 @@ async def run(plan: Plan) -> Figures:
                 await app.aclose()
         finally:
             await bench.close()
-    return figures
+    return figures, bench.timed
+
+
+def trace_report(path: Path, timed: float, jobs: int) -> str:
+    """bench/queue_trace.py's counters beside the runs' own time."""
+    found = json.loads(path.read_text())
+    out = [f"component wall time by step over {timed:.1f} s of runs ({jobs} jobs):"]
+    for name, (calls, seconds) in sorted(found["counters"].items(), key=lambda kv: -kv[1][1]):
+        mean = 1000 * seconds / calls if calls else 0.0
+        out.append(
+            f"  {name.partition(':')[2]:40s} {calls:7d} calls ({calls / jobs:5.2f} a job) "
+            f"mean {mean:6.2f} ms, {seconds:6.2f} s = {seconds / timed:4.0%} of the runs"
+        )
+    out.extend(f"  (not found: {name})" for name in found["missing"])
+    return "\n".join(out)
 
 
 def report(figures: Figures, counts: Sequence[int]) -> str:
@@ -311,7 +346,7 @@ def report(figures: Figures, counts: Sequence[int]) -> str:
 
 def details(figures: Figures, counts: Sequence[int]) -> str:
     """Where the time goes: CPU per process, Redis commands per job, XMPP worker waits."""
-    out = ["CPU (% of one core) and Redis commands per job, medians:"]
+    out = ["CPU (% of one core, ms a job) and Redis commands a job, medians:"]
     for workers in counts:
         for kind in ("thoonk", "xmpp"):
             if (kind, workers) not in figures.rates:
@@ -344,18 +379,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="keep Prosody's default Nagle (the bench sets network_settings nagle = false)",
     )
     parser.add_argument("--profile", type=Path, help="run the component under cProfile here")
+    parser.add_argument(
+        "--trace", type=Path, help="count the component's job-node steps (bench/queue_trace.py)"
+    )
     options = parser.parse_args(argv)
     counts = [int(n) for n in options.workers.split(",")]
     jobs, repeat = (min(options.jobs, 500), 1) if options.quick else (options.jobs, options.repeat)
     kinds = [options.only] if options.only else ["thoonk", "xmpp"]
     profile = options.profile.resolve() if options.profile else None
-    plan = Plan(counts, kinds, jobs, repeat, options.prosody_nagle, profile)
+    trace = options.trace.resolve() if options.trace else None
+    plan = Plan(counts, kinds, jobs, repeat, options.prosody_nagle, profile, trace)
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     nagle = "on (Prosody's default)" if plan.nagle else "off"
     print(f"{jobs} jobs a run, {repeat} repeat(s), workers {counts}, Prosody Nagle {nagle}")
-    figures = asyncio.run(run(plan))
+    figures, timed = asyncio.run(run(plan))
     print(report(figures, counts))
+    if trace is not None:
+        runs = sum(len(rates) for rates in figures.rates.values())
+        print(trace_report(trace, timed, jobs * runs))
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after", flush=True)
     if profile is not None:
