@@ -113,6 +113,8 @@ class Bench:
         self.component.runner = runner
         #: Seconds of all timed runs (from the first put to the last finish).
         self.timed = 0.0
+        #: What XMPP workers ask for at subscription (None: the node's default).
+        self.queue_requests: int | None = None
         self.counter = FinishCounter()
         self.publisher = RawClient(prosody.domain, PUBLISHER, PASSWORD, None)
         self.workers: list[XmppWorker] = []
@@ -178,7 +180,7 @@ class Bench:
         await self._create(node)
         busy = self.workers[:workers]
         for worker in busy:
-            await worker.work_on(self.prosody.component_jid, node)
+            await worker.work_on(self.prosody.component_jid, node, self.queue_requests)
             worker.forget_times()
         rate, cpu, calls = await self._timed(app, node)
         errors = [e for w in self.workers for e in w.errors]
@@ -215,6 +217,7 @@ class Plan:
     nagle: bool
     profile: Path | None
     trace: Path | None
+    queue_requests: int | None
 
     @property
     def runner(self) -> tuple[str, ...]:
@@ -232,6 +235,7 @@ async def run(plan: Plan) -> tuple[Figures, float]:
     counts = plan.counts
     with RedisServer() as redis, server(admins=(f"{PUBLISHER}@localhost",)) as prosody:
         bench = Bench(redis, prosody, plan.jobs, plan.runner)
+        bench.queue_requests = plan.queue_requests
         try:
             app = await bench.start(max(counts))
             try:
@@ -265,6 +269,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="keep Prosody's default Nagle (the bench sets network_settings nagle = false)",
     )
+    parser.add_argument(
+        "--queue-requests",
+        type=int,
+        help="XMPP workers subscribe with this pubsub#queue_requests (default: the node's, 1)",
+    )
     parser.add_argument("--profile", type=Path, help="run the component under cProfile here")
     parser.add_argument(
         "--trace", type=Path, help="count the component's job-node steps (bench/queue_trace.py)"
@@ -275,11 +284,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     kinds = [options.only] if options.only else ["thoonk", "xmpp"]
     profile = options.profile.resolve() if options.profile else None
     trace = options.trace.resolve() if options.trace else None
-    plan = Plan(counts, kinds, jobs, repeat, options.prosody_nagle, profile, trace)
+    plan = Plan(
+        counts, kinds, jobs, repeat, options.prosody_nagle, profile, trace, options.queue_requests
+    )
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     nagle = "on (Prosody's default)" if plan.nagle else "off"
+    held = options.queue_requests or "default"
     print(f"{jobs} jobs a run, {repeat} repeat(s), workers {counts}, Prosody Nagle {nagle}")
+    print(f"XMPP workers' queue_requests: {held}", flush=True)
     figures, timed = asyncio.run(run(plan))
     print(report(figures, counts))
     if trace is not None:

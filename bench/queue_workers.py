@@ -39,10 +39,20 @@ def finish_iq(service: str, node: str, item_id: str) -> bytes:
     ).encode()
 
 
-def join_iq(service: str, node: str, jid: str) -> bytes:
+def join_iq(service: str, node: str, jid: str, queue_requests: int | None) -> bytes:
+    """Subscribe, with ``pubsub#queue_requests`` (jobs held at once) when given."""
+    options = ""
+    if queue_requests is not None:
+        options = (
+            "<options><x xmlns='jabber:x:data' type='submit'>"
+            "<field var='FORM_TYPE' type='hidden'>"
+            f"<value>{PUBSUB_NS}#subscribe_options</value></field>"
+            f"<field var='pubsub#queue_requests'><value>{queue_requests}</value></field>"
+            "</x></options>"
+        )
     return (
         f"<iq type='set' id='%s' to={quoteattr(service)}><pubsub xmlns='{PUBSUB_NS}'>"
-        f"<subscribe node={quoteattr(node)} jid={quoteattr(jid)}/></pubsub></iq>"
+        f"<subscribe node={quoteattr(node)} jid={quoteattr(jid)}/>{options}</pubsub></iq>"
     ).encode()
 
 
@@ -62,11 +72,11 @@ class XmppWorker(RawClient):
         self.wait_times: list[float] = []
         self._answered_at: float | None = None
 
-    async def work_on(self, service: str, node: str) -> None:
+    async def work_on(self, service: str, node: str, queue_requests: int | None) -> None:
         """Directed presence to the service (it learns when we go), then subscribe."""
         self.service, self.node = service, node
         self.write(f"<presence to={quoteattr(service)}/>".encode())
-        await self.iq(join_iq(service, node, self.bare))
+        await self.iq(join_iq(service, node, self.bare, queue_requests))
 
     def _scan(self, data: bytes) -> None:
         end = 0
