@@ -6,8 +6,9 @@ process), all on free loopback ports in temp dirs. For each worker count N and e
 repeat, two runs on a fresh job node each:
 
 - **xmpp**: N XMPP clients (raw c2s connections, ``bench/queue_workers.py``) send
-  directed presence to the service and subscribe to a job node (XEP-0254, default
-  ``queue_requests``); each finishes every job handed to it at once, with a result.
+  directed presence to the service and subscribe to a job node (XEP-0254,
+  ``pubsub#queue_requests`` 1, or ``--queue-requests``); each finishes every job handed
+  to it at once, with a result.
 - **thoonk**: N Thoonk workers of ours (one ``AsyncThoonk`` each) loop ``job.get`` then
   ``job.finish`` with the same result, on the same Redis, the component still running.
 
@@ -113,8 +114,8 @@ class Bench:
         self.component.runner = runner
         #: Seconds of all timed runs (from the first put to the last finish).
         self.timed = 0.0
-        #: What XMPP workers ask for at subscription (None: the node's default).
-        self.queue_requests: int | None = None
+        #: How many jobs each XMPP worker holds at once (pubsub#queue_requests).
+        self.queue_requests = 1
         self.counter = FinishCounter()
         self.publisher = RawClient(prosody.domain, PUBLISHER, PASSWORD, None)
         self.workers: list[XmppWorker] = []
@@ -217,7 +218,7 @@ class Plan:
     nagle: bool
     profile: Path | None
     trace: Path | None
-    queue_requests: int | None
+    queue_requests: int
 
     @property
     def runner(self) -> tuple[str, ...]:
@@ -272,11 +273,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--queue-requests",
         type=int,
-        help="XMPP workers subscribe with this pubsub#queue_requests (default: the node's, 1)",
+        default=1,
+        help="jobs each XMPP worker holds at once: pubsub#queue_requests (default 1)",
     )
     parser.add_argument("--profile", type=Path, help="run the component under cProfile here")
     parser.add_argument(
-        "--trace", type=Path, help="count the component's job-node steps (bench/queue_trace.py)"
+        "--trace",
+        type=Path,
+        help="count the component's job-node steps (bench/queue_trace.py; with --only xmpp)",
     )
     options = parser.parse_args(argv)
     counts = [int(n) for n in options.workers.split(",")]
@@ -290,9 +294,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     nagle = "on (Prosody's default)" if plan.nagle else "off"
-    held = options.queue_requests or "default"
     print(f"{jobs} jobs a run, {repeat} repeat(s), workers {counts}, Prosody Nagle {nagle}")
-    print(f"XMPP workers' queue_requests: {held}", flush=True)
+    print(f"XMPP workers' queue_requests: {options.queue_requests}", flush=True)
     figures, timed = asyncio.run(run(plan))
     print(report(figures, counts))
     if trace is not None:

@@ -39,20 +39,19 @@ def finish_iq(service: str, node: str, item_id: str) -> bytes:
     ).encode()
 
 
-def join_iq(service: str, node: str, jid: str, queue_requests: int | None) -> bytes:
-    """Subscribe, with ``pubsub#queue_requests`` (jobs held at once) when given."""
-    options = ""
-    if queue_requests is not None:
-        options = (
-            "<options><x xmlns='jabber:x:data' type='submit'>"
-            "<field var='FORM_TYPE' type='hidden'>"
-            f"<value>{PUBSUB_NS}#subscribe_options</value></field>"
-            f"<field var='pubsub#queue_requests'><value>{queue_requests}</value></field>"
-            "</x></options>"
-        )
+def join_iq(service: str, node: str, jid: str, queue_requests: int) -> bytes:
+    """Subscribe holding ``queue_requests`` jobs at once (XEP-0254 requires the option)."""
+    attrs = f"node={quoteattr(node)} jid={quoteattr(jid)}"
+    options = (
+        f"<options {attrs}><x xmlns='jabber:x:data' type='submit'>"
+        "<field var='FORM_TYPE' type='hidden'>"
+        f"<value>{PUBSUB_NS}#subscribe_options</value></field>"
+        f"<field var='pubsub#queue_requests'><value>{queue_requests}</value></field>"
+        "</x></options>"
+    )
     return (
         f"<iq type='set' id='%s' to={quoteattr(service)}><pubsub xmlns='{PUBSUB_NS}'>"
-        f"<subscribe node={quoteattr(node)} jid={quoteattr(jid)}/>{options}</pubsub></iq>"
+        f"<subscribe {attrs}/>{options}</pubsub></iq>"
     ).encode()
 
 
@@ -72,7 +71,7 @@ class XmppWorker(RawClient):
         self.wait_times: list[float] = []
         self._answered_at: float | None = None
 
-    async def work_on(self, service: str, node: str, queue_requests: int | None) -> None:
+    async def work_on(self, service: str, node: str, queue_requests: int) -> None:
         """Directed presence to the service (it learns when we go), then subscribe."""
         self.service, self.node = service, node
         self.write(f"<presence to={quoteattr(service)}/>".encode())

@@ -25,6 +25,7 @@ from tests.integration.bridge_fixtures import (
     Bridge,
     PubSubClient,
     PubSubClientFactory,
+    form,
     pubsub,
 )
 from tests.thoonk.jobtools import subscribed
@@ -53,8 +54,12 @@ class XmppWorker:
         self.task: asyncio.Task[None] | None = None
 
     async def join(self) -> None:
+        """Directed presence to the service, then subscribe holding one job at a time."""
         self.client.xmpp.send_presence(pto=self.client.service_jid)
-        await self.client.subscribe(NODE)
+        attrs = f"node='{NODE}' jid='{self.client.jid}'"
+        options = form(f"{ns.PUBSUB}#subscribe_options", {"pubsub#queue_requests": "1"})
+        subscribe = f"<subscribe {attrs}/><options {attrs}>{options}</options>"
+        await self.client.ok("set", pubsub(subscribe))
         self.task = asyncio.create_task(self._work())
 
     async def _work(self) -> None:
@@ -62,7 +67,9 @@ class XmppWorker:
             message = await self.client.events.get()
             for item in message.iterfind(f"{{{EVENT}}}event/{{{EVENT}}}items/{{{EVENT}}}item"):
                 job_id = item.get("id", "")
-                answer = f"<result xmlns='{RESULT}'><done xmlns='urn:t'>{self.label}</done></result>"
+                answer = (
+                    f"<result xmlns='{RESULT}'><done xmlns='urn:t'>{self.label}</done></result>"
+                )
                 retract = f"<retract node='{NODE}'><item id='{job_id}'>{answer}</item></retract>"
                 await self.client.ok("set", pubsub(retract))
                 self.done.append(job_id)
