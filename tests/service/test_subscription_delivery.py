@@ -221,3 +221,25 @@ async def test_leases_and_digests_outlive_the_router(
         assert sent.recipients == to(digest)
     finally:
         await router.aclose()
+
+
+async def test_an_item_missed_in_a_gap_is_gathered_once_by_the_catch_up(
+    harness: Harness, redis_client: aioredis.Redis
+) -> None:
+    service = harness.service
+    await service.create_node(OWNER, "n")
+    sub = await service.subscribe(
+        ALICE, "n", ALICE.bare, {"pubsub#digest": ["1"], "pubsub#digest_frequency": ["60000"]}
+    )
+    await service.subscribe(BOB, "n", BOB.bare)  # its event, dropped, says x was routed
+    router = harness.router
+    router.link_lost()
+    dropped = router.ledger.dropped
+    await service.publish(OWNER, "n", [("x", b"<x/>")])
+    async with asyncio.timeout(10):
+        while router.ledger.dropped == dropped:  # noqa: ASYNC110 - moved by the routing task
+            await asyncio.sleep(0.005)
+    router.link_up()
+    await harness.events()  # the catch-up done (the marker comes after it)
+    gathered = await redis_client.lrange(keys.digest("n", sub.subid), 0, -1)
+    assert len(gathered) == 1

@@ -32,7 +32,7 @@ from thoonk_xmpp.thoonk import ThoonkError
 
 from .access import Action, may
 from .delivery import Ledger
-from .events import ITEM_EVENTS, Digest, Event, Recipient, SubscriptionChanged
+from .events import ITEM_EVENTS, Digest, Event, ItemPublished, Recipient, SubscriptionChanged
 from .model import Affiliation, Subscription, SubscriptionState
 from .node_config import NodeConfig
 from .option_store import OptionStore, decode_event
@@ -172,6 +172,8 @@ class OptionDelivery:
     async def _emit_special(self, event: Event, special: tuple[Subscription, ...]) -> None:
         """Gather ``event`` for digest subscriptions; send it to the ``show-values`` ones
         whose presence is one they asked for."""
+        if self.ledger.gap and isinstance(event, ItemPublished) and event.digest is not None:
+            return  # dropped in a gap: the catch-up that follows hands it on
         is_item = isinstance(event, ITEM_EVENTS)
         live: list[Subscription] = []
         for sub in special:
