@@ -351,6 +351,7 @@ async def test_query_form_metadata_and_disco(
     await owner.create("empty")
     await history(owner, "n", 3)
     await owner.create("ordered", {"thoonkx#node_kind": "sorted_feed"})
+    await owner.create("jobs", {"thoonkx#node_kind": "job"})
 
     query = await owner.ok("get", f"<query xmlns='{MAM}' node='n'/>")
     x = query.find(ns.tag(ns.DATA, "x"))
@@ -381,6 +382,7 @@ async def test_query_form_metadata_and_disco(
     info = f"<query xmlns='{ns.DISCO_INFO}' node='%s'/>"
     assert {MAM, f"{MAM}#extended"} <= features(await owner.ok("get", info % "n"))
     assert MAM not in features(await owner.ok("get", info % "ordered"))
+    assert MAM not in features(await owner.ok("get", info % "jobs"))
     assert MAM not in features(await owner.ok("get", f"<query xmlns='{ns.DISCO_INFO}'/>"))
 
 

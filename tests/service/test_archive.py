@@ -267,10 +267,11 @@ async def test_exactly_who_may_retrieve_items_may_read_the_archive(
         await refused(redis_client, error, service.check_archive(actor, "n"))
 
 
-async def test_ordered_nodes_have_no_archive(
-    service: PubSubService, redis_client: aioredis.Redis
+@pytest.mark.parametrize("kind", ["sorted_feed", "job", "queue"])
+async def test_ordered_job_and_queue_nodes_have_no_archive(
+    service: PubSubService, redis_client: aioredis.Redis, kind: str
 ) -> None:
-    await service.create_node(OWNER, "ordered", {"thoonkx#node_kind": ["sorted_feed"]})
-    await service.publish(OWNER, "ordered", [(None, b"<a xmlns='urn:t'/>")])
-    await refused(redis_client, NoArchive, service.archive_page(OWNER, "ordered", ArchiveQuery()))
-    await refused(redis_client, NoArchive, service.archive_ends(OWNER, "ordered"))
+    await service.create_node(OWNER, "other", {"thoonkx#node_kind": [kind]})
+    await service.publish(OWNER, "other", [(None, b"<a xmlns='urn:t'/>")])
+    await refused(redis_client, NoArchive, service.archive_page(OWNER, "other", ArchiveQuery()))
+    await refused(redis_client, NoArchive, service.archive_ends(OWNER, "other"))
