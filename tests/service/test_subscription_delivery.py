@@ -9,6 +9,7 @@ import datetime
 from collections.abc import Callable, Mapping
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from thoonk_xmpp.service.events import (
     Digest,
@@ -243,3 +244,21 @@ async def test_an_item_missed_in_a_gap_is_gathered_once_by_the_catch_up(
     await harness.events()  # the catch-up done (the marker comes after it)
     gathered = await redis_client.lrange(keys.digest("n", sub.subid), 0, -1)
     assert len(gathered) == 1
+
+
+async def test_leases_are_still_ended_after_redis_failed_once(harness: Harness) -> None:
+    options = harness.router._options
+    real = options.due_leases
+    failures: list[int] = []
+
+    async def fails_once(now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
+        if not failures:
+            failures.append(now_ms)
+            raise RedisError("Redis went away")
+        return await real(now_ms, limit)
+
+    options.due_leases = fails_once  # type: ignore[method-assign]
+    alice, _ = await two_subscribers(harness, {"pubsub#expire": [after(0.3)]}, {})
+    ended = await until(harness.sink, lambda e: isinstance(e, SubscriptionChanged))
+    assert failures and ended.node == "n"
+    assert isinstance(ended, SubscriptionChanged) and ended.subid == alice.subid
