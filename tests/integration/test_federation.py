@@ -1,7 +1,8 @@
 """Users of another XMPP server (``remote.test``, a second Prosody linked by s2s) use the
 service like local users: discovery, subscriptions, events from XMPP and from Thoonk apps,
 retrieval, every access model × affiliation × action of the local matrix, bad requests,
-subscription options, node archives (XEP-0313); node_creation = local keeps them out.
+subscription options, node archives (XEP-0313), job nodes (XEP-0254); node_creation =
+local keeps them out.
 
 Each test goes through the service's code, so removing that code fails it (the matrix
 fails with an outcast allowed in access.py; the creation test with node_creation = local
@@ -36,6 +37,7 @@ from tests.integration.federation_fixtures import REMOTE_DOMAIN
 from tests.integration.streams import Account, ClientFactory, disconnect, logged_in_client
 from tests.integration.test_bridging import expect_item, payload_of
 from tests.integration.test_mam import Archives, history
+from tests.integration.test_queue_nodes import JOB_NODE, RESULT, Worker, next_retract
 from tests.integration.test_subscription_options import options_form
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk
@@ -307,3 +309,30 @@ async def test_a_remote_user_reads_a_node_archive_and_an_outsider_may_not(
     refused = await reader.fails("set", closed.query_xml())
     assert refused == ("cancel", "not-allowed", "closed-node")
     await closed.nothing_arrived()
+
+
+async def test_a_remote_worker_finishes_jobs_and_going_offline_gives_its_job_back(
+    pubsub_client: PubSubClientFactory, remote_pubsub_client: PubSubClientFactory
+) -> None:
+    """Job nodes (XEP-0254) with a worker on the other server: it is handed a job, its
+    result reaches the local publisher, and when it goes offline the unavailable presence
+    its server sends over s2s (after its directed presence) gives its next job back to a
+    local worker at once (xmpp/queue_messages.py), not after the 60 s claim timeout."""
+    owner = await pubsub_client()
+    await owner.create("jobs", JOB_NODE)
+    remote = Worker(await remote_pubsub_client(), "jobs")
+    await remote.join()
+    await owner.publish("jobs", "j1", "<task xmlns='urn:t'>one</task>")
+    job_id, payload = await remote.next_job()
+    assert (job_id, payload.text) == ("j1", "one")
+    assert (await remote.finish("j1", "<done xmlns='urn:t'/>")).get("type") == "result"
+    told = await next_retract(owner)
+    assert told.get("id") == "j1" and told.find(f"{{{RESULT}}}result/{{urn:t}}done") is not None
+    await owner.publish("jobs", "j2")
+    assert (await remote.next_job())[0] == "j2"
+    local = Worker(await pubsub_client(), "jobs")
+    await local.join()
+
+    await disconnect(remote.client.xmpp)
+
+    assert (await local.next_job())[0] == "j2"
