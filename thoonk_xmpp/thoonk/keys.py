@@ -404,7 +404,7 @@ def queue_holders(name: str | bytes) -> bytes:
 
 
 def queue_publishers(name: str | bytes) -> bytes:
-    """Hash job id → the JID that published it over XMPP (told of its result)."""
+    """Hash job id → ``<put time ms>\\0<JID>``: who published it over XMPP (told of its result)."""
     return _key(b"thoonkx.queue.publishers:", name)
 
 

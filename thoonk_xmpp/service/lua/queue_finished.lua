@@ -5,8 +5,13 @@
 -- longer known then (empty). Only for jobs published over XMPP.
 -- KEYS: publishers, holders, unlocked, result key, stored results
 -- ARGV: id, '1' with a result or '0', result, keep ms or ''
--- Returns the publisher JID, or false when the job had none.
-local publisher = redis.call('HGET', KEYS[1], ARGV[1])
+-- Returns the publisher JID (the entry is "<put ms>\0<jid>"), or false when the job had none.
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+local publisher = nil
+if entry then
+  local cut = string.find(entry, '\0', 1, true)
+  publisher = cut and string.sub(entry, cut + 1) or entry
+end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])

@@ -1,0 +1,345 @@
+"""Job and queue nodes on the real Redis: the scripts (service/lua/queue_*.lua) and the
+dispatcher (service/dispatch.py) with a recording sink in place of the XMPP link."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.dbstate import refused
+from thoonk_xmpp.service.dispatch import QueueDispatcher
+from thoonk_xmpp.service.errors import (
+    ConfigurationRequired,
+    Forbidden,
+    ItemExists,
+    ItemHeld,
+    ItemNotFound,
+    ItemNotHeld,
+)
+from thoonk_xmpp.service.model import Actor, Affiliation, NotificationType
+from thoonk_xmpp.service.router import EventRouter
+from thoonk_xmpp.service.service import PubSubService
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Empty, Job, Queue, keys
+
+from .conftest import ALICE, BOB, OWNER
+from .eventharness import RecordingSink
+
+CAROL = Actor("carol@example.org")
+TIMEOUT = 10.0
+
+
+@dataclass
+class QueueSinkRecord:
+    """The dispatcher's sink interface, recording (and refusing while ``up`` is False)."""
+
+    up: bool = True
+    handed: list[tuple[str, str, str, bytes]] = field(default_factory=list)
+    unlocks: list[tuple[str, str, str]] = field(default_factory=list)
+    retracts: list[tuple[str, str, str, bytes | None]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def link_up(self) -> bool:
+        return self.up
+
+    def hand(
+        self, node: str, jid: str, item_id: str, payload: bytes, kind: NotificationType
+    ) -> bool:
+        if not self.up:
+            return False
+        self.handed.append((node, jid, item_id, payload))
+        self.changed.set()
+        return True
+
+    def unlocked(self, node: str, jid: str, item_id: str) -> None:
+        self.unlocks.append((node, jid, item_id))
+        self.changed.set()
+
+    def retracted(
+        self, node: str, jid: str, item_id: str, result: bytes | None, kind: NotificationType
+    ) -> None:
+        self.retracts.append((node, jid, item_id, result))
+        self.changed.set()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async def wait() -> None:
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(wait(), TIMEOUT)
+
+
+@pytest.fixture
+async def queues(service: PubSubService) -> AsyncIterator[tuple[QueueDispatcher, QueueSinkRecord]]:
+    router = EventRouter(service, RecordingSink())
+    service.thoonk.listener.add_sink(router.on_notice)
+    router.start()
+    sink = QueueSinkRecord()
+    dispatcher = QueueDispatcher(service, router, sink, tick=0.2)
+    dispatcher.start()
+    try:
+        yield dispatcher, sink
+    finally:
+        await dispatcher.aclose()
+        await router.aclose()
+
+
+def options(requests: int) -> dict[str, list[str]]:
+    return {"pubsub#queue_requests": [str(requests)]}
+
+
+async def job_node(service: PubSubService, name: str = "jobs", **config: str) -> None:
+    fields = {"thoonkx#node_kind": ["job"], **{k: [v] for k, v in config.items()}}
+    await service.create_node(OWNER, name, fields)
+    await service.set_affiliations(OWNER, name, {CAROL.bare: Affiliation.PUBLISHER})
+
+
+async def test_each_subscriber_holds_its_queue_requests_most_free_first(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    _, sink = queues
+    await job_node(service)
+    for actor, requests in ((ALICE, 1), (BOB, 3)):
+        await service.subscribe(actor, "jobs", actor.bare + "/w", options(requests))
+    ids = await service.put_queued(CAROL, "carol@example.org/p", "jobs", [(None, b"x")] * 6)
+    await sink.until(lambda: len(sink.handed) == 4)
+    held = Counter(jid for _, jid, _, _ in sink.handed)
+    assert held == {"alice@example.org/w": 1, "bob@example.org/w": 3}
+    # the most free first: bob (3 free) before alice (1 free)
+    assert sink.handed[0][1] == "bob@example.org/w"
+    assert [item_id for _, _, item_id, _ in sink.handed] == ids[:4]
+    holders = await service.queues.holders("jobs")
+    assert holders == {item_id: jid for _, jid, item_id, _ in sink.handed}
+    # the claims are Thoonk's own
+    redis = service.thoonk.redis
+    assert sorted(await redis.zrange(keys.claimed("jobs"), 0, -1)) == sorted(
+        i.encode() for i in ids[:4]
+    )
+    assert await redis.llen(keys.ids("jobs")) == 2
+
+
+async def test_without_queue_requests_a_queue_subscription_is_refused(
+    service: PubSubService, redis_client: aioredis.Redis
+) -> None:
+    await job_node(service)
+    await refused(redis_client, ConfigurationRequired, service.subscribe(ALICE, "jobs", ALICE.bare))
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(2))
+
+
+async def test_xmpp_subscribers_and_a_thoonk_worker_claim_each_job_once(
+    service: PubSubService,
+    queues: tuple[QueueDispatcher, QueueSinkRecord],
+    app: AsyncThoonk,
+) -> None:
+    _, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(5))
+    job = Job(app, "jobs", BYTES)
+    total = 200
+    done: list[str] = []
+
+    finished_by_xmpp: list[str] = []
+
+    def all_done() -> bool:
+        return len(done) + len(finished_by_xmpp) == total
+
+    async def thoonk_worker() -> None:
+        while not all_done():
+            try:
+                claimed = await job.get(timeout=0.2)
+            except Empty:
+                continue
+            await job.finish(claimed.id, b"thoonk")
+            done.append(claimed.id)
+            sink.changed.set()
+
+    async def xmpp_worker() -> None:
+        while True:
+            await sink.until(lambda: len(finished_by_xmpp) < len(sink.handed) or all_done())
+            if len(finished_by_xmpp) == len(sink.handed):
+                return
+            item_id = sink.handed[len(finished_by_xmpp)][2]
+            await service.retract_queued(ALICE, "alice@example.org/w", "jobs", [item_id])
+            finished_by_xmpp.append(item_id)
+
+    worker = asyncio.ensure_future(thoonk_worker())
+    ids = [await job.put(f"{n}".encode()) for n in range(total)]
+    await asyncio.wait_for(asyncio.gather(worker, xmpp_worker()), 30)
+    assert [item_id for _, _, item_id, _ in sink.handed] == finished_by_xmpp
+    assert sorted(done + finished_by_xmpp) == sorted(ids)  # each once, by one of them
+    assert done and sink.handed  # both took part
+    assert int(await app.redis.get(keys.finishes("jobs"))) == total
+    assert await app.redis.zcard(keys.claimed("jobs")) == 0
+    assert await app.redis.hlen(keys.queue_holders("jobs")) == 0
+
+
+async def test_items_the_link_cannot_take_go_back_to_the_front_uncounted(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    dispatcher, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(2))
+    await dispatcher.aclose()  # only the calls below hand anything out
+    ids = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"a"), (None, b"b")])
+    sink.up = False
+    assert await dispatcher.dispatch("jobs") == 0  # nothing handed while the link is down
+    # the link takes nothing: both go back to the front, in their order
+    dispatcher.sink = refusing = QueueSinkRecord()
+    refusing_hand = refusing.hand
+    refusing.hand = lambda *args: False  # type: ignore[method-assign]
+    redis = service.thoonk.redis
+    assert await dispatcher.dispatch("jobs") == 0
+    assert await redis.lrange(keys.ids("jobs"), 0, -1) == [i.encode() for i in reversed(ids)]
+    assert await redis.zcard(keys.claimed("jobs")) == 0
+    assert await redis.hlen(keys.cancelled("jobs")) == 0
+    assert await redis.hlen(keys.queue_holders("jobs")) == 0
+    refusing.hand = refusing_hand  # type: ignore[method-assign]
+    assert await dispatcher.dispatch("jobs") == 2
+    assert [item_id for _, _, item_id, _ in refusing.handed] == ids
+
+
+async def test_claims_past_the_timeout_go_to_another_subscriber(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    _, sink = queues
+    await job_node(service, **{"thoonkx#claim_timeout": "1"})
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(1))
+    (job_id,) = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"x")])
+    await sink.until(lambda: len(sink.handed) == 1)
+    await service.subscribe(BOB, "jobs", BOB.bare, options(1))
+    await sink.until(lambda: len(sink.handed) == 2)
+    assert sink.unlocks == [("jobs", ALICE.bare, job_id)]
+    assert sink.handed[1][1:3] == (BOB.bare, job_id)  # not straight back to alice
+    assert await service.thoonk.redis.hget(keys.cancelled("jobs"), job_id) == b"1"
+    # alice no longer holds it
+    await refused(
+        service.thoonk.redis,
+        ItemHeld,
+        service.retract_queued(ALICE, ALICE.bare + "/w", "jobs", [job_id]),
+    )
+
+
+async def test_refused_retracts_and_unlocks_change_nothing(
+    service: PubSubService,
+    queues: tuple[QueueDispatcher, QueueSinkRecord],
+    redis_client: aioredis.Redis,
+) -> None:
+    _, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(1))
+    await service.subscribe(BOB, "jobs", BOB.bare, options(1))
+    ids = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"1"), (None, b"2")])
+    await sink.until(lambda: len(sink.handed) == 2)
+    held = {item_id: jid for _, jid, item_id, _ in sink.handed}
+    alices = next(i for i, jid in held.items() if jid == ALICE.bare)
+    bobs = next(i for i, jid in held.items() if jid == BOB.bare)
+    outsider = Actor("dave@example.org")
+    cases = [
+        (ItemNotFound, service.retract_queued(ALICE, ALICE.bare, "jobs", ["nope"])),
+        (ItemHeld, service.retract_queued(ALICE, ALICE.bare, "jobs", [bobs])),
+        (Forbidden, service.retract_queued(outsider, outsider.bare, "jobs", [alices])),
+        (ItemNotFound, service.unlock(ALICE, ALICE.bare, "jobs", "nope")),
+        (ItemHeld, service.unlock(ALICE, ALICE.bare, "jobs", bobs)),
+        (ItemExists, service.put_queued(CAROL, CAROL.bare, "jobs", [(ids[0], b"again")])),
+    ]
+    for error, request in cases:
+        await refused(redis_client, error, request)
+    # given back (and not handed out again): nobody holds it now
+    await queues[0].aclose()
+    await service.queues.release("jobs", jids=[BOB.bare])
+    await refused(
+        redis_client, ItemNotHeld, service.retract_queued(BOB, BOB.bare + "/x", "jobs", [bobs])
+    )
+    await refused(redis_client, ItemNotHeld, service.unlock(BOB, BOB.bare, "jobs", bobs))
+
+
+async def test_a_finish_tells_the_publisher_and_keeps_the_result(
+    service: PubSubService,
+    queues: tuple[QueueDispatcher, QueueSinkRecord],
+    app: AsyncThoonk,
+) -> None:
+    _, sink = queues
+    await job_node(service)
+    by_xmpp, by_thoonk = await service.put_queued(
+        CAROL, "carol@example.org/desk", "jobs", [("j1", b"q1"), ("j2", b"q2")]
+    )
+    job = Job(app, "jobs", BYTES)
+    claimed = await job.get(timeout=TIMEOUT)
+    await job.finish(claimed.id, b"by thoonk", timeout=None)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(1))
+    await sink.until(lambda: len(sink.handed) == 1)
+    other = sink.handed[0][2]
+    done = await service.retract_queued(
+        ALICE, ALICE.bare + "/w", "jobs", [other], {other: b"by xmpp"}
+    )
+    assert done.finished
+    await sink.until(lambda: len(sink.retracts) == 2)
+    told = {item_id: (jid, result) for _, jid, item_id, result in sink.retracts}
+    assert told == {
+        claimed.id: ("carol@example.org/desk", b"by thoonk"),
+        other: ("carol@example.org/desk", b"by xmpp"),
+    }
+    page = await service.get_items(CAROL, "jobs", [by_xmpp, by_thoonk])
+    assert {(i.id, i.payload, i.finished) for i in page.items} == {
+        (claimed.id, b"by thoonk", True),
+        (other, b"by xmpp", True),
+    }
+    assert await Job(app, "jobs", BYTES).get_result(other, block=False) == (
+        b"q1" if other == "j1" else b"q2",
+        b"by xmpp",
+    )
+    assert await app.redis.hlen(keys.queue_publishers("jobs")) == 0
+
+
+async def test_unavailable_subscribers_give_back_and_leave(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    dispatcher, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare + "/w", options(2))
+    ids = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"1"), (None, b"2")])
+    await sink.until(lambda: len(sink.handed) == 2)
+    await service.subscribe(BOB, "jobs", BOB.bare, options(2))
+    await dispatcher.unavailable(ALICE.bare + "/other")  # another resource: nothing
+    assert len(await service.queues.holders("jobs")) == 2
+    await dispatcher.unavailable(ALICE.bare + "/w")
+    await sink.until(lambda: len(sink.handed) == 4)
+    assert sorted(item_id for _, jid, item_id, _ in sink.handed[2:]) == sorted(ids)
+    assert {jid for _, jid, _, _ in sink.handed[2:]} == {BOB.bare}
+    assert [s.jid for s in await service.store.subscriptions("jobs")] == [BOB.bare]
+    # a bare-JID subscription ends with any of its resources
+    await dispatcher.unavailable(BOB.bare + "/laptop")
+    assert await service.store.subscriptions("jobs") == []
+    assert await service.thoonk.redis.hlen(keys.queue_holders("jobs")) == 0
+
+
+async def test_a_queue_node_hands_each_item_once_and_takes_back_unsent_ones(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord], app: AsyncThoonk
+) -> None:
+    dispatcher, sink = queues
+    await service.create_node(OWNER, "q", {"thoonkx#node_kind": ["queue"]})
+    queue = Queue(app, "q", BYTES)
+    sink.up = False
+    await queue.put(b"first")
+    await queue.put(b"second")
+    await service.subscribe(ALICE, "q", ALICE.bare, options(1))
+    await service.subscribe(BOB, "q", BOB.bare, options(1))
+    sink.up = True
+    await sink.until(lambda: len(sink.handed) == 2)  # the tick finds what queue puts left
+    assert sorted(payload for _, _, _, payload in sink.handed) == [b"first", b"second"]
+    assert {jid for _, jid, _, _ in sink.handed} == {ALICE.bare, BOB.bare}
+    assert await app.redis.hlen(keys.items("q")) == 0
+    # an item the link could not take goes back to the front, payload and all
+    await dispatcher.aclose()
+    await queue.put(b"third")
+    refusing = QueueSinkRecord()
+    refusing.hand = lambda *args: False  # type: ignore[method-assign]
+    dispatcher.sink = refusing
+    await dispatcher.dispatch("q")
+    assert await queue.get(timeout=1) == b"third"
