@@ -7,9 +7,10 @@ import asyncio
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-from tests.integration.bridge_fixtures import Bridge, PubSubClientFactory
+from tests.integration.bridge_fixtures import ADMIN, Bridge, PubSubClientFactory
 from tests.integration.queueclients import JOB_NODE, RESULT, Worker, collect, next_retract
 from tests.integration.streams import TIMEOUT
+from thoonk_xmpp.service.model import Actor
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Empty, Job, keys
 from tools.localservers import RedisServer
 
@@ -151,3 +152,20 @@ async def test_without_presence_the_claim_timeout_hands_the_jobs_on(
     assert subscribers == {silent.client.jid, other.client.jid}
     reply = await other.finish("j1")
     assert reply.get("type") == "result"
+
+
+async def test_a_bounced_delivery_gives_the_job_back_and_ends_the_subscription(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    owner = await pubsub_client()
+    # (servers bounce normal messages to accounts that do not exist; headlines they drop)
+    await owner.create("work", {**JOB_NODE, "pubsub#notification_type": "normal"})
+    # an admin subscribes an account that does not exist: the server bounces its events
+    ghost = f"ghost@{bridge.server.domain}"
+    admin = Actor(ADMIN)
+    await bridge.service.subscribe(admin, "work", ghost, {"pubsub#queue_requests": ["1"]})
+    await owner.publish("work", "j1")
+    worker = Worker(await pubsub_client(), "work")
+    await worker.join()
+    assert (await worker.next_job())[0] == "j1"
+    assert [s.jid for s in await bridge.service.store.subscriptions("work")] == [worker.client.jid]

@@ -103,12 +103,13 @@ async def job_node(service: PubSubService, name: str = "jobs", **config: str) ->
 async def test_each_subscriber_holds_its_queue_requests_most_free_first(
     service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
 ) -> None:
-    _, sink = queues
+    dispatcher, sink = queues
     await job_node(service)
     for actor, requests in ((ALICE, 1), (BOB, 3)):
         await service.subscribe(actor, "jobs", actor.bare + "/w", options(requests))
     ids = await service.put_queued(CAROL, "carol@example.org/p", "jobs", [(None, b"x")] * 6)
     await sink.until(lambda: len(sink.handed) == 4)
+    assert await dispatcher.dispatch("jobs") == 0  # what they hold counts: both are full
     held = Counter(jid for _, jid, _, _ in sink.handed)
     assert held == {"alice@example.org/w": 1, "bob@example.org/w": 3}
     # the most free first: bob (3 free) before alice (1 free)
@@ -343,3 +344,29 @@ async def test_a_queue_node_hands_each_item_once_and_takes_back_unsent_ones(
     dispatcher.sink = refusing
     await dispatcher.dispatch("q")
     assert await queue.get(timeout=1) == b"third"
+
+
+async def test_a_result_only_announced_is_kept_for_the_publisher(
+    service: PubSubService,
+    queues: tuple[QueueDispatcher, QueueSinkRecord],
+    redis_client: aioredis.Redis,
+) -> None:
+    """A thoonk.js or thoonk.py worker keeps its result nowhere: it finishes in one
+    transaction that deletes the job and announces "<id>\\0<result>" on job.finish."""
+    _, sink = queues
+    await job_node(service)
+    (job_id,) = await service.put_queued(CAROL, "carol@example.org/desk", "jobs", [("j1", b"q")])
+    claimed = await redis_client.rpop(keys.ids("jobs"))
+    assert claimed == b"j1"
+    async with redis_client.pipeline(transaction=True) as pipe:  # as thoonk.js finishes
+        pipe.zrem(keys.claimed("jobs"), "j1")
+        pipe.hdel(keys.cancelled("jobs"), "j1")
+        pipe.zrem(keys.published("jobs"), "j1")
+        pipe.incr(keys.finishes("jobs"))
+        pipe.publish(keys.finish_channel("jobs"), b"j1\x00by js")
+        pipe.hdel(keys.items("jobs"), "j1")
+        await pipe.execute()
+    await sink.until(lambda: len(sink.retracts) == 1)
+    assert sink.retracts == [("jobs", "carol@example.org/desk", job_id, b"by js")]
+    page = await service.get_items(CAROL, "jobs", [job_id])
+    assert [(i.id, i.payload, i.finished) for i in page.items] == [("j1", b"by js", True)]

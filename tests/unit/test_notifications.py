@@ -37,6 +37,7 @@ from thoonk_xmpp.xmpp.notifications import (
     messages,
     stamp,
 )
+from thoonk_xmpp.xmpp.queue_messages import handed_id, parse_handed_id
 
 SERVICE = "pubsub.example.org"
 E = f"{{{EVENT_NS}}}"
@@ -434,3 +435,10 @@ def test_a_configuration_too_big_goes_without_its_form_and_a_giant_name_not_at_a
     assert configuration is not None and list(configuration) == []
     giant = NodeConfigured("n" * 600_000, (ALICE,), HEADLINE, None)
     assert list(messages(giant, sender=SERVICE, ids=iter(["m2"]), max_stanza_size=512 * 1024)) == []
+
+
+def test_a_queue_delivery_s_message_id_names_its_node_and_item() -> None:
+    for node, item in (("jobs", "j1"), ("a.b/c d", "ünï.code"), ("n", "x" * 40)):
+        assert parse_handed_id(handed_id(node, item, 7)) == (node, item)
+    for other in ("abc-1", "q.", "q.a.b", "q.!!.b.1", "q.a.b.c.d"):
+        assert parse_handed_id(other) is None

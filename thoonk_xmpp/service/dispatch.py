@@ -285,9 +285,9 @@ class QueueDispatcher:
             log.info("node %r: %s went unavailable; its holds were given back", node, jid)
 
     async def bounced(self, jid: str, node: str, item_id: str) -> None:
-        """The event handing ``item_id`` to ``jid`` bounced: give that job back."""
-        if await self.service.queue_kind(node) != NodeKind.JOB:
-            return
-        holders = (jid, jid.partition("/")[0])
-        with contextlib.suppress(FeedNotFound):
-            await self.service.queues.release(node, jids=holders, only=item_id)
+        """The event handing ``item_id`` to ``jid`` bounced: the subscriber cannot be
+        reached, so what it holds goes back and its subscription ends (as if unavailable)."""
+        for _, released in await self.service.release_subscriber(jid, node):
+            log.info(
+                "node %r: %s bounced %r; %d holds given back", node, jid, item_id, len(released)
+            )

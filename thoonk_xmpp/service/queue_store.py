@@ -231,9 +231,8 @@ class QueueStore:
         *,
         reap: bool = False,
         jids: Sequence[str] = (),
-        only: str | None = None,
     ) -> list[Released]:
-        """Give back overdue claims (``reap``) and the holds of ``jids`` (``only`` one job)."""
+        """Give back overdue claims (``reap``) and the holds of ``jids``."""
         reply = blist(
             await self._scripts.run(
                 "queue_release",
@@ -243,7 +242,6 @@ class QueueStore:
                     node,
                     keys.ready_channel(node),
                     "1" if reap else "0",
-                    "" if only is None else item_id(only),
                     *jids,
                 ),
             )

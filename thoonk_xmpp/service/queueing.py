@@ -216,19 +216,28 @@ class QueueOps:
             raise ItemNotFound(node, ids[0])
         return ItemsPage(items, len(items), 0)
 
-    async def release_subscriber(self, jid: str) -> list[tuple[str, list[Released]]]:
-        """A subscriber went unavailable (XEP-0254 §Business rules): give back what it
-        holds and end its subscriptions to queue nodes (its own, or its bare JID's)."""
+    async def release_subscriber(
+        self, jid: str, node: str | None = None
+    ) -> list[tuple[str, list[Released]]]:
+        """A subscriber went unavailable (XEP-0254 §Business rules), or a delivery to it
+        bounced: give back what it holds and end its subscriptions to queue nodes (its
+        own, or its bare JID's), on ``node`` or on all of them."""
         released: list[tuple[str, list[Released]]] = []
         for sub in await self.store.jid_subscriptions(bare(jid)):
-            if sub.jid not in (jid, bare(jid)) or await self.queue_kind(sub.node) is None:
+            # a full JID's unavailability ends its own subscription and its bare JID's;
+            # a bare JID's (a bounce the server sent for the account) all of them
+            mine = sub.jid in (jid, bare(jid)) or jid == bare(jid)
+            if not mine or node not in (None, sub.node):
+                continue
+            kind = await self.queue_kind(sub.node)
+            if kind is None:
                 continue
             try:
                 await self.store.unsubscribe(sub.node, [sub])
             except LookupError:
                 continue  # gone meanwhile
             given: list[Released] = []
-            if await self.queue_kind(sub.node) == NodeKind.JOB:
+            if kind == NodeKind.JOB:
                 try:
                     given = await self.queues.release(sub.node, jids=(sub.jid,))
                 except FeedNotFound:

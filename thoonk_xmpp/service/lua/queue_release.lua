@@ -1,11 +1,11 @@
 -- Give back what subscribers hold, as unlocks (a failure counted each, back at the end of
 -- the line, the holder remembered): overdue claims of the node's claim timeout (Thoonk reap
 -- semantics, job/reap.lua; those of Thoonk workers too), and the holds of given JIDs (a
--- subscriber gone unavailable, or a delivery bounced).
+-- subscriber gone unavailable or unreachable, or no longer subscribed).
 -- KEYS: feeds, feed.ids, feed.config, feed.items, feed.claimed, feed.cancelled, holders,
 --       unlocked
--- ARGV: node, ready channel, '1' to reap overdue claims else '0', only this job id or '',
---       then the JIDs whose holds go
+-- ARGV: node, ready channel, '1' to reap overdue claims else '0', then the JIDs whose
+--       holds go
 -- Returns {id1, holder1, id2, holder2, ...} (holder '' for a Thoonk worker's claim).
 check_feed('list')
 check_type(KEYS[3], 'job')
@@ -44,16 +44,16 @@ if ARGV[3] == '1' then
     end
   end
 end
-if #ARGV > 4 then
+if #ARGV > 3 then
   local gone = {}
-  for i = 5, #ARGV do
+  for i = 4, #ARGV do
     gone[ARGV[i]] = true
   end
   local held = redis.call('HGETALL', holders)
   for j = 1, #held, 2 do
     local id = held[j]
     local score = redis.call('ZSCORE', claimed, id)
-    if score and (ARGV[4] == '' or ARGV[4] == id) then
+    if score then
       local holder = holder_of(id, score)
       if gone[holder] then
         give_back(id, holder)
