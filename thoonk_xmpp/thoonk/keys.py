@@ -161,7 +161,10 @@ def job_results(name: str | bytes) -> bytes:
 
 
 def all_keys(name: str | bytes) -> tuple[bytes, ...]:
-    """Every key any type of object may own: what delete removes (contract §9)."""
+    """Every key any type of object may own: what delete removes (contract §9).
+
+    The set of kept job results comes last: the delete script reads it from there.
+    """
     return (
         config(name),
         ids(name),
@@ -174,11 +177,11 @@ def all_keys(name: str | bytes) -> tuple[bytes, ...]:
         stalled(name),
         finishes(name),
         running(name),
-        job_results(name),
         queue_holders(name),
         queue_publishers(name),
         queue_unlocked(name),
         queue_turn(name),
+        job_results(name),
     )
 
 
