@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 
 from tests.integration import test_access_matrix as matrix
 from tests.integration.bridge_fixtures import (
+    ADMIN,
     OWNER,
     Bridge,
     PubSubClient,
@@ -34,11 +35,12 @@ from tests.integration.bridge_fixtures import (
 )
 from tests.integration.bridges import started
 from tests.integration.federation_fixtures import REMOTE_DOMAIN
+from tests.integration.queueclients import JOB_NODE, RESULT, Worker, next_retract
 from tests.integration.streams import Account, ClientFactory, disconnect, logged_in_client
 from tests.integration.test_bridging import expect_item, payload_of
 from tests.integration.test_mam import Archives, history
-from tests.integration.test_queue_nodes import JOB_NODE, RESULT, Worker, next_retract
 from tests.integration.test_subscription_options import options_form
+from thoonk_xmpp.service.model import Actor
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk
 from thoonk_xmpp.xmpp import ns
@@ -336,3 +338,24 @@ async def test_a_remote_worker_finishes_jobs_and_going_offline_gives_its_job_bac
     await disconnect(remote.client.xmpp)
 
     assert (await local.next_job())[0] == "j2"
+
+
+async def test_a_job_bounced_by_the_remote_server_goes_to_another_worker(
+    bridge: Bridge, pubsub_client: PubSubClientFactory, remote_prosody: ProsodyServer
+) -> None:
+    """A subscription of an account the remote server does not have: that server bounces
+    the job's message over s2s (service-unavailable from the ghost's JID), which gives the
+    job back and ends the subscription (the queue nodes' bounce handling), as for a local
+    ghost."""
+    owner = await pubsub_client()
+    # (servers bounce normal messages to accounts that do not exist; headlines they drop)
+    await owner.create("work", {**JOB_NODE, "pubsub#notification_type": "normal"})
+    ghost = f"ghost-{secrets.token_hex(4)}@{REMOTE_DOMAIN}"
+    await bridge.service.subscribe(Actor(ADMIN), "work", ghost, {"pubsub#queue_requests": ["1"]})
+    await owner.publish("work", "j1")
+    worker = Worker(await pubsub_client(), "work")
+
+    await worker.join()
+
+    assert (await worker.next_job())[0] == "j1"
+    assert [s.jid for s in await bridge.service.store.subscriptions("work")] == [worker.client.jid]
