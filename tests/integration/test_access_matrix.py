@@ -20,7 +20,7 @@ from tests.integration.bridge_fixtures import (
 )
 from thoonk_xmpp.xmpp import ns
 
-MODELS = ("open", "whitelist")
+MODELS = ("open", "whitelist", "authorize")
 AFFILIATIONS = ("owner", "publisher", "publish-only", "member", "none", "outcast")
 ACTIONS = ("subscribe", "retrieve", "publish", "retract", "purge", "configure", "delete")
 
@@ -32,11 +32,13 @@ ALLOWED: dict[str, set[str]] = {
     "member": {"subscribe", "retrieve"},
     "outcast": set(),
 }
-#: An entity with no affiliation counts as a member on open nodes, as nobody on whitelist nodes.
-NONE_ALLOWED = {"open": {"subscribe", "retrieve"}, "whitelist": set()}
+#: An entity with no affiliation counts as a member on open nodes, as nobody on whitelist nodes;
+#: on authorize nodes it may ask to subscribe (the subscription waits for an owner, §6.1.4).
+NONE_ALLOWED = {"open": {"subscribe", "retrieve"}, "whitelist": set(), "authorize": {"subscribe"}}
 
 FORBIDDEN = ("auth", "forbidden", None)
 CLOSED = ("cancel", "not-allowed", "closed-node")
+NOT_SUBSCRIBED = ("auth", "not-authorized", "not-subscribed")
 
 
 def expected(model: str, affiliation: str, action: str) -> tuple[str, str, str | None] | None:
@@ -46,6 +48,8 @@ def expected(model: str, affiliation: str, action: str) -> tuple[str, str, str |
         return None
     if model == "whitelist" and affiliation == "none" and action in ("subscribe", "retrieve"):
         return CLOSED  # §6.1.3.4, §6.5.9.8
+    if model == "authorize" and affiliation == "none" and action == "retrieve":
+        return NOT_SUBSCRIBED  # §6.5.9.4: only subscribers retrieve items
     return FORBIDDEN
 
 
@@ -72,16 +76,23 @@ def request(action: str, actor: PubSubClient) -> tuple[str, str]:
     raise AssertionError(action)
 
 
+def state_after_subscribe(model: str, affiliation: str) -> str:
+    """An entity with no affiliation waits for an owner on authorize nodes."""
+    return "pending" if model == "authorize" and affiliation == "none" else "subscribed"
+
+
 async def check_effect(
-    bridge: Bridge, owner: PubSubClient, actor: PubSubClient, action: str
+    bridge: Bridge, owner: PubSubClient, actor: PubSubClient, action: str, subscription: str
 ) -> None:
     """The allowed ``action`` really happened."""
     match action:
         case "subscribe":
             subscriptions = await owner.ok("get", pubsub("<subscriptions node='n'/>", owner=True))
-            assert actor.jid in [
-                s.get("jid") for s in subscriptions.iter(ns.tag(OWNER, "subscription"))
-            ]
+            assert [
+                s.get("subscription")
+                for s in subscriptions.iter(ns.tag(OWNER, "subscription"))
+                if s.get("jid") == actor.jid
+            ] == [subscription]
         case "publish":
             assert list(await bridge.stored("n")) == ["i1", "new"]
         case "retract" | "purge":
@@ -118,7 +129,10 @@ async def test_access(
         result = await actor.ok(kind, payload)
         if action == "retrieve":
             assert ids_in(result) == ["i1"]
-        await check_effect(bridge, owner, actor, action)
+        subscription = state_after_subscribe(model, affiliation)
+        if action == "subscribe":
+            assert find(result, "subscription").get("subscription") == subscription
+        await check_effect(bridge, owner, actor, action, subscription)
     else:
         assert await bridge.refuses(actor, kind, payload) == error
 
@@ -131,3 +145,7 @@ def test_the_matrix_matches_the_xep_summary() -> None:
     assert expected("open", "outcast", "subscribe") == FORBIDDEN
     assert expected("open", "publish-only", "retrieve") == FORBIDDEN
     assert expected("whitelist", "publisher", "purge") is None
+    assert expected("authorize", "none", "subscribe") is None
+    assert expected("authorize", "none", "retrieve") == NOT_SUBSCRIBED
+    assert expected("authorize", "member", "retrieve") is None
+    assert expected("authorize", "outcast", "subscribe") == FORBIDDEN

@@ -86,13 +86,15 @@ async def test_service_identity_and_features(pubsub_client: PubSubClientFactory)
         "outcast-affiliation",
         "access-open",
         "access-whitelist",
+        "access-authorize",
+        "subscription-notifications",
         "meta-data",
         "rsm",
         "subscription-options",
         "retrieve-default-sub",
     } == pubsub_features
     # Not implemented, so never advertised: the last item goes out only on_sub, by choice.
-    assert not {"last-published", "auto-create", "access-authorize"} & pubsub_features
+    assert not {"last-published", "auto-create"} & pubsub_features
     assert {ns.PUBSUB, ns.PING, ns.RSM, ns.DISCO_INFO, ns.DISCO_ITEMS} <= set(advertised)
 
 

@@ -47,6 +47,10 @@ async def test_owner_lists_adds_and_removes_subscriptions(
 
     listing = await alice.ok("get", pubsub("<subscriptions node='news'/>", owner=True))
     assert subscriptions_of(listing) == [(carol.jid, "subscribed")]
+    # §8.8.4: carol hears of the subscription the owner made for her first
+    assert find(await carol.next_event(), "event/subscription", EVENT).get("subscription") == (
+        "subscribed"
+    )
     await alice.publish("news", "i1")
     assert ids_in(await carol.next_event(), EVENT) == ["i1"]
 

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from thoonk_xmpp.service.access import Action
 from thoonk_xmpp.service.errors import ClosedNode, Forbidden, NodeNotFound
 from thoonk_xmpp.service.model import AccessModel, Affiliation
+from thoonk_xmpp.service.node_config import FIELDS
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import keys
 from tools.localservers import RedisServer, free_port
@@ -43,7 +44,7 @@ async def test_create_info_list_purge_delete(cli: AdminCli, service: PubSubServi
     assert report["config"]["pubsub#max_items"] == "10"
     assert report["config"]["pubsub#title"] == "News"
     assert report["config"]["pubsub#access_model"] == "open"
-    assert len(report["config"]) == 18  # every node option the service honours
+    assert len(report["config"]) == len(FIELDS)  # every node option the service honours
     config = await service.get_config(ADMIN, "news")
     assert (config.max_items, config.title) == (10, "News")
     assert await service.node_affiliations(ADMIN, "news") == {ADMIN.bare: Affiliation.OWNER}

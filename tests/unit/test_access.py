@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from thoonk_xmpp.service.access import CAPABILITIES, Action, effective_affiliation, may
+from thoonk_xmpp.service.access import CAPABILITIES, Action, capabilities, may, needs_approval
 from thoonk_xmpp.service.model import AccessModel, Affiliation, PublishModel
 
 # The XEP-0060 §4.1 table written out independently, plus our two extra actions:
@@ -56,24 +56,39 @@ def test_capabilities_match_the_xep_table(affiliation: Affiliation) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stored", "access", "effective"),
+    ("stored", "access", "subscribed", "rights"),
     [
-        (None, AccessModel.OPEN, Affiliation.MEMBER),
-        (Affiliation.NONE, AccessModel.OPEN, Affiliation.MEMBER),
-        (None, AccessModel.WHITELIST, Affiliation.NONE),
-        (Affiliation.NONE, AccessModel.WHITELIST, Affiliation.NONE),
-        (Affiliation.MEMBER, AccessModel.WHITELIST, Affiliation.MEMBER),
-        (Affiliation.OUTCAST, AccessModel.OPEN, Affiliation.OUTCAST),
-        (Affiliation.OUTCAST, AccessModel.WHITELIST, Affiliation.OUTCAST),
-        (Affiliation.OWNER, AccessModel.WHITELIST, Affiliation.OWNER),
-        (Affiliation.PUBLISHER, AccessModel.OPEN, Affiliation.PUBLISHER),
-        (Affiliation.PUBLISH_ONLY, AccessModel.OPEN, Affiliation.PUBLISH_ONLY),
+        (None, AccessModel.OPEN, False, Affiliation.MEMBER),
+        (Affiliation.NONE, AccessModel.OPEN, False, Affiliation.MEMBER),
+        (None, AccessModel.WHITELIST, False, Affiliation.NONE),
+        (Affiliation.NONE, AccessModel.WHITELIST, True, Affiliation.NONE),
+        (Affiliation.MEMBER, AccessModel.WHITELIST, False, Affiliation.MEMBER),
+        (Affiliation.OUTCAST, AccessModel.OPEN, False, Affiliation.OUTCAST),
+        (Affiliation.OUTCAST, AccessModel.WHITELIST, False, Affiliation.OUTCAST),
+        (Affiliation.OWNER, AccessModel.WHITELIST, False, Affiliation.OWNER),
+        (Affiliation.PUBLISHER, AccessModel.OPEN, False, Affiliation.PUBLISHER),
+        (Affiliation.PUBLISH_ONLY, AccessModel.OPEN, False, Affiliation.PUBLISH_ONLY),
+        # authorize: an approved (subscribed) stranger has a member's rights
+        (None, AccessModel.AUTHORIZE, True, Affiliation.MEMBER),
+        (Affiliation.NONE, AccessModel.AUTHORIZE, True, Affiliation.MEMBER),
+        (Affiliation.MEMBER, AccessModel.AUTHORIZE, False, Affiliation.MEMBER),
+        (Affiliation.OUTCAST, AccessModel.AUTHORIZE, True, Affiliation.OUTCAST),
     ],
 )
-def test_effective_affiliation(
-    stored: Affiliation | None, access: AccessModel, effective: Affiliation
+def test_capabilities_are_an_affiliations_row(
+    stored: Affiliation | None, access: AccessModel, subscribed: bool, rights: Affiliation
 ) -> None:
-    assert effective_affiliation(stored, access) is effective
+    assert capabilities(stored, access, subscribed) == CAPABILITIES[rights]
+
+
+def test_an_authorize_stranger_may_only_ask_until_approved() -> None:
+    for stored in (None, Affiliation.NONE):
+        assert capabilities(stored, AccessModel.AUTHORIZE) == {Action.SUBSCRIBE}
+        assert needs_approval(stored, AccessModel.AUTHORIZE)
+    for access in (AccessModel.OPEN, AccessModel.WHITELIST):
+        assert not needs_approval(None, access)
+    for affiliated in (Affiliation.MEMBER, Affiliation.PUBLISHER, Affiliation.OWNER):
+        assert not needs_approval(affiliated, AccessModel.AUTHORIZE)
 
 
 def _expected(
@@ -85,8 +100,14 @@ def _expected(
 ) -> bool:
     """The rules of §4.1 and §4.5, restated without the module under test."""
     if stored is None or stored == Affiliation.NONE:
-        # open: anyone may subscribe and retrieve; whitelist: nobody off the list
-        base = EXPECTED[Affiliation.MEMBER] if access == AccessModel.OPEN else set()
+        # open: anyone may subscribe and retrieve; whitelist: nobody off the list;
+        # authorize: anyone may ask to subscribe, subscribers (approved) retrieve and hear
+        if access == AccessModel.OPEN or (access == AccessModel.AUTHORIZE and subscribed):
+            base = EXPECTED[Affiliation.MEMBER]
+        elif access == AccessModel.AUTHORIZE:
+            base = {"subscribe"}
+        else:
+            base = set()
     else:
         base = EXPECTED[stored]
     if action.value in base:

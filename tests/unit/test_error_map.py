@@ -71,6 +71,12 @@ def render(error: Exception) -> tuple[str | None, str, str | None, dict[str, str
         (se.ClosedNode("n"), ("cancel", "not-allowed", "closed-node")),
         (se.NotSubscribed("n", "a@x"), ("cancel", "unexpected-request", "not-subscribed")),
         (se.InvalidSubId("n", "s"), ("modify", "not-acceptable", "invalid-subid")),
+        (se.SubscriptionRequired("n"), ("auth", "not-authorized", "not-subscribed")),
+        (
+            se.PendingSubscription("n", "a@x"),
+            ("auth", "not-authorized", "pending-subscription"),
+        ),
+        (se.NotPending("n", "s"), ("cancel", "item-not-found", None)),
         (se.InvalidNodeConfig("pubsub#max_items", "no"), ("modify", "not-acceptable", None)),
         (
             se.InvalidNodeConfig("pubsub#access_model", "'roster' is not one of open, whitelist"),

@@ -105,6 +105,17 @@ def test_payload_split_at_first_nul_only() -> None:
     assert keys.split(b"\x00") == (b"", b"")
 
 
+def test_state_notice_payload_carries_its_facts() -> None:
+    assert keys.state_payload("inst") == b"inst"
+    payload = keys.state_payload("inst", (("pending", "a@x/r", "s1"), ("none", "b@x", "s2")))
+    assert payload == b"inst\x00pending\x00a@x/r\x00s1\x00none\x00b@x\x00s2"
+    instance, rest = keys.split(payload)
+    assert instance == b"inst"
+    assert keys.state_facts(rest) == [("pending", "a@x/r", "s1"), ("none", "b@x", "s2")]
+    assert keys.state_facts(b"") == []
+    assert keys.state_facts(b"cut\x00short") == []
+
+
 def test_positions() -> None:
     assert keys.BEGIN == b"begin:"
     assert keys.END == b":end"

@@ -99,7 +99,7 @@ def test_apply_unknown_field_names_it() -> None:
         ("pubsub#notify_delete", "nope"),
         ("pubsub#notify_config", "t"),
         ("pubsub#access_model", "presence"),
-        ("pubsub#access_model", "authorize"),
+        ("pubsub#access_model", "roster"),
         ("pubsub#publish_model", "everyone"),
         ("pubsub#send_last_published_item", "on_sub_and_presence"),
         ("pubsub#max_payload_size", "0"),
@@ -209,6 +209,7 @@ def test_to_stored_every_other_field_under_its_var() -> None:
         "pubsub#max_payload_size": "64",
         "pubsub#notification_type": "headline",
         "pubsub#publish_node_full": "discard-oldest",
+        "pubsub#notify_sub": "0",
     }
     assert node_config.to_stored(DEFAULT)["pubsub#max_payload_size"] is None
 
@@ -311,7 +312,7 @@ def test_render_then_apply_is_identity() -> None:
 
 
 def test_list_fields_offer_their_options() -> None:
-    assert BY_VAR["pubsub#access_model"].options == ("open", "whitelist")
+    assert BY_VAR["pubsub#access_model"].options == ("open", "whitelist", "authorize")
     full = BY_VAR["pubsub#publish_node_full"]
     assert full.kind == "list-single"
     assert full.options == ("retract-oldest", "discard-oldest")

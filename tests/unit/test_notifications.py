@@ -21,8 +21,10 @@ from thoonk_xmpp.service.events import (
     NodeDeleted,
     NodePurged,
     Recipient,
+    SubscriptionChanged,
+    SubscriptionRequested,
 )
-from thoonk_xmpp.service.model import AccessModel, NotificationType
+from thoonk_xmpp.service.model import AccessModel, NotificationType, SubscriptionState
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.xmpp import payloads
 from thoonk_xmpp.xmpp.multicast import ADDRESS_NS, Multicast
@@ -442,3 +444,43 @@ def test_a_queue_delivery_s_message_id_names_its_node_and_item() -> None:
         assert parse_handed_id(handed_id(node, item, 7)) == (node, item)
     for other in ("abc-1", "q.", "q.a.b", "q.!!.b.1", "q.a.b.c.d"):
         assert parse_handed_id(other) is None
+
+
+# --- subscriptions (§8.6, §12.6) ---------------------------------------------------------------
+
+
+def test_subscription_change_is_a_subscription_event() -> None:
+    change = SubscriptionChanged(
+        "news", (ALICE,), NotificationType.NORMAL, "bob@x/r", "s9", SubscriptionState.SUBSCRIBED
+    )
+    message = build(change)
+    assert message.get("type") == "normal"
+    (event,) = message
+    (sub,) = event
+    assert sub.tag == f"{E}subscription"
+    assert sub.attrib == {
+        "node": "news",
+        "jid": "bob@x/r",
+        "subscription": "subscribed",
+        "subid": "s9",
+    }
+
+
+def test_subscription_request_is_the_authorization_form() -> None:
+    request = SubscriptionRequested("news", (ALICE,), NotificationType.NORMAL, "bob@x/r", "s9")
+    message = build(request)
+    (x,) = message
+    data = "{jabber:x:data}"
+    assert (x.tag, x.get("type")) == (f"{data}x", "form")
+    assert x.findtext(f"{data}title")
+    values = {
+        f.get("var"): (f.get("type"), [v.text for v in f.findall(f"{data}value")])
+        for f in x.findall(f"{data}field")
+    }
+    assert values == {
+        "FORM_TYPE": ("hidden", ["http://jabber.org/protocol/pubsub#subscribe_authorization"]),
+        "pubsub#subid": ("hidden", ["s9"]),
+        "pubsub#node": ("text-single", ["news"]),
+        "pubsub#subscriber_jid": ("jid-single", ["bob@x/r"]),
+        "pubsub#allow": ("boolean", ["false"]),
+    }

@@ -1,9 +1,10 @@
 """Access control: one capability table (affiliation × action) and one ``may()``.
 
 The table is XEP-0060 §4.1; node options adjust it in ``may()`` only:
-the access model decides the affiliation of an entity with no stored one
-(``open`` → member, ``whitelist`` → none) and the publish model widens
-who may publish.
+the access model decides what an entity with no stored affiliation may do
+(:data:`UNAFFILIATED`: ``open`` → a member's rights, ``whitelist`` → none,
+``authorize`` → ask to subscribe, and a member's rights once an owner approved)
+and the publish model widens who may publish.
 """
 
 from __future__ import annotations
@@ -48,11 +49,33 @@ CAPABILITIES: dict[Affiliation, frozenset[Action]] = {
 }
 
 
-def effective_affiliation(stored: Affiliation | None, access: AccessModel) -> Affiliation:
-    """The affiliation used for checks: a stored one, or the access model's default."""
-    if stored is not None and stored != Affiliation.NONE:
-        return stored
-    return Affiliation.MEMBER if access == AccessModel.OPEN else Affiliation.NONE
+#: What an entity with no affiliation may do, by access model: (not subscribed, subscribed).
+#: ``authorize``: anyone may ask to subscribe (the owners approve, §6.1.4), and only
+#: subscribers, that is approved ones, retrieve items and are notified (§4.5, §6.5.1).
+UNAFFILIATED: dict[AccessModel, tuple[frozenset[Action], frozenset[Action]]] = {
+    AccessModel.OPEN: (_MEMBER, _MEMBER),
+    AccessModel.WHITELIST: (frozenset(), frozenset()),
+    AccessModel.AUTHORIZE: (frozenset({_A.SUBSCRIBE}), _MEMBER),
+}
+
+
+#: Access models where the subscription of an entity with no affiliation waits for an
+#: owner's approval (members, publishers and owners subscribe at once, §6.1.4).
+APPROVED_BY_OWNER: frozenset[AccessModel] = frozenset({AccessModel.AUTHORIZE})
+
+
+def needs_approval(affiliation: Affiliation | None, access: AccessModel) -> bool:
+    """Whether a subscription of an entity with ``affiliation`` starts pending."""
+    return access in APPROVED_BY_OWNER and affiliation in (None, Affiliation.NONE)
+
+
+def capabilities(
+    affiliation: Affiliation | None, access: AccessModel, subscribed: bool = False
+) -> frozenset[Action]:
+    """Everything an entity with ``affiliation`` may do on a node of ``access`` model."""
+    if affiliation is not None and affiliation != Affiliation.NONE:
+        return CAPABILITIES[affiliation]
+    return UNAFFILIATED[access][subscribed]
 
 
 def may(
@@ -64,10 +87,9 @@ def may(
     subscribed: bool = False,
 ) -> bool:
     """Whether an entity with ``affiliation`` may perform ``action`` on a node."""
-    effective = effective_affiliation(affiliation, access)
-    if action in CAPABILITIES[effective]:
+    if action in capabilities(affiliation, access, subscribed):
         return True
-    if action != Action.PUBLISH or effective == Affiliation.OUTCAST:
+    if action != Action.PUBLISH or affiliation == Affiliation.OUTCAST:
         return False
     if publish_model == PublishModel.OPEN:
         return True

@@ -20,6 +20,9 @@ is raised before any change, so a refused request changes nothing::
     ├── Forbidden (PermissionError)        affiliation does not allow the action
     ├── ClosedNode (PermissionError)       not on the whitelist of the node
     ├── NotSubscribed (LookupError)
+    ├── SubscriptionRequired (PermissionError)  items of an authorize node, not subscribed
+    ├── PendingSubscription (PermissionError)   asked again while waiting for approval
+    ├── NotPending (LookupError)           a decision on a request that is not pending
     ├── InvalidSubId (LookupError)
     ├── InvalidNodeConfig (ValueError)     names the field
     ├── PreconditionNotMet (ValueError)    names the field
@@ -125,6 +128,24 @@ class ClosedNode(PubSubError, PermissionError):
 class NotSubscribed(PubSubError, LookupError):
     def __init__(self, node: str, jid: str) -> None:
         super().__init__(f"{jid!r} is not subscribed to {node!r}")
+
+
+class SubscriptionRequired(PubSubError, PermissionError):
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"only subscribers may retrieve the items of {node!r}")
+
+
+class PendingSubscription(PubSubError, PermissionError):
+    def __init__(self, node: str, jid: str) -> None:
+        self.node = node
+        super().__init__(f"the subscription of {jid!r} to {node!r} waits for an owner's approval")
+
+
+class NotPending(PubSubError, LookupError):
+    def __init__(self, node: str, what: str) -> None:
+        self.node = node
+        super().__init__(f"no subscription request {what} is pending on {node!r}")
 
 
 class InvalidSubId(PubSubError, LookupError):

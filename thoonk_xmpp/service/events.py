@@ -81,7 +81,8 @@ class NodeConfigured(Event):
 @dataclass(frozen=True, slots=True)
 class SubscriptionChanged(Event):
     """A subscription's new state, told to its subscriber (XEP-0060 §12.6): ``none`` when
-    a lease (``pubsub#expire``) ended it."""
+    a lease (``pubsub#expire``) ended it, or an owner denied or removed it, ``subscribed``
+    when an owner approved or made it; and told to the owners of a ``notify_sub`` node (§8.6)."""
 
     jid: str
     subid: str
@@ -99,6 +100,14 @@ class Digest(Event):
 #: Events about items; the others are about the node itself (``subscription_type=nodes``
 #: subscriptions hear only those).
 ITEM_EVENTS = (ItemPublished, ItemRetracted, ItemMoved)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequested(Event):
+    """A subscription waiting for approval: each owner gets the authorization form (§8.6)."""
+
+    jid: str
+    subid: str
 
 
 class NotificationSink(Protocol):

@@ -26,6 +26,8 @@ class AccessModel(StrEnum):
 
     OPEN = "open"
     WHITELIST = "whitelist"
+    #: Anyone may ask to subscribe; an owner approves each request (XEP-0060 §6.1.4, §8.6).
+    AUTHORIZE = "authorize"
 
 
 class PublishModel(StrEnum):
@@ -78,10 +80,12 @@ class NotificationType(StrEnum):
 
 
 class SubscriptionState(StrEnum):
-    """State of a subscription (only ``subscribed`` is stored; ``none`` reports removal)."""
+    """State of a subscription (``none`` only reports a removal or a denial)."""
 
     SUBSCRIBED = "subscribed"
     NONE = "none"
+    #: Waiting for an owner's approval (authorize nodes); gets no events and no items.
+    PENDING = "pending"
 
 
 class NodeCreation(StrEnum):

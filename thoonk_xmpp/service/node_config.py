@@ -261,6 +261,13 @@ class NodeConfig:
         stored_as=TIMEOUT,
         read=_thoonk_timeout,
     )
+    notify_sub: bool = option(
+        False,
+        "pubsub#notify_sub",
+        _B,
+        "Notify owners about new subscribers and unsubscribes",
+        _boolean,
+    )
 
 
 FIELDS: tuple[FieldSpec, ...] = tuple(

@@ -45,6 +45,8 @@ class NodeState:
     subscriptions: tuple[Subscription, ...]
     #: Bare JIDs holding at least one subscription.
     subscribers: frozenset[str]
+    #: Subscriptions waiting for an owner's approval (authorize nodes): no events, no items.
+    pending: tuple[Subscription, ...] = ()
 
     @property
     def is_node(self) -> bool:

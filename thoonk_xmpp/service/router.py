@@ -19,7 +19,7 @@ import logging
 import zlib
 from collections.abc import Awaitable
 
-from thoonk_xmpp.thoonk import Notice, NoticeKind
+from thoonk_xmpp.thoonk import Notice, NoticeKind, keys
 
 from .delivering import Delivering, Loaded, MarkPassed
 from .delivery import DeliveryPolicy
@@ -38,6 +38,7 @@ from .node_config import NodeConfig
 from .node_states import NodeState
 from .option_delivery import Audience, NoPresence, OptionDelivery, PresenceSource, audience_of
 from .service import PubSubService
+from .subscription_events import subscription_events
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +211,8 @@ class EventRouter(OptionDelivery, Delivering, DirectEvents):
             await self._queue.put(MarkPassed(notice.count or 0))
             return
         if notice.kind not in self._ROUTED:
+            if notice.kind == NoticeKind.STATE and notice.item:
+                await self._subscription_changed(notice.feed, notice.item)
             return
         self._forget_sent(notice)
         forced, swallowed = self._take_retract(notice)
@@ -236,6 +239,13 @@ class EventRouter(OptionDelivery, Delivering, DirectEvents):
     def _special(loaded: Loaded) -> tuple[Subscription, ...]:
         """The node's subscriptions decided event by event (digests, presence)."""
         return () if loaded is None else loaded[1].special
+
+    async def _subscription_changed(self, node: str, facts: bytes) -> None:
+        """A state notice telling what happened to subscriptions (:mod:`.subscription_events`)."""
+        if self.delivers(node):
+            state = (await self.store.states_of((node,)))[node]
+            for event in subscription_events(state, keys.state_facts(facts)):
+                await self._emit(event)
 
     def _forget_sent(self, notice: Notice) -> None:
         """A retraction (in routing order): the same id and content again would be new."""

@@ -29,6 +29,7 @@ from .errors import (
     PayloadRequired,
     PayloadTooBig,
     PreconditionNotMet,
+    SubscriptionRequired,
     TooManyNodes,
     Unsupported,
 )
@@ -106,12 +107,11 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         )
         if not allowed:
             whitelisted_action = action in (Action.SUBSCRIBE, Action.RETRIEVE_ITEMS)
-            if (
-                whitelisted_action
-                and config.access_model == AccessModel.WHITELIST
-                and affiliation in (None, Affiliation.NONE)
-            ):
-                raise ClosedNode(node)
+            if whitelisted_action and affiliation in (None, Affiliation.NONE):
+                if config.access_model == AccessModel.WHITELIST:
+                    raise ClosedNode(node)
+                if config.access_model == AccessModel.AUTHORIZE:
+                    raise SubscriptionRequired(node)  # §6.5.9.4
             raise Forbidden(action.value, node)
         return NodeAccess(node, config, affiliation, subscribed)
 
@@ -247,7 +247,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         """Whether ``actor`` may see what the node holds: its items, its meta-data."""
         try:
             await self.check(actor, node, Action.RETRIEVE_ITEMS)
-        except (ClosedNode, Forbidden):
+        except (ClosedNode, Forbidden, SubscriptionRequired):
             return False
         return True
 

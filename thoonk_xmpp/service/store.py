@@ -14,10 +14,13 @@ from thoonk_xmpp.thoonk.replies import bdict, blist, optional_blist, optional_by
 from thoonk_xmpp.thoonk.scripts import Scripts
 
 from .errors import InvalidSubId, NodeExists, NodeNotFound
-from .model import Affiliation, Subscription
+from .model import Affiliation, Subscription, SubscriptionState
 from .node_config import NodeConfig
 from .node_states import NodeState, NodeStates
+from .pending import APPROVED, REMOVED, PendingOps
 from .sub_options import DEFAULT, SubscriptionOptions, decode, encode
+
+SUBSCRIBED, UNSUBSCRIBED = SubscriptionState.SUBSCRIBED.value, SubscriptionState.NONE.value
 
 _SEP = "\x00"
 
@@ -31,13 +34,18 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _subscriptions(node: str, raw: object, raw_options: object) -> list[Subscription]:
-    """A node's subscriptions hash (subid → JID) with their options hash (subid → options),
-    sorted by JID then subid."""
+def _subscriptions(
+    node: str,
+    raw: object,
+    raw_options: object,
+    state: SubscriptionState = SubscriptionState.SUBSCRIBED,
+) -> list[Subscription]:
+    """A node's subscriptions (or pending requests) hash (subid → JID) with their options
+    hash (subid → options), sorted by JID then subid."""
     options = bdict(raw_options)
     return sorted(
         (
-            Subscription(node, _text(jid), _text(subid), options=decode(options.get(subid)))
+            Subscription(node, _text(jid), _text(subid), state, decode(options.get(subid)))
             for subid, jid in bdict(raw).items()
         ),
         key=lambda s: (s.jid, s.subid),
@@ -55,7 +63,7 @@ def _affiliations(raw: object) -> dict[str, Affiliation]:
     return {_text(j): Affiliation(_text(a)) for j, a in sorted(bdict(raw).items())}
 
 
-class NodeStore:
+class NodeStore(PendingOps):
     """Node registry queries plus subscription and affiliation storage.
 
     ``config_of`` turns a stored Thoonk config into a :class:`NodeConfig`
@@ -76,6 +84,11 @@ class NodeStore:
         """ARGV of a script's state notice: the channel and our instance id."""
         return keys.state_channel(node), self.thoonk.instance
 
+    def _state_facts(self, node: str, *facts: tuple[str, str, str]) -> tuple[bytes, bytes]:
+        """ARGV of a script's state notice telling what changed: the channel and payload
+        (facts: what happened, JID, subid; routed by :mod:`.subscription_events`)."""
+        return keys.state_channel(node), keys.state_payload(self.thoonk.instance, facts)
+
     # --- nodes -----------------------------------------------------------------
 
     async def create_node(self, node: str, fields: Mapping[str, str], creator: str) -> None:
@@ -94,6 +107,7 @@ class NodeStore:
                     keys.node_affiliations(node),
                     keys.jid_affiliations(creator),
                     keys.node_subscriptions(node),
+                    keys.node_pending(node),
                 ),
                 (node, keys.NEWFEED, keys.CONFFEED, notice, creator, *args),
             )
@@ -148,11 +162,14 @@ class NodeStore:
                 pipe.hgetall(keys.node_affiliations(node))
                 pipe.hgetall(keys.node_subscriptions(node))
                 pipe.hgetall(keys.node_subscription_options(node))
+                pipe.hgetall(keys.node_pending(node))
             replies = await pipe.execute(raise_on_error=False)
         states: dict[str, NodeState] = {}
         for at, node in enumerate(nodes):
-            exists, kind, raw_config, raw_affs, raw_subs, raw_opts = replies[6 * at : 6 * at + 6]
-            for reply in (raw_affs, raw_subs, raw_opts):
+            exists, kind, raw_config, raw_affs, raw_subs, raw_opts, raw_pending = replies[
+                7 * at : 7 * at + 7
+            ]
+            for reply in (raw_affs, raw_subs, raw_opts, raw_pending):
                 if isinstance(reply, Exception):
                     raise reply
             if kind == b"string":  # a JSON config of pre-2011-11 thoonk.py (contract 15.8)
@@ -168,6 +185,7 @@ class NodeStore:
                 affiliations=_affiliations(raw_affs),
                 subscriptions=subscriptions,
                 subscribers=frozenset(bare(s.jid) for s in subscriptions),
+                pending=tuple(_subscriptions(node, raw_pending, {}, SubscriptionState.PENDING)),
             )
         return states
 
@@ -189,9 +207,10 @@ class NodeStore:
         return _subscriptions(node, raw_subs, raw_opts)
 
     async def subscribe(
-        self, node: str, jid: str, options: SubscriptionOptions = DEFAULT
+        self, node: str, jid: str, options: SubscriptionOptions = DEFAULT, *, told: bool = False
     ) -> Subscription:
-        """Add a subscription of ``jid`` (bare or full) to ``node``, with ``options``."""
+        """Add a subscription of ``jid`` (bare or full) to ``node``, with ``options``
+        (``told``: made by an owner, the subscriber hears of it)."""
         sub = Subscription(node, jid, secrets.token_hex(8), options=options)
         who = bare(jid)
         try:
@@ -207,7 +226,7 @@ class NodeStore:
                 ),
                 (
                     node,
-                    *self._state_notice(node),
+                    *self._state_facts(node, (APPROVED if told else SUBSCRIBED, jid, sub.subid)),
                     sub.subid,
                     jid,
                     keys.jid_subscription(who, node, sub.subid),
@@ -247,8 +266,11 @@ class NodeStore:
             self.forget(sub.node)
         return dataclasses.replace(sub, options=options)
 
-    async def unsubscribe(self, node: str, subscriptions: Iterable[Subscription]) -> None:
-        """Remove subscriptions (each must still exist). Raises InvalidSubId."""
+    async def unsubscribe(
+        self, node: str, subscriptions: Iterable[Subscription], *, told: bool = False
+    ) -> None:
+        """Remove subscriptions (each must still exist; ``told``: by an owner, the subscribers
+        hear of it). Raises InvalidSubId."""
         subs = list(subscriptions)
         args: list[str | bytes] = []
         for sub in subs:
@@ -259,6 +281,7 @@ class NodeStore:
                 keys.subscription_lease(node, sub.subid),
             )
         index_keys = [keys.jid_subscriptions(bare(sub.jid)) for sub in subs]
+        facts = [(REMOVED if told else UNSUBSCRIBED, sub.jid, sub.subid) for sub in subs]
         try:
             await self._scripts.run(
                 "unsubscribe",
@@ -269,7 +292,7 @@ class NodeStore:
                     keys.SUBSCRIPTION_LEASES,
                     *index_keys,
                 ),
-                (node, *self._state_notice(node), *args),
+                (node, *self._state_facts(node, *facts), *args),
             )
         except ItemNotFound as exc:
             raise InvalidSubId(node, str(exc.item_id)) from None
@@ -291,11 +314,22 @@ class NodeStore:
             ]
         )
         owners, options = found[::2], found[1::2]
-        return [
+        subscriptions = [
             Subscription(node, _text(owner), subid, options=decode(raw_options))
             for (node, subid), owner, raw_options in zip(pairs, owners, options, strict=True)
             if owner is not None
         ]
+        # the other entries are requests waiting for approval (or left by a deleted node)
+        others = [pair for pair, owner in zip(pairs, owners, strict=True) if owner is None]
+        waiting = await self._hget_each(
+            [(keys.node_pending(node), subid) for node, subid in others]
+        )
+        subscriptions += [
+            Subscription(node, _text(jid), subid, SubscriptionState.PENDING)
+            for (node, subid), jid in zip(others, waiting, strict=True)
+            if jid is not None
+        ]
+        return sorted(subscriptions, key=lambda s: (s.node, s.subid))
 
     async def _hget_each(self, lookups: list[tuple[bytes, str]]) -> list[bytes | None]:
         """HGET of each (key, field), pipelined in one round trip."""
@@ -372,7 +406,7 @@ class NodeStore:
         """Forget subscriptions, affiliations and tombstone of a deleted node."""
         index_keys: list[bytes] = []
         members: list[str | bytes] = []
-        subscriptions = await self.subscriptions(node)
+        subscriptions = [*await self.subscriptions(node), *await self.pending(node)]
         for sub in subscriptions:
             index_keys.append(keys.jid_subscriptions(bare(sub.jid)))
             members.append(keys.jid_subscription(bare(sub.jid), node, sub.subid))
@@ -389,6 +423,7 @@ class NodeStore:
                 keys.node_tombstone(node),
                 keys.node_subscription_options(node),
                 keys.SUBSCRIPTION_LEASES,
+                keys.node_pending(node),
                 *index_keys,
             ),
             (node, *self._state_notice(node), len(subscriptions), *members, *leases),

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from . import sub_options
-from .access import Action
+from .access import Action, needs_approval
 from .errors import (
+    BadRequest,
     ConfigurationRequired,
     Forbidden,
     InvalidJid,
@@ -17,7 +18,9 @@ from .errors import (
     LastOwner,
     NodeIdRequired,
     NodeNotFound,
+    NotPending,
     NotSubscribed,
+    PendingSubscription,
     SubIdRequired,
 )
 from .model import Actor, Affiliation, Subscription, SubscriptionState
@@ -48,7 +51,11 @@ class SubscriptionOps:
     ) -> Subscription:
         """Subscribe ``jid`` (whose bare JID must be the actor's), with ``options`` changed
         from the defaults (§6.3.7). One subscription per JID: subscribing again returns the
-        existing one, with ``options`` applied to it."""
+        existing one, with ``options`` applied to it.
+
+        On an ``authorize`` node an entity with no affiliation gets a pending subscription
+        (with the default options), which the owners are asked to approve; asking again
+        while it waits raises PendingSubscription."""
         if bare(jid) != actor.bare and not self.policy.is_admin(actor):
             raise InvalidJid(jid, actor.bare)
         access = await self.check(actor, node, Action.SUBSCRIBE)
@@ -66,7 +73,12 @@ class SubscriptionOps:
             chosen = sub_options.apply(chosen, options, queue_node=queue_node, now=_now())
         if queue_node and chosen.queue_requests is None:  # XEP-0254 §Subscribing
             raise ConfigurationRequired(node, jid)
-        return await self.store.subscribe(node, jid, chosen)
+        if needs_approval(access.affiliation, access.config.access_model):
+            # a request keeps no options: the subscription starts with the defaults
+            if any(p.jid == jid for p in (await self.store.state(node)).pending):
+                raise PendingSubscription(node, jid)
+            return await self.store.request_subscription(node, jid)
+        return await self.store.subscribe(node, jid, chosen, told=bare(jid) != actor.bare)
 
     async def subscription_options(
         self, actor: Actor, node: str, jid: str, subid: str | None = None
@@ -119,12 +131,17 @@ class SubscriptionOps:
         self, actor: Actor, node: str, jid: str, subid: str | None = None
     ) -> None:
         """Remove the subscription of ``jid`` (``subid`` picks one when it has several)."""
-        if bare(jid) != actor.bare and not self.policy.is_admin(actor):
+        someone_else = bare(jid) != actor.bare
+        if someone_else and not self.policy.is_admin(actor):
             await self.check(actor, node, Action.MANAGE_SUBSCRIPTIONS)
         else:
             await self.store.state(node)  # NodeNotFound first
         mine = [s for s in await self.store.subscriptions(node) if s.jid == jid]
         if not mine:
+            asked = [s for s in await self.store.pending(node) if s.jid == jid]
+            if asked and subid in (None, asked[0].subid):  # withdrawn: nobody is told
+                await self.store.decide_subscription(asked[0], False, announce=False)
+                return
             raise NotSubscribed(node, jid)
         if subid is None:
             if len(mine) > 1:
@@ -134,13 +151,16 @@ class SubscriptionOps:
             chosen = [s for s in mine if s.subid == subid]
             if not chosen:
                 raise InvalidSubId(node, subid)
-        await self.store.unsubscribe(node, chosen)
+        await self.store.unsubscribe(node, chosen, told=someone_else)
 
     async def own_subscriptions(self, actor: Actor, node: str | None = None) -> list[Subscription]:
-        """The actor's subscriptions, on one node or all."""
+        """The actor's subscriptions (pending ones too), on one node or all."""
         if node is not None:
-            await self.store.state(node)
-            return [s for s in await self.store.subscriptions(node) if bare(s.jid) == actor.bare]
+            state = await self.store.state(node)
+            subs = [*state.subscriptions, *state.pending]
+            return sorted(
+                (s for s in subs if bare(s.jid) == actor.bare), key=lambda s: (s.jid, s.subid)
+            )
         return await self.store.jid_subscriptions(actor.bare)
 
     async def own_affiliations(
@@ -154,29 +174,59 @@ class SubscriptionOps:
         return {n: a for n, a in found.items() if n == node}
 
     async def node_subscriptions(self, actor: Actor, node: str) -> list[Subscription]:
-        """Every subscription of a node (owner only)."""
+        """Every subscription of a node, pending ones last (owner only)."""
         await self.check(actor, node, Action.MANAGE_SUBSCRIPTIONS)
-        return await self.store.subscriptions(node)
+        return [*await self.store.subscriptions(node), *await self.store.pending(node)]
 
     async def set_subscriptions(
         self, actor: Actor, node: str, changes: Sequence[tuple[str, SubscriptionState, str | None]]
     ) -> list[Subscription]:
-        """Owner changes: ``subscribed`` adds a subscription, ``none`` removes one."""
+        """Owner changes: ``subscribed`` adds a subscription (or approves a pending one),
+        ``none`` removes one (or denies a pending one)."""
         await self.check(actor, node, Action.MANAGE_SUBSCRIPTIONS)
         current = await self.store.subscriptions(node)
+        waiting = await self.store.pending(node)
         removals: list[Subscription] = []
         additions: list[str] = []
+        decisions: list[tuple[Subscription, bool]] = []
         for jid, state, subid in changes:
+            if state == SubscriptionState.PENDING:
+                raise BadRequest(f"{jid}: only 'subscribed' or 'none' can be set")
             mine = [s for s in current if s.jid == jid and (subid is None or s.subid == subid)]
+            asked = [s for s in waiting if s.jid == jid and (subid is None or s.subid == subid)]
             if state == SubscriptionState.NONE:
-                if not mine:
+                if not mine and not asked:
                     raise NotSubscribed(node, jid)
                 removals.extend(mine)
+                decisions.extend((s, False) for s in asked)
+            elif asked:
+                decisions.extend((s, True) for s in asked)
             elif not mine:
                 additions.append(jid)
         if removals:
-            await self.store.unsubscribe(node, removals)
-        return [await self.store.subscribe(node, jid) for jid in additions]
+            await self.store.unsubscribe(node, removals, told=True)
+        for request, approve in decisions:
+            await self.store.decide_subscription(request, approve)
+        return [await self.store.subscribe(node, jid, told=True) for jid in additions]
+
+    async def decide_subscription(
+        self, actor: Actor, node: str, subid: str | None, jid: str | None, approve: bool
+    ) -> Subscription:
+        """An owner's answer to a subscription request (§8.6): approve or deny it.
+
+        ``subid`` and ``jid`` (either may be missing, not both) must name a request still
+        waiting: a decided one raises NotPending and changes nothing."""
+        await self.check(actor, node, Action.MANAGE_SUBSCRIPTIONS)
+        if subid is None and jid is None:
+            raise BadRequest("a subid or subscriber JID is required")
+        chosen = [
+            s
+            for s in await self.store.pending(node)
+            if subid in (None, s.subid) and jid in (None, s.jid)
+        ]
+        if not chosen:
+            raise NotPending(node, subid or jid or "")
+        return await self.store.decide_subscription(chosen[0], approve)
 
     async def node_affiliations(self, actor: Actor, node: str) -> dict[str, Affiliation]:
         """Every stored affiliation of a node (owner only)."""
@@ -199,6 +249,15 @@ class SubscriptionOps:
         if had_owner and Affiliation.OWNER not in after.values():
             raise LastOwner(node)
         await self.store.set_affiliations(node, changes)
+        # §8.7: a waiting request of an entity made outcast is denied; made member,
+        # publisher or owner, it is approved (they subscribe without approval)
+        for request in await self.store.pending(node):
+            changed = changes.get(bare(request.jid))
+            if changed not in (None, Affiliation.NONE, Affiliation.PUBLISH_ONLY):
+                try:
+                    await self.store.decide_subscription(request, changed != Affiliation.OUTCAST)
+                except NotPending:
+                    continue  # an owner decided it meanwhile
 
 
 def _now() -> datetime.datetime:

@@ -339,6 +339,12 @@ def jid_affiliations(jid: str | bytes) -> bytes:
     return _key(b"thoonkx.pubsub.jidaffs:", jid)
 
 
+def node_pending(name: str | bytes) -> bytes:
+    """Hash subid → JID of the subscriptions waiting for an owner's approval (they have
+    their :func:`jid_subscription` index entries already, and get no events)."""
+    return _key(b"thoonkx.pubsub.pending:", name)
+
+
 def node_tombstone(name: str | bytes) -> bytes:
     """String (JSON) left briefly by a node delete: redirect and notify_delete."""
     return _key(b"thoonkx.pubsub.tombstone:", name)
@@ -355,8 +361,26 @@ def trim_channel(name: str | bytes) -> bytes:
 
 
 def state_channel(name: str | bytes) -> bytes:
-    """Ours: bookkeeping kept beside the feed changed (payload: the writer's instance id)."""
+    """Ours: bookkeeping kept beside the feed changed (payload: the writer's instance id,
+    then the facts of the change, if any: see :func:`state_payload`)."""
     return _key(_STATE, name)
+
+
+def state_payload(instance: str | bytes, facts: tuple[tuple[str, str, str], ...] = ()) -> bytes:
+    """A state notice's payload: ``<instance>`` alone, or followed by each fact's three
+    fields (what happened, a JID, a subid), every field after a NUL."""
+    fields = [encode_name(instance)]
+    for fact in facts:
+        fields += (encode_name(field) for field in fact)
+    return SEP.join(fields)
+
+
+def state_facts(rest: bytes) -> list[tuple[str, str, str]]:
+    """The facts of a state notice (its payload after the instance id and its NUL)."""
+    if not rest:
+        return []
+    fields = rest.decode("utf-8", "surrogateescape").split("\x00")
+    return [(fields[at], fields[at + 1], fields[at + 2]) for at in range(0, len(fields) - 2, 3)]
 
 
 def notify_channel(name: str | bytes) -> bytes:

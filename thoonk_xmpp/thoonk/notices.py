@@ -130,8 +130,8 @@ def parse(channel: bytes, payload: bytes) -> Notice | None:
             return Notice(kind, feed, count=int(payload) if payload.isdigit() else 0)
         case NoticeKind.MARK:
             return Notice(kind, "", instance=feed, count=int(payload) if payload.isdigit() else 0)
-        case NoticeKind.STATE:
-            return Notice(kind, feed, instance=_text(payload))
+        case NoticeKind.STATE:  # what changed, if said, travels after the instance id
+            return Notice(kind, feed, instance=_text(first), item=second or None)
         case _:
             return Notice(kind, feed, item_id=_text(payload))
 

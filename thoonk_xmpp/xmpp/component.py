@@ -28,7 +28,7 @@ from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 
-from . import fitting, handlers, ns, parsing, queue_handlers
+from . import authorization, fitting, handlers, ns, parsing, queue_handlers
 from .errors import ResultTooBig, error_element, refused
 from .limits import RequestGate
 from .queue_messages import QueueMessages, watch_subscribers
@@ -262,8 +262,10 @@ class PubSubComponent:
     # --- requests -----------------------------------------------------------------------
 
     def _take(self, element: ET.Element) -> bool:
-        """Start answering ``element`` if it is a get/set iq to the service itself."""
-        if element.tag != _IQ or element.get("type") not in ("get", "set"):
+        """Start answering ``element`` if it is a get/set iq to the service itself (or an
+        owner's answer to a subscription request, :mod:`.authorization`)."""
+        answer = authorization.is_answer(element)
+        if not answer and (element.tag != _IQ or element.get("type") not in ("get", "set")):
             return False
         to = element.get("to", "")
         if to != self.jid and _bare(to) != self.jid:
@@ -271,9 +273,12 @@ class PubSubComponent:
         sender = element.get("from", "")
         refusal = self.gate.admit(sender)
         if refusal is not None:
-            self._refuse(element, None, refusal, 0.0)
+            if answer:
+                self._answer_decision_error(element, refusal)
+            else:
+                self._refuse(element, None, refusal, 0.0)
             return True
-        task = asyncio.ensure_future(self._on_iq(element))
+        task = asyncio.ensure_future(self._on_answer(element) if answer else self._on_iq(element))
         task.add_done_callback(lambda _: self.gate.release(sender))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
@@ -292,6 +297,19 @@ class PubSubComponent:
             answered.set_result(None)
             if self._last_of.get(sender) is answered:
                 del self._last_of[sender]
+
+    async def _on_answer(self, message: ET.Element) -> None:
+        """An owner's answer to a subscription request: acted on, or refused by a message
+        error (a sender who owns nothing learns nothing of the node's requests)."""
+        try:
+            await authorization.answer(self.service, message)
+        except Exception as exc:
+            if not isinstance(exc, PubSubError):
+                log.exception("acting on %s failed", tostring(message))
+            self._answer_decision_error(message, exc)
+
+    def _answer_decision_error(self, message: ET.Element, error: BaseException) -> None:
+        self.send_element(authorization.error_message(message, error_element(error)))
 
     def _refuse(
         self, iq: ET.Element, request: Request | None, error: BaseException, started: float

@@ -17,6 +17,7 @@ from thoonk_xmpp.service.service import NodeMetadata
 from . import forms, mam, ns
 
 _PUBSUB_FEATURES: Final = (
+    "access-authorize",
     "access-open",
     "access-whitelist",
     "config-node",
@@ -48,6 +49,7 @@ _PUBSUB_FEATURES: Final = (
     "retrieve-subscriptions",
     "rsm",
     "subscribe",
+    "subscription-notifications",
     "subscription-options",
 )
 

@@ -164,6 +164,9 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     e.ClosedNode: ErrorSpec("cancel", "not-allowed", "closed-node"),  # 6.1.3.4, 6.5.9.8
     e.NotSubscribed: ErrorSpec("cancel", "unexpected-request", "not-subscribed"),  # 6.2.3.2
     e.InvalidSubId: ErrorSpec("modify", "not-acceptable", "invalid-subid"),  # 6.2.3.5
+    e.SubscriptionRequired: ErrorSpec("auth", "not-authorized", "not-subscribed"),  # 6.5.9.4
+    e.PendingSubscription: ErrorSpec("auth", "not-authorized", "pending-subscription"),  # 6.1.3.7
+    e.NotPending: ErrorSpec("cancel", "item-not-found"),  # 8.6: decided already
     e.InvalidNodeConfig: ErrorSpec(  # 8.2.4.2; 8.1.2 for an access model we lack
         "modify",
         "not-acceptable",

@@ -361,6 +361,8 @@ def _set_subscriptions(element: ET.Element, pubsub: ET.Element) -> SetSubscripti
         if state is None:
             continue  # §8.8.2.1: no 'subscription' attribute, no change
         try:
+            if state == SubscriptionState.PENDING:
+                raise ValueError(state)  # only the subscriber's own request is pending
             changes.append((jid, SubscriptionState(state), entry.get("subid") or None))
         except ValueError:
             raise MalformedRequest(

@@ -3,13 +3,13 @@
 -- Subscriptions and affiliations left by an earlier node of the same name (deleted
 -- while no event router cleaned up) are dropped: the new node starts empty.
 -- KEYS: feeds, feed.config:<node>, node affiliations, creator's affiliation index,
---       node subscriptions
+--       node subscriptions, node pending subscription requests
 -- ARGV: node, newfeed channel, conffeed channel, notice payload, creator JID,
 --       field1, value1, ...
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then
   raise('FeedExists')
 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[5])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[5], KEYS[6])
 for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end

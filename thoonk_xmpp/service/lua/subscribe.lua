@@ -1,7 +1,7 @@
 -- Add a subscription of a JID to a node, with its options.
 -- KEYS: feeds, node subscriptions, the bucket of the subscription index holding the JID,
 --       node subscription options, subscription leases
--- ARGV: node, state channel, instance id, subid, jid, index entry (<bare jid>\0<node>\0<subid>),
+-- ARGV: node, state channel, notice payload, subid, jid, index entry (<bare jid>\0<node>\0<subid>),
 --       options ('' for the defaults), lease member (<node>\0<subid>),
 --       epoch ms the subscription ends at ('' for never)
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then

@@ -2,7 +2,7 @@
 -- with their options and leases.
 -- KEYS: node subscriptions, node subscription options, subscription leases,
 --       then one subscription index bucket per subid
--- ARGV: node, state channel, instance id, then for each subid: subid, jid, index entry,
+-- ARGV: node, state channel, notice payload, then for each subid: subid, jid, index entry,
 --       lease member
 for i = 4, #ARGV, 4 do
   if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then
