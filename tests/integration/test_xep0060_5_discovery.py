@@ -88,6 +88,7 @@ async def test_service_identity_and_features(pubsub_client: PubSubClientFactory)
         "access-whitelist",
         "access-authorize",
         "subscription-notifications",
+        "get-pending",
         "meta-data",
         "rsm",
         "subscription-options",

@@ -86,7 +86,9 @@ async def start_harness(service: PubSubService, sink: RecordingSink) -> Harness:
     await router.drain()
     await service.create_node(ADMIN, MARKER)
     await service.subscribe(ADMIN, MARKER, MARKER_JID)
-    return Harness(service, router, sink)
+    harness = Harness(service, router, sink)
+    await harness.events()  # the marker's subscriber hears of the subscription an admin made
+    return harness
 
 
 async def offer(router: EventRouter, notice: Notice) -> None:

@@ -74,7 +74,7 @@ async def test_subscriptions_list_and_remove(
     await service.delete_node(ADMIN, "gone")
 
     def row(sub: Subscription) -> dict[str, str]:
-        return {"node": sub.node, "jid": sub.jid, "subid": sub.subid}
+        return {"node": sub.node, "jid": sub.jid, "subid": sub.subid, "subscription": "subscribed"}
 
     listed = await cli.ok("subscriptions", "list", "n", "--json")
     assert listed.json() == [row(on_laptop), row(on_phone)]

@@ -7,7 +7,7 @@ from typing import Any
 
 from thoonk_xmpp.service import admin as service_admin
 from thoonk_xmpp.service.errors import InvalidSubId, NotSubscribed, SubIdRequired
-from thoonk_xmpp.service.model import Subscription
+from thoonk_xmpp.service.model import Subscription, SubscriptionState
 
 from .admin import Admin, admin_options, affiliation_arg, bare_jid_arg, handler, jid_arg
 from .common import EXIT_OK
@@ -61,7 +61,13 @@ def add_affiliations(subparsers: Any) -> None:
 
 
 def _subscription_json(sub: Subscription) -> dict[str, str]:
-    return {"node": sub.node, "jid": sub.jid, "subid": sub.subid}
+    return {"node": sub.node, "jid": sub.jid, "subid": sub.subid, "subscription": sub.state}
+
+
+def _subscription_row(sub: Subscription) -> str:
+    """Node, JID, subid, and ``pending`` for a request waiting for approval."""
+    waiting = "\tpending" if sub.state == SubscriptionState.PENDING else ""
+    return f"{sub.node}\t{sub.jid}\t{sub.subid}{waiting}"
 
 
 async def _list_subscriptions(admin: Admin, args: argparse.Namespace) -> int:
@@ -71,7 +77,7 @@ async def _list_subscriptions(admin: Admin, args: argparse.Namespace) -> int:
         subs = await service_admin.all_subscriptions(admin.service, admin.actor, args.jid)
     admin.show(
         [_subscription_json(sub) for sub in subs],
-        [f"{sub.node}\t{sub.jid}\t{sub.subid}" for sub in subs],
+        [_subscription_row(sub) for sub in subs],
     )
     return EXIT_OK
 

@@ -1,4 +1,5 @@
-"""Events the router makes beside routed notices: a deleted node's, a new subscriber's last item.
+"""Events the router makes beside routed notices: a deleted node's, a new subscriber's last item,
+the authorization forms an owner asks for again.
 
 Also who an event goes to: the subscribers the access table lets be notified.
 """
@@ -8,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from .events import Event, ItemPublished, NodeDeleted, Recipient
-from .model import Affiliation, Item, SendLastPublished, Subscription
+from .events import Event, ItemPublished, NodeDeleted, Recipient, SubscriptionRequested
+from .model import Affiliation, Item, NotificationType, SendLastPublished, Subscription
 from .node_config import NodeConfig
 from .option_delivery import audience_of
 from .sub_options import SubscriptionType
@@ -70,6 +71,15 @@ class DirectEvents:
                 )
             )
         await self.store.drop_node(node)
+
+    async def send_requests(self, requests: Iterable[Subscription], to: str) -> None:
+        """Send ``to`` the authorization form of each waiting request (get-pending, §8.7)."""
+        for request in requests:
+            recipient = (Recipient(to, ()),)
+            normal = NotificationType.NORMAL
+            await self._emit(
+                SubscriptionRequested(request.node, recipient, normal, request.jid, request.subid)
+            )
 
     async def send_last_item(self, subscription: Subscription, item: Item | None) -> None:
         """Send a node's last item to one new subscriber (send_last_published_item)."""

@@ -139,8 +139,9 @@ class SubscriptionOps:
         mine = [s for s in await self.store.subscriptions(node) if s.jid == jid]
         if not mine:
             asked = [s for s in await self.store.pending(node) if s.jid == jid]
-            if asked and subid in (None, asked[0].subid):  # withdrawn: nobody is told
-                await self.store.decide_subscription(asked[0], False, announce=False)
+            if asked and subid in (None, asked[0].subid):
+                # withdrawn by the subscriber (nobody is told), or denied by an owner
+                await self.store.decide_subscription(asked[0], False, announce=someone_else)
                 return
             raise NotSubscribed(node, jid)
         if subid is None:
@@ -227,6 +228,18 @@ class SubscriptionOps:
         if not chosen:
             raise NotPending(node, subid or jid or "")
         return await self.store.decide_subscription(chosen[0], approve)
+
+    async def pending_requests(self, actor: Actor, node: str) -> list[Subscription]:
+        """The subscription requests of a node waiting for approval (owner only, §8.7)."""
+        await self.check(actor, node, Action.MANAGE_SUBSCRIPTIONS)
+        return await self.store.pending(node)
+
+    async def owned_nodes(self, actor: Actor) -> list[str]:
+        """The existing nodes the actor is an owner of, sorted."""
+        found = await self.store.jid_affiliations(actor.bare)
+        return await self.store.existing(
+            sorted(n for n, a in found.items() if a == Affiliation.OWNER)
+        )
 
     async def node_affiliations(self, actor: Actor, node: str) -> dict[str, Affiliation]:
         """Every stored affiliation of a node (owner only)."""

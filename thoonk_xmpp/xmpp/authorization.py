@@ -7,13 +7,17 @@ back in a ``<message/>``: ``pubsub#allow`` true approves, false denies, a cancel
 leaves the request waiting.  The service checks that the sender owns the node and that
 the request is still waiting; otherwise nothing changes and the sender gets a message
 error (never one about a message of type error).
+
+The ``get-pending`` ad-hoc command (§8.7) sends an owner the forms of a node's waiting
+requests again: its one field chooses among the nodes the asker owns.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from thoonk_xmpp.service.errors import NodeIdRequired
 from thoonk_xmpp.service.model import Actor, Subscription
@@ -21,12 +25,17 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.service.store import bare
 
 from . import ns
+from .adhoc import Answers, CommandField, Outcome, command
 from .errors import MalformedRequest
 from .forms import FieldType, FormType, add_field, find_form, form_element, parse_form
 from .parsing import normalise_jid
 
+if TYPE_CHECKING:
+    from .handlers import Context
+
 SUBSCRIBE_AUTHORIZATION: Final = f"{ns.PUBSUB}#subscribe_authorization"
 MESSAGE: Final = ns.tag(ns.STANZA, "message")
+GET_PENDING: Final = f"{ns.PUBSUB}#get-pending"
 
 NODE: Final = "pubsub#node"
 SUBID: Final = "pubsub#subid"
@@ -135,3 +144,29 @@ def error_message(message: ET.Element, error: ET.Element) -> ET.Element:
     reply = ET.Element(MESSAGE, attrs)
     reply.append(error)
     return reply
+
+
+# --- get-pending (§8.7) ---------------------------------------------------------------------
+
+
+async def _owned(ctx: Context) -> Sequence[str]:
+    return await ctx.service.owned_nodes(ctx.actor)
+
+
+async def node_owner(ctx: Context) -> bool:
+    """Whether the asker owns a node (only owners approve subscriptions)."""
+    return bool(await _owned(ctx))
+
+
+@command(
+    GET_PENDING,
+    "Get pending subscription requests",
+    may_run=node_owner,
+    fields=(CommandField(NODE, FieldType.LIST_SINGLE, "Node", options=_owned),),
+    instructions="Choose a node: each subscription request waiting on it comes as a message.",
+)
+async def get_pending(ctx: Context, answers: Answers) -> Outcome:
+    node = answers[NODE][0]
+    requests = await ctx.service.pending_requests(ctx.actor, node)
+    await ctx.router.send_requests(requests, ctx.sender)
+    return Outcome(f"{len(requests)} pending subscription requests of {node!r} sent")

@@ -26,6 +26,7 @@ _PUBSUB_FEATURES: Final = (
     "create-nodes",
     "delete-items",
     "delete-nodes",
+    "get-pending",
     "instant-nodes",
     "item-ids",
     "manage-subscriptions",

@@ -30,6 +30,7 @@ from thoonk_xmpp.service.sub_options import is_queue_node
 
 from . import adhoc, disco, forms, mam, ns, payloads, queue_messages, rsm
 from . import admin_commands as admin_commands  # declares the service admins' commands
+from . import authorization as authorization  # declares get-pending
 from .fitting import Listing
 from .requests import (
     Create,
