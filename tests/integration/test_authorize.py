@@ -299,3 +299,19 @@ async def test_a_request_made_through_another_instance_reaches_the_owners(
     for inbox in inboxes:
         values = form_values(find(await inbox.next(), "x", DATA))
         assert values["pubsub#subscriber_jid"] == ["far@elsewhere.example/r"]
+
+
+async def test_the_last_item_waits_for_the_approval(pubsub_client: PubSubClientFactory) -> None:
+    owner = await pubsub_client()
+    stranger = await pubsub_client()
+    inbox = forms_of(owner)
+    config = {"pubsub#access_model": "authorize", "pubsub#send_last_published_item": "on_sub"}
+    await owner.create("n", config)
+    await owner.publish("n", "i1")
+    subid = subscription_of(await stranger.subscribe("n"))["subid"]
+    await inbox.next()
+
+    answer(owner, approval("n", stranger.jid, subid))
+
+    assert told_to(await stranger.next_event())["subscription"] == "subscribed"
+    assert ids_in(await stranger.next_event(), EVENT) == ["i1"]

@@ -38,7 +38,7 @@ from .node_config import NodeConfig
 from .node_states import NodeState
 from .option_delivery import Audience, NoPresence, OptionDelivery, PresenceSource, audience_of
 from .service import PubSubService
-from .subscription_events import subscription_events
+from .subscription_events import approved, subscription_events
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,11 @@ class EventRouter(OptionDelivery, Delivering, DirectEvents):
         """A state notice telling what happened to subscriptions (:mod:`.subscription_events`)."""
         if self.delivers(node):
             state = (await self.store.states_of((node,)))[node]
-            for event in subscription_events(state, keys.state_facts(facts)):
+            told = keys.state_facts(facts)
+            for event in subscription_events(state, told):
                 await self._emit(event)
+            for subscription in approved(state, told):  # their last item, as on subscribing
+                await self.send_last_item(subscription, await self.service.last_item(node))
 
     def _forget_sent(self, notice: Notice) -> None:
         """A retraction (in routing order): the same id and content again would be new."""

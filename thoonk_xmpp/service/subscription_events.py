@@ -19,7 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .events import Event, Recipient, SubscriptionChanged, SubscriptionRequested
-from .model import Affiliation, NotificationType, SubscriptionState
+from .model import (
+    Affiliation,
+    NotificationType,
+    SendLastPublished,
+    Subscription,
+    SubscriptionState,
+)
 from .node_states import NodeState
 from .pending import APPROVED, DENIED, REMOVED, REQUESTED
 
@@ -61,3 +67,13 @@ def subscription_events(state: NodeState, facts: list[tuple[str, str, str]]) -> 
         if told_owners is not None and owners and state.config.notify_sub:
             kind = state.config.notification_type
             yield SubscriptionChanged(node, owners, kind, jid, subid, told_owners)
+
+
+def approved(state: NodeState, facts: list[tuple[str, str, str]]) -> Iterator[Subscription]:
+    """The subscriptions an owner approved or made, still there, of a node that sends the
+    last item on subscription (they get it as a subscriber does on subscribing)."""
+    if not state.is_node or state.config.send_last_published_item != SendLastPublished.ON_SUB:
+        return
+    for what, _, subid in facts:
+        if what == APPROVED:
+            yield from (s for s in state.subscriptions if s.subid == subid)

@@ -288,7 +288,11 @@ async def subscribe(ctx: Context, request: Subscribe) -> Reply:
                 sub.options, queue_node=is_queue_node(config), form_type=forms.FormType.RESULT
             )
         )
-    if config.send_last_published_item != SendLastPublished.ON_SUB or config.node_kind.queueing:
+    if (
+        config.send_last_published_item != SendLastPublished.ON_SUB
+        or config.node_kind.queueing
+        or sub.state == SubscriptionState.PENDING  # sent once an owner approves
+    ):
         return Reply(pubsub)
 
     async def send_last() -> None:
