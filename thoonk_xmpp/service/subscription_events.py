@@ -72,7 +72,12 @@ def subscription_events(state: NodeState, facts: list[tuple[str, str, str]]) -> 
 def approved(state: NodeState, facts: list[tuple[str, str, str]]) -> Iterator[Subscription]:
     """The subscriptions an owner approved or made, still there, of a node that sends the
     last item on subscription (they get it as a subscriber does on subscribing)."""
-    if not state.is_node or state.config.send_last_published_item != SendLastPublished.ON_SUB:
+    config = state.config
+    if (
+        not state.is_node
+        or config.send_last_published_item != SendLastPublished.ON_SUB
+        or config.node_kind.queueing
+    ):
         return
     for what, _, subid in facts:
         if what == APPROVED:
