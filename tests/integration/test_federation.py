@@ -1,8 +1,8 @@
 """Users of another XMPP server (``remote.test``, a second Prosody linked by s2s) use the
 service like local users: discovery, subscriptions, events from XMPP and from Thoonk apps,
 retrieval, every access model × affiliation × action of the local matrix, bad requests,
-subscription options, node archives (XEP-0313), job nodes (XEP-0254); node_creation =
-local keeps them out.
+authorization requests and answers (either party remote), subscription options, node
+archives (XEP-0313), job nodes (XEP-0254); node_creation = local keeps them out.
 
 Each test goes through the service's code, so removing that code fails it (the matrix
 fails with an outcast allowed in access.py; the creation test with node_creation = local
@@ -22,15 +22,19 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.integration import test_access_matrix as matrix
+from tests.integration import test_authorize as authorize
 from tests.integration.bridge_fixtures import (
     ADMIN,
+    EVENT,
     OWNER,
     Bridge,
     PubSubClient,
     PubSubClientFactory,
+    StanzaError,
     config_form,
     find,
     form_values,
+    ids_in,
     pubsub,
 )
 from tests.integration.bridges import started
@@ -359,3 +363,38 @@ async def test_a_job_bounced_by_the_remote_server_goes_to_another_worker(
 
     assert (await worker.next_job())[0] == "j1"
     assert [s.jid for s in await bridge.service.store.subscriptions("work")] == [worker.client.jid]
+
+
+@pytest.mark.parametrize("remote_side", ["subscriber", "owner"])
+@pytest.mark.parametrize("allow", ["true", "false"])
+async def test_authorize_requests_and_answers_cross_servers(
+    bridge: Bridge,
+    pubsub_client: PubSubClientFactory,
+    remote_pubsub_client: PubSubClientFactory,
+    remote_side: str,
+    allow: str,
+) -> None:
+    """The authorize model (service/ and xmpp/ authorization code) with one party remote:
+    the request's form reaches the owner, the owner's answering message reaches the
+    service, the outcome reaches the subscriber, each over s2s; a forged answer from the
+    other server is refused like a local one and changes nothing."""
+    local, remote = await pubsub_client(), await remote_pubsub_client()
+    owner, stranger = (local, remote) if remote_side == "subscriber" else (remote, local)
+    _, subid = await authorize.pending_request(owner, stranger)
+    refused = authorize.errors_of(stranger)
+    before = await bridge.state()
+    authorize.answer(stranger, authorize.approval("n", stranger.jid, subid))  # not an owner
+    assert StanzaError.of(await refused.next()) == ("auth", "forbidden")
+    assert await bridge.state() == before
+
+    authorize.answer(owner, authorize.approval("n", stranger.jid, subid, allow))
+
+    told = authorize.told_to(await stranger.next_event())
+    state = "subscribed" if allow == "true" else "none"
+    assert told == {"node": "n", "jid": stranger.jid, "subscription": state, "subid": subid}
+    if allow == "true":
+        assert await stranger.item_ids("n") == ["i1"]
+        await owner.publish("n", "i2")
+        assert ids_in(await stranger.next_event(), EVENT) == ["i2"]
+    else:
+        assert await authorize.listed(owner, "n") == []
