@@ -370,3 +370,20 @@ async def test_a_result_only_announced_is_kept_for_the_publisher(
     assert sink.retracts == [("jobs", "carol@example.org/desk", job_id, b"by js")]
     page = await service.get_items(CAROL, "jobs", [job_id])
     assert [(i.id, i.payload, i.finished) for i in page.items] == [("j1", b"by js", True)]
+
+
+async def test_a_subscriber_asking_for_no_delivery_gets_no_jobs(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    dispatcher, sink = queues
+    await job_node(service)
+    paused = {**options(2), "pubsub#deliver": ["0"]}
+    await service.subscribe(ALICE, "jobs", ALICE.bare, paused)
+    (job_id,) = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"x")])
+    assert await dispatcher.dispatch("jobs") == 0
+    assert sink.handed == []
+    await service.set_subscription_options(
+        ALICE, "jobs", ALICE.bare, None, {"pubsub#deliver": ["1"]}
+    )
+    await sink.until(lambda: len(sink.handed) == 1)
+    assert sink.handed[0][1:3] == (ALICE.bare, job_id)

@@ -178,14 +178,22 @@ class QueueDispatcher:
                     await self._scan()
                 finished, self._finished = self._finished, []
                 for node, job_id, result in finished:
-                    await self._tell_publisher(node, job_id, result)
+                    await self._logged(self._tell_publisher(node, job_id, result))
                 wanted, self._wanted = list(self._wanted), {}
                 for node in wanted:
-                    await self.dispatch(node)
+                    await self._logged(self.dispatch(node))
             except Exception:
                 log.exception("dispatching queue items failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.tick)
+
+    @staticmethod
+    async def _logged(work: Coroutine[Any, Any, object]) -> None:
+        """One node's work: a failure is logged (the next tick tries again), others go on."""
+        try:
+            await work
+        except Exception:
+            log.exception("queue work failed")
 
     async def _tick_forever(self) -> None:
         while True:
@@ -194,13 +202,22 @@ class QueueDispatcher:
             if self._stop.is_set():
                 return
             try:
-                for node, kind in list(self.nodes.items()):
-                    if kind == NodeKind.JOB and self._ours(node):
-                        await self.reap(node)
-                    self._wanted[node] = None
-                self._wake.set()
+                await self._visit()
             except Exception as exc:
                 log.warning("queue tick failed: %s", exc)
+
+    async def _visit(self) -> None:
+        """Reap the queue nodes this instance delivers that have a claim timeout, and hand
+        out what waits on those with subscribers."""
+        ours = [node for node in self.nodes if self._ours(node)]
+        states = await self.service.store.states_of(ours)
+        for node in ours:
+            state = states[node]
+            if state.config.node_kind == NodeKind.JOB and state.config.claim_timeout:
+                await self.reap(node)
+            if state.subscriptions:
+                self._wanted[node] = None
+        self._wake.set()
 
     async def _scan(self) -> None:
         """Learn every queue node from Redis (at start and after a notice gap)."""

@@ -58,7 +58,10 @@ class Retracted:
 
 
 def queue_requests(subscription: Subscription) -> int:
-    """How many items ``subscription`` may hold at once (its ``pubsub#queue_requests``)."""
+    """How many items ``subscription`` may hold at once: its ``pubsub#queue_requests``
+    (none while it asks for no delivery, ``pubsub#deliver`` = 0)."""
+    if not subscription.options.deliver:
+        return 0
     return subscription.options.queue_requests or DEFAULT_QUEUE_REQUESTS
 
 
