@@ -191,3 +191,18 @@ async def test_a_running_service_sees_cli_changes(cli: AdminCli, service: PubSub
 
     await cli.ok("nodes", "delete", "n")
     await until_refused_with(NodeNotFound, service, BOB, "n", Action.PUBLISH)
+
+
+async def test_a_job_node_is_reported_with_its_pending_jobs(
+    cli: AdminCli, service: PubSubService
+) -> None:
+    made = await cli.ok("nodes", "create", "work", "--set", "node_kind=job", "--json")
+    assert made.json()["config"]["thoonkx#claim_timeout"] == "60"
+    job = await service.thoonk.job("work")
+    await job.put(b"one")
+    await job.put(b"two")
+    await job.get()  # one held, one waiting: both pending
+    report = (await cli.ok("nodes", "info", "work", "--json")).json()
+    assert report["items"] == 2
+    assert report["config"]["thoonkx#node_kind"] == "job"
+    assert "work" in (await cli.ok("nodes", "list", "--json")).json()

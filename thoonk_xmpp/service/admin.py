@@ -48,7 +48,10 @@ async def node_report(service: PubSubService, actor: Actor, node: str) -> NodeRe
         config=state.config,
         creator=state.stored.get(CREATOR),
         creation_date=state.stored.get(CREATION_DATE),
-        items=await feed.count(),
+        # a queue node's items: those pending (waiting or held)
+        items=await (
+            service.queues.count(node) if state.config.node_kind.queueing else feed.count()
+        ),
         subscriptions=state.subscriptions,
         affiliations=dict(state.affiliations),
     )

@@ -282,6 +282,10 @@ class QueueStore:
         found = optional_blist(await self.redis.hmget(keys.items(node), [item_id(i) for i in ids]))
         return [(i, p) for i, p in zip(ids, found, strict=True) if p is not None]
 
+    async def count(self, node: str) -> int:
+        """How many items are pending (waiting or held)."""
+        return int(await self.redis.hlen(keys.items(node)))
+
     async def holders(self, node: str) -> dict[str, str]:
         """Job id → holding subscriber, as recorded (a hold may have ended since)."""
         raw = bdict(await self.redis.hgetall(keys.queue_holders(node)))

@@ -24,11 +24,13 @@ from thoonk_xmpp.service.model import Actor, Subscription
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.service.store import bare
 
-from . import ns
+from . import (
+    ns,
+    parsing,  # a module reference: parsing imports this module's importers
+)
 from .adhoc import Answers, CommandField, Outcome, command
 from .errors import MalformedRequest
 from .forms import FieldType, FormType, add_field, find_form, form_element, parse_form
-from .parsing import normalise_jid
 
 if TYPE_CHECKING:
     from .handlers import Context
@@ -119,7 +121,7 @@ def parse_answer(message: ET.Element) -> Decision | None:
     return Decision(
         node,
         _single(fields, SUBID),
-        None if jid is None else normalise_jid(jid),
+        None if jid is None else parsing.normalise_jid(jid),
         allow in ("1", "true"),
     )
 
@@ -129,7 +131,7 @@ async def answer(service: PubSubService, message: ET.Element) -> Subscription | 
     decision = parse_answer(message)
     if decision is None:
         return None
-    actor = Actor(bare(normalise_jid(message.get("from"))))
+    actor = Actor(bare(parsing.normalise_jid(message.get("from"))))
     return await service.decide_subscription(
         actor, decision.node, decision.subid, decision.jid, decision.allow
     )
