@@ -119,15 +119,20 @@ class AsyncThoonk:
     ) -> Self:
         """Connect from a ``redis://``, ``rediss://`` or ``unix://`` URL.
 
-        Other keyword arguments go to ``redis.asyncio.Redis.from_url``.
+        Other keyword arguments go to the connection pool (``max_connections``, 100 by
+        default) and its connections.  A command finding every connection in use waits
+        for one rather than failing: a burst of requests (100 users subscribing at
+        once) is served late, not refused with "Too many connections".
         """
         kwargs = {**_connection_defaults(), **kwargs}
         if url.startswith("redis://"):
             kwargs.setdefault("connection_class", HiredisPackingConnection)
         elif url.startswith("unix://"):
             kwargs.pop("socket_keepalive")  # a TCP option: Unix socket connections refuse it
+        kwargs.setdefault("max_connections", 100)
+        pool = aioredis.BlockingConnectionPool.from_url(url, timeout=None, **kwargs)
         return cls(
-            redis=aioredis.Redis.from_url(url, **kwargs),
+            redis=aioredis.Redis.from_pool(pool),
             listen=listen,
             ignore_own_registry_notices=ignore_own_registry_notices,
         )
