@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from bench.bridge_setup import ComponentProcess, register_accounts
+from bench.bridge_setup import ComponentProcess, CpuMeter, describe_cpu, register_accounts
 from bench.common import until
 from bench.xmpp_load import Collector, RawClient, connect_all, create_iq, payload, subscribe_iq
 from thoonk_xmpp.thoonk import AsyncThoonk
@@ -29,7 +29,11 @@ PASSWORD = "bench-password-1"
 
 
 async def run(instances: int, subscribers: int, nodes: int, items: int) -> float:
-    """Notifications/s received with ``instances`` components sharing the domain."""
+    """Notifications/s received with ``instances`` components sharing the domain.
+
+    Prints the CPU each process used meanwhile (% of one core): on a machine whose
+    cores are all busy, more instances only split the same CPU between them.
+    """
     users = [f"sub{n}" for n in range(subscribers)]
     balanced = instances if instances > 1 else None  # ejabberd wants 2 or more there
     with RedisServer() as redis, EjabberdServer(component_number=balanced) as server:
@@ -60,9 +64,15 @@ async def run(instances: int, subscribers: int, nodes: int, items: int) -> float
                 for client in clients:
                     await client.iq(subscribe_iq(server.component_jid, name, "%s", client.bare))
             await asyncio.sleep(3.0)  # leases settle (lease_interval 1 s)
+            vm = server.vm_pid()
+            assert vm is not None and redis.process is not None
+            pids = {"ejabberd": vm, "redis": redis.process.pid, "loadgen": os.getpid()}
+            pids |= {f"component-{n}": c.pid for n, c in enumerate(components)}
+            meter = CpuMeter(pids)
             async with AsyncThoonk.from_url(redis.url) as app:
                 feeds = [await app.feed(name) for name in names]
                 collector.start(1)
+                meter.begin()
                 began = time.perf_counter()
                 for start in range(0, items, 50):
                     for feed in feeds:
@@ -71,7 +81,14 @@ async def run(instances: int, subscribers: int, nodes: int, items: int) -> float
                         )
                 expected = items * nodes * subscribers
                 await until(lambda: collector.count >= expected, "every notification")
-                return expected / (time.perf_counter() - began)
+                rate = expected / (time.perf_counter() - began)
+                use = meter.end()
+                print(
+                    f"  {instances} instance(s) cpu: {describe_cpu(use)}"
+                    f" (total {sum(use.values()):.0f}% of {os.cpu_count()} cores)",
+                    flush=True,
+                )
+                return rate
         finally:
             for client in [publisher, *clients]:
                 await client.close()
