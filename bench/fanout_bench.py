@@ -17,7 +17,9 @@ listener sending prebuilt event messages (one item each, no retraction):
 subscriber as a bcc address, ``split`` half of each (the link's process and
 mod_multicast's copying at once).  ``--publishers N`` publishers (each its own
 account, ``--window`` IQs outstanding each) publish to the same node, which is open to
-any publisher on both services: our component answers one sender's requests one after
+any publisher on both services; a target written ``NAME:K`` (``ejabberd:4``,
+``multicast:4``) runs with K publishers instead, and its ratio is to ``ejabberd:K``
+when that is measured too.  Our component answers one sender's requests one after
 another, so one publisher measures that chain's round trip.  Both ours and ejabberd trim at
 ``max_items`` with a retraction per subscriber, so the message rate is twice the
 notification rate; the ceilings send notifications only.
@@ -211,7 +213,8 @@ async def ceiling(
 async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str, int], list[float]]:
     counts = [int(c) for c in args.subscribers.split(",")]
     users = [f"sub{n}" for n in range(1, max(counts) + 1)]
-    others = [f"publisher{n}" for n in range(2, args.publishers + 1)]
+    most = max(_publishers(name, args.publishers) for name in args.variants.split(","))
+    others = [f"publisher{n}" for n in range(2, most + 1)]
     password = new_password()
     rates: dict[tuple[str, int], list[float]] = {}
     with ejabberd_world() as world:
@@ -228,26 +231,31 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
         raw = RawComponent(world.spare_jid, world.spare_secret)
         await raw.connect("127.0.0.1", world.spare_port)
         component: ComponentProcess | None = None
+        running = ""
         clients: list[RawClient] = [*publishers, *subscribers]
         print(f"load average before: {os.getloadavg()}", flush=True)
         try:
             for repeat in range(args.repeat):
                 for n in counts:
                     jids = [client.bare for client in subscribers[:n]]
-                    names = ["ejabberd", *args.variants.split(","), *args.ceilings.split(",")]
+                    names = [*args.variants.split(","), *args.ceilings.split(",")]
                     for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+                        base = name.partition(":")[0]
+                        senders = publishers[: _publishers(name, args.publishers)]
                         if name in ("uni", "mc", "split"):
                             result, busy = await ceiling(
                                 name, raw, jids, collector, vm, options.relay_items
                             )
                             name = f"ceiling {name}"
                         else:
-                            if name == "ejabberd":
+                            if base == "ejabberd":
                                 target = Target(
-                                    name, server, server.pubsub_jid, publisher, subscribers
+                                    base, server, server.pubsub_jid, publisher, subscribers
                                 )
                             else:
-                                component = _restart(component, world, options, name)
+                                if component is None or running != base:
+                                    component = _restart(component, world, options, base)
+                                    running = base
                                 await wait_component(publisher, server.component_jid, component)
                                 target = Target(
                                     "ours", server, server.component_jid, publisher, subscribers
@@ -256,9 +264,7 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
                             target.processes["ejabberd"] = vm
                             node = await prepare(target, n, options)
                             schedulers = Schedulers(vm)
-                            result = await throughput(
-                                target, publishers, node, n, collector, options
-                            )
+                            result = await throughput(target, senders, node, n, collector, options)
                             busy = schedulers.describe()
                         rates.setdefault((name, n), []).append(result.notifications)
                         missing = f"  MISSING {result.missing}" if result.missing else ""
@@ -282,6 +288,12 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
     return rates
 
 
+def _publishers(name: str, default: int) -> int:
+    """How many publishers a target ``NAME`` or ``NAME:K`` runs with."""
+    many = name.partition(":")[2]
+    return int(many) if many else default
+
+
 def _restart(
     old: ComponentProcess | None, world: World, options: Options, variant: str
 ) -> ComponentProcess:
@@ -300,10 +312,13 @@ def _restart(
 def report(rates: dict[tuple[str, int], list[float]], counts: list[int]) -> str:
     lines = []
     for n in counts:
-        reference = statistics.median(rates[("ejabberd", n)])
         for (name, count), values in rates.items():
             if count != n:
                 continue
+            suffix = name.partition(":")[2]
+            reference = statistics.median(
+                rates.get((f"ejabberd:{suffix}", n)) or rates[("ejabberd", n)]
+            )
             middle = statistics.median(values)
             spread = (max(values) - min(values)) / middle / 2 if middle and len(values) > 1 else 0
             lines.append(
@@ -327,8 +342,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--subscribers", default="10,50,100", help="comma-separated counts")
     parser.add_argument(
         "--variants",
-        default="unicast,multicast",
-        help="our component's settings to compare: unicast, multicast",
+        default="ejabberd,unicast,multicast",
+        help="targets: ejabberd (its mod_pubsub), ours unicast or multicast; NAME:K for K publishers",
     )
     parser.add_argument(
         "--publishers", type=int, default=1, help="publishers, each its own account (1)"
