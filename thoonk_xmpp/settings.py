@@ -63,7 +63,8 @@ class ComponentSettings:
     max_stanza_size: int = DEFAULT_MAX_STANZA_SIZE
     #: Send an event once to the server's XEP-0033 service (ejabberd's mod_multicast),
     #: with its local recipients, ``multicast_limit`` at a time, where one is found
-    #: (off by default: measured faster at 10 subscribers, slower from 50 on ejabberd 23.01).
+    #: (off by default: side by side on ejabberd 23.01 it was no faster at 10 and 100
+    #: subscribers and somewhat faster at 50; bench/fanout_bench.py).
     multicast: bool = False
     multicast_limit: int = 20
 
