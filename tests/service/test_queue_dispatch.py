@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.dbstate import refused
+from thoonk_xmpp.service.delivery import DeliveryPolicy
 from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import (
     ConfigurationRequired,
@@ -386,3 +387,23 @@ async def test_a_subscriber_asking_for_no_delivery_gets_no_jobs(
     )
     await sink.until(lambda: len(sink.handed) == 1)
     assert sink.handed[0][1:3] == (ALICE.bare, job_id)
+
+
+async def test_only_the_instance_delivering_the_node_hands_its_items_out(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    """With [delivery] shared, an instance that does not lease the node's slot hands
+    nothing out and tells no publisher: the slot's instance does."""
+    dispatcher, sink = queues
+    elsewhere = EventRouter(service, RecordingSink(), delivery=DeliveryPolicy(shared=True))
+    assert not elsewhere.delivers("jobs")  # it leases no slot
+    other_sink = QueueSinkRecord()
+    other = QueueDispatcher(service, elsewhere, other_sink)
+    await dispatcher.aclose()
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(1))
+    (job_id,) = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"x")])
+    assert await other.dispatch("jobs") == 0
+    assert await service.thoonk.redis.llen(keys.ids("jobs")) == 1
+    assert await dispatcher.dispatch("jobs") == 1
+    assert sink.handed[0][1:3] == (ALICE.bare, job_id) and other_sink.handed == []

@@ -134,7 +134,9 @@ class PubSubComponent:
         self.queues = QueueDispatcher(
             service,
             router,
-            QueueMessages(self.send_soon, self.connected.is_set, self.jid, self._render),
+            QueueMessages(
+                self.send_soon, self.connected.is_set, self.jid, self._render, max_stanza_size
+            ),
         )
         watch_subscribers(self.xmpp, self.queues)
 

@@ -41,7 +41,7 @@ from thoonk_xmpp.service.events import (
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
-from . import authorization, forms, ns, payloads
+from . import forms, ns, payloads
 from .multicast import ADDRESS_BYTES, ADDRESS_NS, Multicast
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,9 @@ def event_text(event: Event, *, with_payload: bool = True) -> str:
     if isinstance(event, Digest):  # one message, an <event/> for each gathered event
         return "".join(event_text(one, with_payload=with_payload) for one in event.events)
     if isinstance(event, SubscriptionRequested):  # no event: a form for the owners
+        # imported here: authorization imports parsing, which imports mam, which imports this
+        from . import authorization
+
         return _xml(authorization.request_form(event.node, event.jid, event.subid))
     if not with_payload and isinstance(event, NodeConfigured):
         event = dataclasses.replace(event, config=None)

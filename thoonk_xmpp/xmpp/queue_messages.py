@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from thoonk_xmpp.service.events import ItemPublished, Recipient
 from thoonk_xmpp.service.model import NotificationType
+from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
 from . import ns, payloads
-from .notifications import EVENT_NS, messages
+from .notifications import ENVELOPE_ROOM, EVENT_NS, messages
 
 if TYPE_CHECKING:
     from thoonk_xmpp.service.dispatch import QueueDispatcher
@@ -86,11 +87,14 @@ class QueueMessages:
         up: Callable[[], bool],
         service_jid: str,
         render: Callable[[ET.Element], str],
+        max_stanza_size: int = DEFAULT_MAX_STANZA_SIZE,
     ) -> None:
         self._send = send
         self._up = up
         self.service_jid = service_jid
         self._render = render
+        #: No message sent is bigger, in bytes: the server would close the link.
+        self.max_stanza_size = max_stanza_size
         self._number = 0
 
     @property
@@ -108,7 +112,11 @@ class QueueMessages:
         if not self._up():
             return False
         event = ItemPublished(node, (Recipient(jid, ()),), kind, item_id, payload)
-        texts = list(messages(event, sender=self.service_jid, ids=self._ids(node, item_id)))
+        # an item too big for one stanza (a Thoonk app's) goes without its payload
+        ids = self._ids(node, item_id)
+        texts = list(
+            messages(event, sender=self.service_jid, ids=ids, max_stanza_size=self.max_stanza_size)
+        )
         if not texts:
             return False
         self._send("".join(texts))
@@ -134,8 +142,10 @@ class QueueMessages:
         event = ET.Element(f"{{{EVENT_NS}}}event")
         items = ET.SubElement(event, f"{{{EVENT_NS}}}items", {"node": node})
         retract = ET.SubElement(items, f"{{{EVENT_NS}}}retract", {"id": item_id})
-        if result is not None:
+        if result is not None and len(result) <= self.max_stanza_size - ENVELOPE_ROOM:
             retract.append(result_element(result))
+        elif result is not None:  # too big for one stanza: the publisher retrieves it by id
+            log.warning("result of %r on %r too big to send: told without it", item_id, node)
         self._message(jid, kind.value, event)
 
 

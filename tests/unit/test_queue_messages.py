@@ -1,0 +1,66 @@
+"""The messages of job and queue nodes (xmpp/queue_messages.py), built without a server."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from slixmpp.xmlstream import tostring
+
+from thoonk_xmpp.service.model import NotificationType
+from thoonk_xmpp.xmpp import ns
+from thoonk_xmpp.xmpp.notifications import EVENT_NS
+from thoonk_xmpp.xmpp.queue_messages import QueueMessages, parse_handed_id
+
+SERVICE = "pubsub.example.org"
+
+
+def sent_by(limit: int = 512 * 1024, up: bool = True) -> tuple[QueueMessages, list[str]]:
+    sent: list[str] = []
+    messages = QueueMessages(
+        sent.append, lambda: up, SERVICE, lambda e: str(tostring(e, xmlns=ns.STANZA)), limit
+    )
+    return messages, sent
+
+
+def parsed(text: str) -> ET.Element:
+    return ET.fromstring(f"<s xmlns='{ns.STANZA}'>{text}</s>")[0]
+
+
+def test_an_item_goes_to_one_subscriber_with_an_id_naming_it() -> None:
+    messages, sent = sent_by()
+    assert messages.hand("jobs", "w@x/r", "j1", b"<q xmlns='urn:t'/>", NotificationType.NORMAL)
+    (message,) = [parsed(text) for text in sent]
+    assert (message.get("to"), message.get("type")) == ("w@x/r", "normal")
+    assert parse_handed_id(message.get("id", "")) == ("jobs", "j1")
+    item = message.find(f"{{{EVENT_NS}}}event/{{{EVENT_NS}}}items/{{{EVENT_NS}}}item")
+    assert item is not None and item.find("{urn:t}q") is not None
+
+
+def test_nothing_is_handed_while_the_link_is_down() -> None:
+    messages, sent = sent_by(up=False)
+    assert not messages.hand("jobs", "w@x/r", "j1", b"x", NotificationType.NORMAL)
+    assert sent == []
+
+
+def test_what_is_too_big_for_one_stanza_goes_without_it() -> None:
+    messages, sent = sent_by(limit=10_000)
+    big = b"<q xmlns='urn:t'>" + b"x" * 20_000 + b"</q>"
+    assert messages.hand("jobs", "w@x/r", "j1", big, NotificationType.HEADLINE)
+    messages.retracted("jobs", "p@x/r", "j1", big, NotificationType.HEADLINE)
+    messages.retracted("jobs", "p@x/r", "j2", b"<a xmlns='urn:t'/>", NotificationType.HEADLINE)
+    handed, told_big, told_small = (parsed(text) for text in sent)
+    assert all(len(text.encode()) < 10_000 for text in sent)
+    item = handed.find(f"{{{EVENT_NS}}}event/{{{EVENT_NS}}}items/{{{EVENT_NS}}}item")
+    assert item is not None and item.get("id") == "j1" and len(item) == 0
+    retract = f"{{{EVENT_NS}}}event/{{{EVENT_NS}}}items/{{{EVENT_NS}}}retract"
+    bare = told_big.find(retract)
+    assert bare is not None and bare.get("id") == "j1" and len(bare) == 0
+    result = told_small.find(f"{retract}/{{{ns.JOB_RESULT}}}result/{{urn:t}}a")
+    assert result is not None
+
+
+def test_an_unlock_names_the_node_and_the_item() -> None:
+    messages, sent = sent_by()
+    messages.unlocked("jobs", "w@x/r", "j1")
+    unlock = parsed(sent[0]).find(ns.tag(ns.QUEUEING, "unlock"))
+    assert unlock is not None and (unlock.get("node"), unlock.get("id")) == ("jobs", "j1")
