@@ -98,3 +98,18 @@ async def test_subscribers_hear_what_an_owner_did_to_theirs(
     assert told(await carol.next_event()) == ("n", carol.jid, "subscribed")
     listing = await owner.ok("get", pubsub("<subscriptions node='n'/>", owner=True))
     assert [s.get("jid") for s in listing.iter(f"{{{OWNER}}}subscription")] == [carol.jid]
+
+
+async def test_an_outcast_hears_its_subscription_ended(
+    pubsub_client: PubSubClientFactory,
+) -> None:
+    owner = await pubsub_client()
+    bob = await pubsub_client()
+    await owner.create("n", {"pubsub#notify_sub": "1"})
+    await bob.subscribe("n")
+    assert told(await owner.next_event()) == ("n", bob.jid, "subscribed")
+
+    await owner.affiliate("n", bob.jid, "outcast")
+
+    assert told(await bob.next_event()) == ("n", bob.jid, "none")
+    assert told(await owner.next_event()) == ("n", bob.jid, "none")

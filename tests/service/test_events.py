@@ -16,6 +16,7 @@ from thoonk_xmpp.service.events import (
     NodeDeleted,
     NodePurged,
     Recipient,
+    SubscriptionChanged,
 )
 from thoonk_xmpp.service.model import (
     AccessModel,
@@ -23,6 +24,7 @@ from thoonk_xmpp.service.model import (
     Item,
     NotificationType,
     Subscription,
+    SubscriptionState,
 )
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.service import PubSubService
@@ -392,10 +394,17 @@ async def test_whitelist_members_only(harness: Harness) -> None:
 
 async def test_outcast_hears_nothing(harness: Harness) -> None:
     service = harness.service
-    alice, _ = await node_with_subscribers(service)
+    alice, bob = await node_with_subscribers(service)
     await service.set_affiliations(OWNER, "n", {BOB.bare: Affiliation.OUTCAST})
     await service.publish(OWNER, "n", [("a", b"1")])
-    assert await harness.events() == [ItemPublished("n", recipients(alice), HEADLINE, "a", b"1")]
+    # but that its subscription ended (XEP-0060 §8.8.4)
+    ended = SubscriptionChanged(
+        "n", recipients(bob), NotificationType.NORMAL, bob.jid, bob.subid, SubscriptionState.NONE
+    )
+    assert await harness.events() == [
+        ended,
+        ItemPublished("n", recipients(alice), HEADLINE, "a", b"1"),
+    ]
 
 
 async def test_several_subscriptions_of_one_jid_are_one_recipient(harness: Harness) -> None:

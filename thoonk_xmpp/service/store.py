@@ -365,8 +365,15 @@ class NodeStore(PendingOps):
         found = await self.redis.smismember(keys.FEEDS, nodes)
         return [node for node, there in zip(nodes, found, strict=True) if there]
 
-    async def set_affiliations(self, node: str, changes: Mapping[str, Affiliation]) -> None:
-        """Apply affiliation changes atomically (``none`` removes one)."""
+    async def set_affiliations(
+        self,
+        node: str,
+        changes: Mapping[str, Affiliation],
+        removed: Iterable[Subscription] = (),
+    ) -> None:
+        """Apply affiliation changes atomically (``none`` removes one); ``removed``: the
+        subscriptions of new outcasts, which the script drops (their subscribers hear of it)."""
+        facts = [(REMOVED, sub.jid, sub.subid) for sub in removed]
         key_args: list[bytes] = []
         args: list[str] = []
         for jid, aff in changes.items():
@@ -384,7 +391,7 @@ class NodeStore(PendingOps):
                     keys.node_subscription_options(node),
                     keys.SUBSCRIPTION_LEASES,
                 ),
-                (node, *self._state_notice(node), *args),
+                (node, *self._state_facts(node, *facts), *args),
             )
         except FeedNotFound:
             raise NodeNotFound(node) from None

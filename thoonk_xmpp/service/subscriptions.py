@@ -261,7 +261,11 @@ class SubscriptionOps:
         had_owner = Affiliation.OWNER in current.values()
         if had_owner and Affiliation.OWNER not in after.values():
             raise LastOwner(node)
-        await self.store.set_affiliations(node, changes)
+        outcasts = {jid for jid, aff in changes.items() if aff == Affiliation.OUTCAST}
+        removed = []
+        if outcasts:
+            removed = [s for s in await self.store.subscriptions(node) if bare(s.jid) in outcasts]
+        await self.store.set_affiliations(node, changes, removed)
         # §8.7: a waiting request of an entity made outcast is denied; made member,
         # publisher or owner, it is approved (they subscribe without approval)
         for request in await self.store.pending(node):

@@ -3,7 +3,7 @@
 -- KEYS: feeds, node affiliations, node subscriptions, then per JID: its affiliation
 --       index, its subscription index bucket; then node subscription options,
 --       subscription leases
--- ARGV: node, state channel, instance id, then per JID: jid, affiliation
+-- ARGV: node, state channel, notice payload, then per JID: jid, affiliation
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   raise('FeedNotFound')
 end
