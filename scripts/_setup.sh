@@ -15,8 +15,8 @@ as_root() {
     fi
 }
 
-# ensure_packages BINARY:PACKAGE ... — apt-get install each PACKAGE whose BINARY is
-# missing, without letting its service start system-wide; python3-venv comes along
+# ensure_packages BINARY:PACKAGE ... — apt-get install each PACKAGE whose BINARY (or,
+# given as an absolute path, whose file) is missing, without letting its service start system-wide; python3-venv comes along
 # when `python3 -m venv` would not work.
 ensure_packages() {
     local pair binary package missing=()
@@ -24,7 +24,8 @@ ensure_packages() {
         binary="${pair%%:*}"
         package="${pair#*:}"
         command -v "$binary" >/dev/null 2>&1 || [[ -x /usr/bin/$binary ]] \
-            || [[ -x /usr/sbin/$binary ]] || missing+=("$package")
+            || [[ -x /usr/sbin/$binary ]] || [[ $binary == /* && -e $binary ]] \
+            || missing+=("$package")
     done
     if ! command -v python3 >/dev/null 2>&1; then
         missing+=(python3 python3-venv)

@@ -16,7 +16,8 @@ cd "$root"
 # shellcheck source=scripts/_setup.sh
 source "$root/scripts/_setup.sh"
 
-ensure_packages redis-server:redis-server prosody:prosody ejabberdctl:ejabberd node:nodejs npm:npm
+ensure_packages redis-server:redis-server prosody:prosody ejabberdctl:ejabberd node:nodejs npm:npm \
+    /usr/lib/prosody/modules/mod_privilege/mod_privilege.lua:prosody-modules
 ensure_venv
 
 failed=()

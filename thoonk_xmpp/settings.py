@@ -339,6 +339,11 @@ def _node_defaults(table: Table, cap: int | None) -> NodeConfig:
             values[name] = hint(table.choice(name, tuple(hint), ""))
         elif hint in (bool, str):
             values[name] = table.get(name, hint)
+        elif hint == tuple[str, ...]:  # a list of texts (roster_groups_allowed)
+            texts = table.get(name, list)
+            if not all(isinstance(text, str) and text for text in texts):
+                raise SettingsError(table.key(name), "must be a list of non-empty strings")
+            values[name] = tuple(texts)
         else:  # int | None: a positive limit; leaving it out means none
             values[name] = table.get(name, int)
             if values[name] < 1:

@@ -272,8 +272,12 @@ class ProsodyServer(LocalServer):
         pubsub_storage: PubsubStorage = "memory",
         admins: Sequence[str] = ("admin@localhost",),
         log_level: Literal["debug", "info", "warn"] = "info",
+        privileged_hosts: str | None = None,
     ) -> None:
         super().__init__("thoonk-prosody-")
+        #: THOONK_XMPP_PRIVILEGED_HOSTS for the component file (None: its default, the
+        #: domain; "none": no XEP-0356 privilege granted).
+        self.privileged_hosts = privileged_hosts
         self.domain = domain
         self.component_jid = f"{component_name}.{domain}"
         self.pubsub_jid = f"prosody-pubsub.{domain}"
@@ -290,7 +294,10 @@ class ProsodyServer(LocalServer):
 
     def _env(self) -> dict[str, str]:
         """What the included component file reads."""
-        return {"THOONK_XMPP_JID": self.component_jid, "THOONK_XMPP_SECRET": self.secret}
+        env = {"THOONK_XMPP_JID": self.component_jid, "THOONK_XMPP_SECRET": self.secret}
+        if self.privileged_hosts is not None:
+            env["THOONK_XMPP_PRIVILEGED_HOSTS"] = self.privileged_hosts
+        return env
 
     def write_config(self) -> Path:
         """Write prosody.cfg.lua (and the data and certs dirs) into the temp dir."""

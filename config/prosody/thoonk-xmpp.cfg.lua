@@ -26,7 +26,22 @@
 -- Prosody drops a component that sends a stanza over component_stanza_size_limit
 -- (global, default 512 KiB); raise it there if your items are large.
 --
--- The test suite loads this very file: tools/localservers.py sets both variables.
+-- XEP-0356 (Privileged Entity) through mod_privilege from Debian's prosody-modules package
+-- (`apt-get install prosody-modules`; Prosody finds it in /usr/lib/prosody/modules/, its
+-- default plugin path — elsewhere add that folder to `plugin_paths`). It lets the service
+-- read the rosters of the users of the hosts below and receive their presence and their
+-- contacts' presence: the access models "presence" and "roster" and
+-- send_last_published_item = on_sub_and_presence need it. Which hosts:
+--          THOONK_XMPP_PRIVILEGED_HOSTS  VirtualHost names, separated by spaces or commas
+--                              (default: the component's parent domain, e.g. example.org
+--                              for pubsub.example.org); set it to "none" to grant nothing
+--                              (the service then offers neither model)
+-- For each of those hosts this file adds "privilege" to the host's modules (Prosody merges
+-- it with the global modules_enabled) and sets its `privileged_entities`. If a host's own
+-- section sets `modules_enabled` or `privileged_entities`, list "privilege" and this
+-- component's entry there instead and leave that host out here (the last setting wins).
+--
+-- The test suite loads this very file: tools/localservers.py sets these variables.
 
 local thoonk_jid = os.getenv("THOONK_XMPP_JID") or "pubsub.example.org"
 
@@ -38,7 +53,25 @@ if thoonk_secret == nil or thoonk_secret == "" then
 	error("thoonk-xmpp.cfg.lua: no component secret; set THOONK_XMPP_SECRET or edit this file", 0)
 end
 
+local privileged_hosts = os.getenv("THOONK_XMPP_PRIVILEGED_HOSTS")
+	or thoonk_jid:match("^[^.]+%.(.+)$") or ""
+
+for host in privileged_hosts:gmatch("[^%s,]+") do
+	if host ~= "none" then
+		VirtualHost(host)
+			modules_enabled = { "privilege" }
+			privileged_entities = {
+				[thoonk_jid] = {
+					roster = "get"; -- read rosters: the "presence" and "roster" access models
+					presence = "roster"; -- presence of the users and of their contacts
+				};
+			}
+	end
+end
+
 Component(thoonk_jid)
 	component_secret = thoonk_secret
 	-- Disco name shown while thoonk-xmpp is not connected.
 	name = "Publish-Subscribe (thoonk-xmpp)"
+	-- mod_privilege tells the component, when it connects, what the hosts above grant.
+	modules_enabled = { "privilege" }

@@ -54,6 +54,15 @@ def prosody() -> Iterator[ProsodyServer]:
 
 
 @pytest.fixture(scope="session")
+def prosody_unprivileged() -> Iterator[ProsodyServer]:
+    """Prosody with the same files but THOONK_XMPP_PRIVILEGED_HOSTS=none: no XEP-0356
+    privilege for the component. Use through ``xmpp_server`` (indirect parametrize)."""
+    server = ProsodyServer(privileged_hosts="none")
+    for _ in _serve(server, "Prosody without privileges"):
+        yield server
+
+
+@pytest.fixture(scope="session")
 def ejabberd() -> Iterator[EjabberdServer]:
     """ejabberd on free loopback ports, including config/ejabberd/thoonk-xmpp.yml.
 

@@ -13,8 +13,9 @@ from tests.integration.bridge_fixtures import (
     form_values,
     pubsub,
 )
+from tests.integration.rosters import privileged
 from thoonk_xmpp.xmpp import ns
-from thoonk_xmpp.xmpp.disco import FEATURES
+from thoonk_xmpp.xmpp.disco import FEATURES, ROSTER_MODELS
 
 INFO = f"<query xmlns='{ns.DISCO_INFO}'/>"
 ITEMS = f"<query xmlns='{ns.DISCO_ITEMS}'/>"
@@ -46,14 +47,18 @@ def disco_items(query: ET.Element) -> list[dict[str, str]]:
 
 
 @ON_BOTH_SERVERS
-async def test_service_identity_and_features(pubsub_client: PubSubClientFactory) -> None:
+async def test_service_identity_and_features(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    await privileged(bridge)
     alice = await pubsub_client()
 
     query = await alice.ok("get", INFO)
 
     assert identities(query) == [("pubsub", "service")]
     advertised = features(query)
-    assert advertised == list(FEATURES)
+    # both test servers grant reading rosters (XEP-0356): the two access models that need it
+    assert advertised == [*FEATURES, *ROSTER_MODELS]
     pubsub_features = {
         f.removeprefix(f"{ns.PUBSUB}#") for f in advertised if f.startswith(f"{ns.PUBSUB}#")
     }
@@ -77,6 +82,8 @@ async def test_service_identity_and_features(pubsub_client: PubSubClientFactory)
         "retrieve-items",
         "subscribe",
         "retrieve-subscriptions",
+        "access-presence",
+        "access-roster",
         "retrieve-affiliations",
         "manage-subscriptions",
         "modify-affiliations",

@@ -8,17 +8,22 @@ import asyncio
 
 import pytest
 
+from thoonk_xmpp.service.policy import ServicePolicy
+from thoonk_xmpp.service.service import PubSubService
+from thoonk_xmpp.thoonk import AsyncThoonk
 from thoonk_xmpp.xmpp.component import PubSubComponent
 
 
 def unconnected() -> PubSubComponent:
-    """A component that never connects (no service behind it: only its outbox is used)."""
+    """A component that never connects (its service never reaches Redis: only its
+    outbox is used)."""
+    service = PubSubService(AsyncThoonk.from_url("redis://127.0.0.1:1"), ServicePolicy())
     return PubSubComponent(
         "pubsub.example",
         "secret",
         "127.0.0.1",
         1,
-        service=None,  # type: ignore[arg-type]
+        service=service,
         router=None,  # type: ignore[arg-type]
     )
 

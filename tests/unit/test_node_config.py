@@ -98,10 +98,10 @@ def test_apply_unknown_field_names_it() -> None:
         ("pubsub#notify_retract", "on"),
         ("pubsub#notify_delete", "nope"),
         ("pubsub#notify_config", "t"),
-        ("pubsub#access_model", "presence"),
-        ("pubsub#access_model", "roster"),
+        ("pubsub#access_model", "everyone"),
+        ("pubsub#access_model", "nobody"),
         ("pubsub#publish_model", "everyone"),
-        ("pubsub#send_last_published_item", "on_sub_and_presence"),
+        ("pubsub#send_last_published_item", "on_presence"),
         ("pubsub#max_payload_size", "0"),
         ("pubsub#max_payload_size", "big"),
         ("pubsub#notification_type", "chat"),
@@ -200,6 +200,7 @@ def test_to_stored_every_other_field_under_its_var() -> None:
         "type": "feed",
         "pubsub#deliver_payloads": "1",
         "pubsub#deliver_notifications": "1",
+        "pubsub#roster_groups_allowed": None,
         "pubsub#notify_retract": "1",
         "pubsub#notify_delete": "1",
         "pubsub#notify_config": "1",
@@ -259,7 +260,7 @@ def test_from_stored_persist_reflects_what_thoonk_does() -> None:
 def test_from_stored_ignores_bad_values() -> None:
     stored = {
         "pubsub#notify_retract": "maybe",
-        "pubsub#access_model": "roster",
+        "pubsub#access_model": "nobody",
         "pubsub#max_payload_size": "-1",
         "pubsub#publish_node_full": "reject",
         "pubsub#title": "fine",
@@ -306,15 +307,42 @@ def test_render_then_apply_is_identity() -> None:
         max_payload_size=12,
         publish_node_full=PublishNodeFull.DISCARD_OLDEST,
     )
-    form = {spec.var: [render(config, spec)] for spec in FIELDS}
+    form = {spec.var: node_config.values(config, spec) for spec in FIELDS}
     assert apply(DEFAULT, form) == config
-    assert apply(config, {spec.var: [render(DEFAULT, spec)] for spec in FIELDS}) == DEFAULT
+    assert (
+        apply(config, {spec.var: node_config.values(DEFAULT, spec) for spec in FIELDS}) == DEFAULT
+    )
 
 
 def test_list_fields_offer_their_options() -> None:
-    assert BY_VAR["pubsub#access_model"].options == ("open", "whitelist", "authorize")
+    assert BY_VAR["pubsub#access_model"].options == (
+        "open",
+        "whitelist",
+        "authorize",
+        "presence",
+        "roster",
+    )
     full = BY_VAR["pubsub#publish_node_full"]
     assert full.kind == "list-single"
     assert full.options == ("retract-oldest", "discard-oldest")
     assert BY_VAR["pubsub#persist_items"].kind == "boolean"
     assert BY_VAR["pubsub#max_items"].kind == "text-single"
+
+
+def test_roster_groups_take_several_values_kept_one_a_line() -> None:
+    var = "pubsub#roster_groups_allowed"
+    config = apply(DEFAULT, {var: ["friends", "family", "friends"]})
+    assert config.roster_groups_allowed == ("friends", "family")
+    assert node_config.values(config, BY_VAR[var]) == ["friends", "family"]
+    stored = node_config.to_stored(config)
+    assert stored[var] == "friends\nfamily"
+    assert node_config.from_stored({var: "friends\nfamily"}, DEFAULT) == config
+    assert apply(config, {var: []}).roster_groups_allowed == ()
+    assert node_config.to_stored(DEFAULT)[var] is None
+
+
+@pytest.mark.parametrize("group", ["", "two\nlines"])
+def test_a_roster_group_must_be_a_name(group: str) -> None:
+    with pytest.raises(InvalidNodeConfig) as caught:
+        apply(DEFAULT, {"pubsub#roster_groups_allowed": ["friends", group]})
+    assert caught.value.field == "pubsub#roster_groups_allowed"

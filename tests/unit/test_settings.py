@@ -213,7 +213,7 @@ def test_unknown_keys_are_named(tables: dict[str, dict[str, Any]], key: str) -> 
             "pubsub.default_node.max_items",
         ),
         (
-            {"pubsub": {"default_node": {"access_model": "presence"}}},
+            {"pubsub": {"default_node": {"access_model": "nobody"}}},
             "pubsub.default_node.access_model",
         ),
         (
@@ -221,7 +221,7 @@ def test_unknown_keys_are_named(tables: dict[str, dict[str, Any]], key: str) -> 
             "pubsub.default_node.publish_model",
         ),
         (
-            {"pubsub": {"default_node": {"send_last_published_item": "on_sub_and_presence"}}},
+            {"pubsub": {"default_node": {"send_last_published_item": "on_presence"}}},
             "pubsub.default_node.send_last_published_item",
         ),
         (

@@ -3,7 +3,8 @@
 The table is XEP-0060 §4.1; node options adjust it in ``may()`` only:
 the access model decides what an entity with no stored affiliation may do
 (:data:`UNAFFILIATED`: ``open`` → a member's rights, ``whitelist`` → none,
-``authorize`` → ask to subscribe, and a member's rights once an owner approved)
+``authorize`` → ask to subscribe, and a member's rights once an owner approved,
+``presence`` and ``roster`` → a member's rights when an owner's roster admits it)
 and the publish model widens who may publish.
 """
 
@@ -56,7 +57,13 @@ UNAFFILIATED: dict[AccessModel, tuple[frozenset[Action], frozenset[Action]]] = {
     AccessModel.OPEN: (_MEMBER, _MEMBER),
     AccessModel.WHITELIST: (frozenset(), frozenset()),
     AccessModel.AUTHORIZE: (frozenset({_A.SUBSCRIBE}), _MEMBER),
+    # a member's rights only when an owner's roster admits the entity (``admitted``)
+    AccessModel.PRESENCE: (frozenset(), frozenset()),
+    AccessModel.ROSTER: (frozenset(), frozenset()),
 }
+
+#: Access models decided by the owners' rosters (XEP-0060 §4.5).
+ROSTER_MODELS: frozenset[AccessModel] = frozenset({AccessModel.PRESENCE, AccessModel.ROSTER})
 
 
 #: Access models where the subscription of an entity with no affiliation waits for an
@@ -70,11 +77,19 @@ def needs_approval(affiliation: Affiliation | None, access: AccessModel) -> bool
 
 
 def capabilities(
-    affiliation: Affiliation | None, access: AccessModel, subscribed: bool = False
+    affiliation: Affiliation | None,
+    access: AccessModel,
+    subscribed: bool = False,
+    admitted: bool = False,
 ) -> frozenset[Action]:
-    """Everything an entity with ``affiliation`` may do on a node of ``access`` model."""
+    """Everything an entity with ``affiliation`` may do on a node of ``access`` model.
+
+    ``admitted``: on a ``presence`` or ``roster`` node, an owner's roster lets it in.
+    """
     if affiliation is not None and affiliation != Affiliation.NONE:
         return CAPABILITIES[affiliation]
+    if admitted and access in ROSTER_MODELS:
+        return _MEMBER
     return UNAFFILIATED[access][subscribed]
 
 
@@ -85,9 +100,13 @@ def may(
     access: AccessModel,
     publish_model: PublishModel,
     subscribed: bool = False,
+    admitted: bool = False,
 ) -> bool:
-    """Whether an entity with ``affiliation`` may perform ``action`` on a node."""
-    if action in capabilities(affiliation, access, subscribed):
+    """Whether an entity with ``affiliation`` may perform ``action`` on a node.
+
+    ``admitted``: on a ``presence`` or ``roster`` node, an owner's roster lets it in.
+    """
+    if action in capabilities(affiliation, access, subscribed, admitted):
         return True
     if action != Action.PUBLISH or affiliation == Affiliation.OUTCAST:
         return False

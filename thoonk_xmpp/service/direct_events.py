@@ -13,7 +13,11 @@ from .events import Event, ItemPublished, NodeDeleted, Recipient, SubscriptionRe
 from .model import Affiliation, Item, NotificationType, SendLastPublished, Subscription
 from .node_config import NodeConfig
 from .option_delivery import audience_of
+from .store import bare
 from .sub_options import SubscriptionType
+
+#: The send_last_published_item values that send the last item on subscription.
+ON_SUB = frozenset({SendLastPublished.ON_SUB, SendLastPublished.ON_SUB_AND_PRESENCE})
 
 if TYPE_CHECKING:
     from .delivering import Loaded
@@ -92,16 +96,48 @@ class DirectEvents:
         if loaded is None:
             return
         config, _ = loaded
-        if (
-            config.send_last_published_item != SendLastPublished.ON_SUB
-            or not config.deliver_notifications
-        ):
+        if config.send_last_published_item not in ON_SUB or not config.deliver_notifications:
             return
-        payload = item.payload if config.deliver_payloads else None
         recipient = Recipient(subscription.jid, (subscription.subid,), options.include_body)
+        await self._send_last(subscription.node, config, recipient, item)
+
+    async def came_online(self, full_jid: str) -> None:
+        """A resource came online: the last item of each node it is subscribed to with
+        send_last_published_item = on_sub_and_presence (XEP-0060 §6.1.7), sent to it."""
+        subs: dict[str, list[Subscription]] = {}
+        for sub in await self.store.jid_subscriptions(full_jid):
+            if sub.jid in (full_jid, bare(full_jid)):
+                subs.setdefault(sub.node, []).append(sub)
+        for node, held in subs.items():
+            loaded = await self._load(node)
+            if loaded is None:
+                continue
+            config, audience = loaded
+            if (
+                config.send_last_published_item != SendLastPublished.ON_SUB_AND_PRESENCE
+                or not config.deliver_notifications
+            ):
+                continue
+            # those the access model lets hear items (not an outcast's, deliver=0 or nodes)
+            hearing = {subid for r in audience.all for subid in r.subids}
+            wanted = [
+                sub
+                for sub in held
+                if sub.subid in hearing and sub.options.subscription_type != SubscriptionType.NODES
+            ]
+            item = await self.service.last_item(node) if wanted else None
+            if item is not None:
+                body = any(sub.options.include_body for sub in wanted)
+                ids = tuple(sorted(sub.subid for sub in wanted))
+                await self._send_last(node, config, Recipient(full_jid, ids, body), item)
+
+    async def _send_last(
+        self, node: str, config: NodeConfig, recipient: Recipient, item: Item
+    ) -> None:
+        payload = item.payload if config.deliver_payloads else None
         await self._emit(
             ItemPublished(
-                subscription.node,
+                node,
                 (recipient,),
                 config.notification_type,
                 item.id,

@@ -19,6 +19,8 @@ is raised before any change, so a refused request changes nothing::
     ├── NodeExists (ValueError)
     ├── Forbidden (PermissionError)        affiliation does not allow the action
     ├── ClosedNode (PermissionError)       not on the whitelist of the node
+    ├── PresenceSubscriptionRequired (PermissionError)  access model presence
+    ├── NotInRosterGroup (PermissionError) access model roster
     ├── NotSubscribed (LookupError)
     ├── SubscriptionRequired (PermissionError)  items of an authorize node, not subscribed
     ├── PendingSubscription (PermissionError)   asked again while waiting for approval
@@ -123,6 +125,22 @@ class ClosedNode(PubSubError, PermissionError):
     def __init__(self, node: str) -> None:
         self.node = node
         super().__init__(f"node {node!r} is whitelist-only")
+
+
+class PresenceSubscriptionRequired(PubSubError, PermissionError):
+    """Access model ``presence``: no owner has granted the requester its presence."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r} is for those subscribed to an owner's presence")
+
+
+class NotInRosterGroup(PubSubError, PermissionError):
+    """Access model ``roster``: the requester is in no allowed group of an owner's roster."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        super().__init__(f"node {node!r} is for the allowed roster groups of its owners")
 
 
 class NotSubscribed(PubSubError, LookupError):

@@ -28,6 +28,10 @@ class AccessModel(StrEnum):
     WHITELIST = "whitelist"
     #: Anyone may ask to subscribe; an owner approves each request (XEP-0060 §6.1.4, §8.6).
     AUTHORIZE = "authorize"
+    #: Those with a presence subscription to an owner (XEP-0356 roster privilege needed).
+    PRESENCE = "presence"
+    #: Those in an allowed group of an owner's roster (XEP-0356 roster privilege needed).
+    ROSTER = "roster"
 
 
 class PublishModel(StrEnum):
@@ -43,6 +47,8 @@ class SendLastPublished(StrEnum):
 
     NEVER = "never"
     ON_SUB = "on_sub"
+    #: On subscription, and to each subscribed resource that comes online.
+    ON_SUB_AND_PRESENCE = "on_sub_and_presence"
 
 
 class PublishNodeFull(StrEnum):

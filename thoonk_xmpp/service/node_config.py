@@ -43,7 +43,8 @@ class FieldKind(StrEnum):
     TEXT = "text-single"
     BOOLEAN = "boolean"
     LIST = "list-single"
-    #: Several of the options (subscription options' ``pubsub#show-values``).
+    #: Several values: subscription options' ``pubsub#show-values``; node options hold a
+    #: tuple of them, ``parse`` reads each, stored one per line.
     LIST_MULTI = "list-multi"
 
 
@@ -125,6 +126,12 @@ def _text(value: str) -> str:
     return value
 
 
+def _group(value: str) -> str:
+    if not value or "\n" in value:
+        raise ValueError(f"{value!r} is not a roster group name")
+    return value
+
+
 def _thoonk_max_length(stored: str | None) -> int | None:
     # publish.lua trims only on a positive max_length
     try:
@@ -146,7 +153,7 @@ def _thoonk_kind(stored: str | None) -> NodeKind:
     return NodeKind(stored) if stored in tuple(NodeKind) else NodeKind.FEED
 
 
-_B, _L, _T = FieldKind.BOOLEAN, FieldKind.LIST, FieldKind.TEXT
+_B, _L, _T, _M = FieldKind.BOOLEAN, FieldKind.LIST, FieldKind.TEXT, FieldKind.LIST_MULTI
 
 
 def _list(enum: type[StrEnum]) -> dict[str, Any]:
@@ -207,6 +214,10 @@ class NodeConfig:
         _L,
         "Who may subscribe and retrieve items",
         **_list(AccessModel),
+    )
+    #: For access model ``roster``: the owners' roster groups whose members are let in.
+    roster_groups_allowed: tuple[str, ...] = option(
+        (), "pubsub#roster_groups_allowed", _M, "Roster groups allowed to subscribe", _group
     )
     publish_model: PublishModel = option(
         PublishModel.PUBLISHERS,
@@ -282,7 +293,18 @@ def render(config: NodeConfig, spec: FieldSpec) -> str:
     return _as_text(getattr(config, spec.attr), spec)
 
 
+def values(config: NodeConfig, spec: FieldSpec) -> list[str]:
+    """A field's values as form texts (none for an empty text or multi-valued field)."""
+    value = getattr(config, spec.attr)
+    if spec.kind == FieldKind.LIST_MULTI:
+        return list(value)
+    text = _as_text(value, spec)
+    return [text] if text or spec.kind != FieldKind.TEXT else []
+
+
 def _as_text(value: Any, spec: FieldSpec) -> str:
+    if isinstance(value, tuple):
+        return "\n".join(value)
     if isinstance(value, bool):
         return "1" if value else "0"
     if value is None:
@@ -301,16 +323,23 @@ def apply(
         spec = BY_VAR.get(var)
         if spec is None:
             raise InvalidNodeConfig(var, "unknown or unsupported field")
-        if len(values) > 1:
-            raise InvalidNodeConfig(var, "takes a single value")
         try:
-            value = spec.parse(values[0] if values else "")
+            value = parse_values(spec, values)
         except ValueError as exc:
             raise InvalidNodeConfig(var, str(exc)) from None
         if spec.capped and cap is not None and value is not None and value > cap:
             raise InvalidNodeConfig(var, f"at most {cap} on this service")
         updates[spec.attr] = value
     return dataclasses.replace(config, **updates)
+
+
+def parse_values(spec: FieldSpec, values: Sequence[str]) -> Any:
+    """The value of a submitted field (ValueError if it is not one)."""
+    if spec.kind == FieldKind.LIST_MULTI:
+        return tuple(dict.fromkeys(spec.parse(value) for value in values))
+    if len(values) > 1:
+        raise ValueError("takes a single value")
+    return spec.parse(values[0] if values else "")
 
 
 def from_stored(stored: Mapping[str, str], defaults: NodeConfig) -> NodeConfig:
@@ -323,8 +352,11 @@ def from_stored(stored: Mapping[str, str], defaults: NodeConfig) -> NodeConfig:
         if spec.read is not None:
             updates[spec.attr] = spec.read(stored.get(spec.stored_as or spec.var))
         elif spec.var in stored:
+            text = stored[spec.var]
             try:
-                updates[spec.attr] = spec.parse(stored[spec.var])
+                updates[spec.attr] = parse_values(
+                    spec, text.split("\n") if spec.kind == FieldKind.LIST_MULTI and text else [text]
+                )
             except ValueError:
                 continue  # written by someone else; keep the default
     return dataclasses.replace(defaults, **updates)
@@ -341,5 +373,5 @@ def to_stored(config: NodeConfig, *, cap: int | None = None) -> dict[str, str | 
         if spec.write is not None:
             fields[key] = spec.write(value)
         else:
-            fields[key] = None if value is None else _as_text(value, spec)
+            fields[key] = None if value is None or value == () else _as_text(value, spec)
     return fields

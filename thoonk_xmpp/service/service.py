@@ -14,7 +14,7 @@ from thoonk_xmpp.thoonk import ItemNotFound as ThoonkItemNotFound
 from thoonk_xmpp.thoonk.names import decode_id, new_ids
 
 from . import node_config
-from .access import Action, may
+from .access import ROSTER_MODELS, Action, may
 from .archive import ArchiveOps
 from .errors import (
     BadRequest,
@@ -26,9 +26,11 @@ from .errors import (
     ItemRequired,
     NodeIdRequired,
     NodeNotFound,
+    NotInRosterGroup,
     PayloadRequired,
     PayloadTooBig,
     PreconditionNotMet,
+    PresenceSubscriptionRequired,
     SubscriptionRequired,
     TooManyNodes,
     Unsupported,
@@ -38,9 +40,12 @@ from .node_config import NodeConfig
 from .ordering import publish_entries, take_placement
 from .outcomes import settled
 from .policy import ServicePolicy
+from .presence import PresenceStore
+from .privilege import PrivilegeStore
 from .queue_store import QueueStore
 from .queueing import DEFAULT_CLAIM_TIMEOUT, QueueOps
 from .retrieval import PageRequest, RetrievalOps
+from .roster_access import RosterGate
 from .store import NodeStore, bare
 from .subscriptions import SubscriptionOps
 
@@ -80,6 +85,11 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         self.policy = policy
         self.store = NodeStore(thoonk, self.node_config_of)
         self.queues = QueueStore(thoonk)
+        #: Who is online, as the XMPP server tells the component (shared in Redis).
+        self.presence = PresenceStore(thoonk.redis)
+        #: What the XMPP server granted (XEP-0356), and the rosters read with it.
+        self.privileges = PrivilegeStore(thoonk)
+        self.rosters = RosterGate(self.privileges)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -98,18 +108,30 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         subscribed = actor.bare in state.subscribers
         if self.policy.is_admin(actor):
             affiliation = Affiliation.OWNER
+        outsider = affiliation in (None, Affiliation.NONE)
+        whitelisted_action = action in (Action.SUBSCRIBE, Action.RETRIEVE_ITEMS)
+        admitted = False
+        if config.access_model in ROSTER_MODELS and outsider and whitelisted_action:
+            owners = [j for j, a in state.affiliations.items() if a == Affiliation.OWNER]
+            admitted = await self.rosters.admits(
+                config.access_model, owners, actor.bare, config.roster_groups_allowed
+            )
         allowed = may(
             action,
             affiliation,
             access=config.access_model,
             publish_model=config.publish_model,
             subscribed=subscribed,
+            admitted=admitted,
         )
         if not allowed:
-            whitelisted_action = action in (Action.SUBSCRIBE, Action.RETRIEVE_ITEMS)
-            if whitelisted_action and affiliation in (None, Affiliation.NONE):
+            if whitelisted_action and outsider:
                 if config.access_model == AccessModel.WHITELIST:
                     raise ClosedNode(node)
+                if config.access_model == AccessModel.PRESENCE:
+                    raise PresenceSubscriptionRequired(node)
+                if config.access_model == AccessModel.ROSTER:
+                    raise NotInRosterGroup(node)
                 if config.access_model == AccessModel.AUTHORIZE:
                     raise SubscriptionRequired(node)  # §6.5.9.4
             raise Forbidden(action.value, node)
@@ -171,6 +193,8 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         )
         if config.node_kind == NodeKind.JOB and config.claim_timeout is None:
             config = dataclasses.replace(config, claim_timeout=DEFAULT_CLAIM_TIMEOUT)
+        if config.access_model in ROSTER_MODELS:
+            await self.rosters.require(config.access_model, [actor.bare])
         fields = {
             k: v
             for k, v in node_config.to_stored(config, cap=self.policy.max_items_cap).items()
@@ -188,8 +212,13 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         self, actor: Actor, node: str, changes: Mapping[str, Sequence[str]]
     ) -> NodeConfig:
         """Apply a submitted configuration form; returns the new config."""
-        current = (await self.check(actor, node, Action.CONFIGURE)).config
+        access = await self.check(actor, node, Action.CONFIGURE)
+        current = access.config
         updated = node_config.apply(current, changes, cap=self.policy.max_items_cap)
+        if updated.access_model in ROSTER_MODELS and updated.access_model != current.access_model:
+            state = await self.store.state(node)
+            owners = [j for j, a in state.affiliations.items() if a == Affiliation.OWNER]
+            await self.rosters.require(updated.access_model, owners or [actor.bare])
         if updated.node_kind != current.node_kind:
             raise InvalidNodeConfig("thoonkx#node_kind", "is chosen when the node is created")
         try:
@@ -247,7 +276,15 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         """Whether ``actor`` may see what the node holds: its items, its meta-data."""
         try:
             await self.check(actor, node, Action.RETRIEVE_ITEMS)
-        except (ClosedNode, Forbidden, SubscriptionRequired):
+        except (
+            ClosedNode,
+            Forbidden,
+            SubscriptionRequired,
+            PresenceSubscriptionRequired,
+            NotInRosterGroup,
+        ):
+            return False
+        except Unsupported:  # a presence or roster node whose rosters cannot be read
             return False
         return True
 
@@ -343,7 +380,10 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
             if spec is None:
                 raise PreconditionNotMet(var, "not a node configuration field")
             try:
-                expected = spec.parse(values[0] if values else "")
+                if spec.kind == node_config.FieldKind.LIST_MULTI:
+                    expected = node_config.parse_values(spec, values)
+                else:
+                    expected = spec.parse(values[0] if values else "")
             except ValueError as exc:
                 raise PreconditionNotMet(var, str(exc)) from None
             if spec.capped and expected is None:

@@ -449,3 +449,30 @@ def ready_channel(name: str | bytes) -> bytes:
     """Ours: a job or queue node has items or free capacity to hand out (payload: the id of a
     job finished without a result, or empty)."""
     return _key(_READY, name)
+
+
+# --- what the XMPP server told the pubsub bridge (shared by every instance) -------
+
+
+#: Prefix of :func:`presence` keys.
+PRESENCE: Final = b"thoonkx.presence:"
+
+
+def presence(bare_jid: str | bytes) -> bytes:
+    """Hash: full JID (or the bare JID itself) → show, of the bare JID's available resources.
+
+    Fed by the presence stanzas the component receives (XEP-0356 forwarded presence,
+    directed presence); ``online`` stands for available without ``<show/>``.
+    """
+    return _key(PRESENCE, bare_jid)
+
+
+#: Hash: XMPP server domain → JSON of the XEP-0356 privileges it granted the component
+#: (``{"roster": "get", "presence": "roster", ...}``), as its last advertisement said.
+PRIVILEGES: Final = b"thoonkx.privileges"
+
+
+def roster_reply(query_id: str | bytes) -> bytes:
+    """List (expires): the answer to roster query ``query_id``, put there by whichever
+    instance the server handed it to, taken by the instance that asked."""
+    return _key(b"thoonkx.roster.reply:", query_id)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,6 +24,7 @@ from thoonk_xmpp.metrics import Metrics
 from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import PubSubError
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE, RequestLimits
+from thoonk_xmpp.service.privilege import RosterReplies
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
@@ -31,6 +32,8 @@ from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 from . import authorization, fitting, handlers, ns, parsing, queue_handlers
 from .errors import ResultTooBig, error_element, refused
 from .limits import RequestGate
+from .presence import PresenceIntake, read_presence
+from .privilege import Privileges, read_grants
 from .queue_messages import QueueMessages, watch_subscribers
 from .requests import Request
 
@@ -124,6 +127,14 @@ class PubSubComponent:
         self._last_of: dict[str, asyncio.Future[None]] = {}
         self._inflight: set[asyncio.Future[None]] = set()
         self._outbox: list[str] = []
+        #: Presence stanzas → the service's presence store (shared by every instance).
+        self.presence = PresenceIntake(service.presence, self._came_online)
+        #: XEP-0356: what the server grants; rosters read with it (for the service).
+        self.privileges = Privileges(
+            self.jid, service.privileges, RosterReplies(service.thoonk), self.send_element
+        )
+        self.privileges.linked = self.connected.is_set
+        service.rosters.reader = self.privileges
         #: Set by the bridge when [metrics] is enabled.
         self.metrics: Metrics | None = None
         self.xmpp.add_event_handler("session_start", self._on_session_start)
@@ -149,6 +160,10 @@ class PubSubComponent:
         :class:`SessionTimeout` (after stopping the attempt).
         """
         self._outcome = asyncio.get_running_loop().create_future()
+        # The server says what it grants right after the handshake, on every connection:
+        # what an earlier one said may be no longer true (other instances hear it again
+        # on theirs, moments apart).
+        self.privileges.new_link()
         self.xmpp.connect(self.host, self.port)
         try:
             await asyncio.wait_for(asyncio.shield(self._outcome), timeout)
@@ -163,11 +178,14 @@ class PubSubComponent:
             raise
 
     async def disconnect(self, wait: float = 2.0) -> None:
-        """Finish the IQs being answered, then close the stream."""
+        """Finish the IQs being answered, then close the stream (and record the presence
+        that came meanwhile)."""
         await self.queues.aclose()
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=wait)
         await self._stop_stream(wait)
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=wait)
 
     async def wait_disconnected(self) -> None:
         """Return once the session is over (immediately if there is none)."""
@@ -265,7 +283,10 @@ class PubSubComponent:
 
     def _take(self, element: ET.Element) -> bool:
         """Start answering ``element`` if it is a get/set iq to the service itself (or an
-        owner's answer to a subscription request, :mod:`.authorization`)."""
+        owner's answer to a subscription request, :mod:`.authorization`); presence and
+        XEP-0356 news are noted first (:meth:`_note`)."""
+        if self._note(element):
+            return True
         answer = authorization.is_answer(element)
         if not answer and (element.tag != _IQ or element.get("type") not in ("get", "set")):
             return False
@@ -285,6 +306,38 @@ class PubSubComponent:
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return True
+
+    async def _came_online(self, full_jid: str) -> None:
+        await self.router.came_online(full_jid)
+
+    def _note(self, element: ET.Element) -> bool:
+        """Record someone's presence (slixmpp sees it too: False), or take the server's
+        privileges or the answer to a roster query (True)."""
+        news = read_presence(element)
+        if news is not None:
+            self._keep(self.presence.record(news))
+            return False
+        granted = read_grants(element)
+        if granted is not None:
+            self._keep(self._logged(self.privileges.record(*granted), "recording privileges"))
+            return True
+        if self.privileges.is_answer(element):
+            self._keep(self._logged(self.privileges.hand_over(element), "handing a roster over"))
+            return True
+        return False
+
+    @staticmethod
+    async def _logged(work: Awaitable[None], what: str) -> None:
+        try:
+            await work
+        except Exception as exc:  # Redis away: logged, the next stanza may do better
+            log.warning("%s failed: %s", what, exc)
+
+    def _keep(self, work: Awaitable[None]) -> None:
+        """Work to finish before disconnecting."""
+        task = asyncio.ensure_future(work)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def _on_iq(self, iq: ET.Element) -> None:
         sender = iq.get("from", "")

@@ -86,14 +86,22 @@ def _features(query: ET.Element, features: Iterable[str]) -> None:
         ET.SubElement(query, _d(ns.DISCO_INFO, "feature"), {"var": var})
 
 
-def service_features(defaults: NodeConfig) -> tuple[str, ...]:
-    """:data:`FEATURES`, and :data:`LAST_PUBLISHED` if nodes send the last item by default."""
-    if defaults.send_last_published_item == SendLastPublished.NEVER:
-        return FEATURES
-    return (*FEATURES, LAST_PUBLISHED)
+#: Advertised while the XMPP server lets the service read rosters (XEP-0356).
+ROSTER_MODELS: Final = (f"{ns.PUBSUB}#access-presence", f"{ns.PUBSUB}#access-roster")
 
 
-def service_info(defaults: NodeConfig, name: str = "Thoonk pubsub") -> ET.Element:
+def service_features(defaults: NodeConfig, rosters: bool = False) -> tuple[str, ...]:
+    """:data:`FEATURES`, :data:`LAST_PUBLISHED` if nodes send the last item by default,
+    and :data:`ROSTER_MODELS` when ``rosters`` can be read."""
+    features = FEATURES
+    if defaults.send_last_published_item != SendLastPublished.NEVER:
+        features = (*features, LAST_PUBLISHED)
+    return (*features, *ROSTER_MODELS) if rosters else features
+
+
+def service_info(
+    defaults: NodeConfig, name: str = "Thoonk pubsub", *, rosters: bool = False
+) -> ET.Element:
     """disco#info of the service: pubsub/service identity and :func:`service_features`."""
     query = _query(ns.DISCO_INFO, None)
     ET.SubElement(
@@ -101,7 +109,7 @@ def service_info(defaults: NodeConfig, name: str = "Thoonk pubsub") -> ET.Elemen
         _d(ns.DISCO_INFO, "identity"),
         {"category": "pubsub", "type": "service", "name": name},
     )
-    _features(query, service_features(defaults))
+    _features(query, service_features(defaults, rosters))
     return query
 
 

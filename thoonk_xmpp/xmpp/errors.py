@@ -162,6 +162,10 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
     e.NodeExists: ErrorSpec("cancel", "conflict"),  # 8.1.1
     e.Forbidden: ErrorSpec("auth", "forbidden"),
     e.ClosedNode: ErrorSpec("cancel", "not-allowed", "closed-node"),  # 6.1.3.4, 6.5.9.8
+    e.PresenceSubscriptionRequired: ErrorSpec(  # 6.1.3.2, 6.5.9.5
+        "auth", "not-authorized", "presence-subscription-required"
+    ),
+    e.NotInRosterGroup: ErrorSpec("auth", "not-authorized", "not-in-roster-group"),  # 6.1.3.3
     e.NotSubscribed: ErrorSpec("cancel", "unexpected-request", "not-subscribed"),  # 6.2.3.2
     e.InvalidSubId: ErrorSpec("modify", "not-acceptable", "invalid-subid"),  # 6.2.3.5
     e.SubscriptionRequired: ErrorSpec("auth", "not-authorized", "not-subscribed"),  # 6.5.9.4

@@ -151,12 +151,11 @@ def add_field(
 
 def _config_fields(x: ET.Element, config: NodeConfig, *, with_options: bool) -> None:
     for spec in node_config.FIELDS:
-        value = node_config.render(config, spec)
         add_field(
             x,
             spec.var,
             _KIND_TYPES[spec.kind],
-            [value] if value or spec.kind != FieldKind.TEXT else [],
+            node_config.values(config, spec),
             label=spec.label,
             options=spec.options if with_options else (),
         )

@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from thoonk_xmpp.service.direct_events import ON_SUB
 from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import ItemNotFound
 from thoonk_xmpp.service.model import (
     Actor,
     Affiliation,
     ItemsPage,
-    SendLastPublished,
     Subscription,
     SubscriptionState,
 )
@@ -145,7 +145,8 @@ async def ping(ctx: Context, request: Ping) -> Reply:
 @handles(DiscoInfo)
 async def disco_info(ctx: Context, request: DiscoInfo) -> Reply:
     if request.node is None:
-        return Reply(disco.service_info(ctx.service.default_config()))
+        rosters = await ctx.service.rosters.offered()
+        return Reply(disco.service_info(ctx.service.default_config(), rosters=rosters))
     about_command = await adhoc.command_info(ctx, request.node)
     if about_command is not None:
         return Reply(about_command)
@@ -289,7 +290,7 @@ async def subscribe(ctx: Context, request: Subscribe) -> Reply:
             )
         )
     if (
-        config.send_last_published_item != SendLastPublished.ON_SUB
+        config.send_last_published_item not in ON_SUB
         or config.node_kind.queueing
         or sub.state == SubscriptionState.PENDING  # sent once an owner approves
     ):

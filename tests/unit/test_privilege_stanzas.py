@@ -1,0 +1,64 @@
+"""Reading the XEP-0356 advertisement (both namespaces in use) and roster answers."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from thoonk_xmpp.service.privilege import Grants, RosterItem, RosterUnavailable
+from thoonk_xmpp.xmpp.privilege import read_grants, read_roster
+
+STREAM = "jabber:component:accept"
+
+
+def stanza(text: str) -> ET.Element:
+    return ET.fromstring(
+        text.replace("<message ", f"<message xmlns='{STREAM}' ", 1).replace(
+            "<iq ", f"<iq xmlns='{STREAM}' ", 1
+        )
+    )
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_the_advertisement_in_either_namespace(version: str) -> None:
+    message = stanza(
+        "<message from='example.org' to='pubsub.example.org'>"
+        f"<privilege xmlns='urn:xmpp:privilege:{version}'>"
+        "<perm access='roster' type='both'/><perm access='presence' type='roster'/>"
+        "<perm access='message' type='none'/></privilege></message>"
+    )
+    assert read_grants(message) == ("example.org", Grants(roster="both", presence="roster"))
+
+
+def test_other_messages_are_not_advertisements() -> None:
+    assert read_grants(stanza("<message from='a@example.org'><body>hi</body></message>")) is None
+    other = "<message from='example.org'><privilege xmlns='urn:xmpp:privilege:0'/></message>"
+    assert read_grants(stanza(other)) is None
+    assert read_grants(stanza("<iq from='example.org' type='get' id='1'/>")) is None
+
+
+def test_a_roster_answer() -> None:
+    answer = stanza(
+        "<iq type='result' id='q' from='owner@example.org'>"
+        "<query xmlns='jabber:iq:roster'>"
+        "<item jid='a@example.org' subscription='both'><group>friends</group>"
+        "<group>family</group></item>"
+        "<item jid='b@example.org'/><item subscription='from'/></query></iq>"
+    )
+    assert read_roster("owner@example.org", answer) == {
+        "a@example.org": RosterItem("a@example.org", "both", frozenset({"friends", "family"})),
+        "b@example.org": RosterItem("b@example.org", "none"),
+    }
+
+
+@pytest.mark.parametrize(("condition", "refused"), [("forbidden", True), ("item-not-found", False)])
+def test_an_error_answer(condition: str, refused: bool) -> None:
+    answer = stanza(
+        f"<iq type='error' id='q' from='owner@example.org'><error type='auth'>"
+        f"<{condition} xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+    )
+    with pytest.raises(RosterUnavailable) as caught:
+        read_roster("owner@example.org", answer)
+    assert caught.value.refused is refused
+    assert condition in str(caught.value)
