@@ -12,11 +12,14 @@ from tests.integration.bridge_fixtures import (
     Bridge,
     PubSubClient,
     PubSubClientFactory,
+    form,
     ids_in,
+    pubsub,
 )
-from tests.integration.rosters import privileged
+from tests.integration.rosters import privileged, until
 from tests.integration.streams import Account, ClientFactory
 from thoonk_xmpp.service.events import ItemPublished
+from thoonk_xmpp.service.presence import Show
 from thoonk_xmpp.xmpp import ns
 
 UNPRIVILEGED = pytest.mark.parametrize("xmpp_server", ["prosody_unprivileged"], indirect=True)
@@ -100,3 +103,31 @@ async def test_presence_sent_to_the_service_counts_as_coming_online(
     assert event.get("to") == second.full_jid
     assert ids_in(event, f"{ns.PUBSUB}#event") == ["i2"]
     assert replays_to(bridge, second.full_jid) == [("n", "i2")]
+
+
+async def test_show_values_follow_the_presence_the_server_forwards(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    """The subscription option pubsub#show-values (XEP-0060 §6.3) judged by the presence
+    the component hears (service/presence.py)."""
+    await privileged(bridge)
+    owner, reader = [await pubsub_client() for _ in range(2)]
+    await owner.create("n")
+    options = form(f"{ns.PUBSUB}#subscribe_options", {"pubsub#show-values": ["online", "chat"]})
+    await reader.ok(
+        "set", pubsub(f"<subscribe node='n' jid='{reader.jid}'/><options>{options}</options>")
+    )
+
+    async def shown(show: Show) -> bool:
+        return (await bridge.service.presence.shows(reader.jid)).get(reader.full_jid) == show
+
+    await until(lambda: shown(Show.ONLINE), "the reader is known online")
+    await owner.publish("n", "a1")
+    assert ids_in(await reader.next_event(), f"{ns.PUBSUB}#event") == ["a1"]
+    reader.xmpp.send_presence(pshow="away")
+    await until(lambda: shown(Show.AWAY), "the reader is known away")
+    await owner.publish("n", "a2")
+    reader.xmpp.send_presence(pshow="chat")
+    await until(lambda: shown(Show.CHAT), "the reader is known chatty")
+    await owner.publish("n", "a3")
+    assert ids_in(await reader.next_event(), f"{ns.PUBSUB}#event") == ["a3"]

@@ -12,6 +12,7 @@ from tests.integration.bridge_fixtures import (
     Bridge,
     PubSubClientFactory,
     config_form,
+    ids_in,
     pubsub,
 )
 from tests.integration.rosters import privileged, share_presence, until
@@ -52,6 +53,8 @@ async def test_a_presence_subscriber_of_the_owner_gets_in(
 
     await friend.subscribe("n")
     assert await friend.item_ids("n") == ["i1"]
+    await owner.publish("n", "i2")  # the admitted subscriber is notified
+    assert ids_in(await friend.next_event(), f"{ns.PUBSUB}#event") == ["i2"]
     assert await bridge.refuses(stranger, "get", pubsub("<items node='n'/>")) == PRESENCE_REQUIRED
     refusal = await bridge.refuses(
         stranger, "set", pubsub(f"<subscribe node='n' jid='{stranger.jid}'/>")

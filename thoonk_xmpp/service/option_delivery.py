@@ -54,13 +54,6 @@ class PresenceSource(Protocol):
     async def shows(self, bare: str) -> Mapping[str, str]: ...
 
 
-class NoPresence:
-    """A presence source that knows of nobody (a router given none)."""
-
-    async def shows(self, bare: str) -> Mapping[str, str]:
-        return {}
-
-
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Who hears a node's events, by their subscription options."""
@@ -109,6 +102,7 @@ def audience_of(
             access=config.access_model,
             publish_model=config.publish_model,
             subscribed=True,
+            admitted=True,  # an owner's roster let it in when it subscribed
         ):
             continue
         if options.digest or options.show_values != _EVERY_SHOW:

@@ -36,7 +36,7 @@ from .events import (
 from .model import NodeKind, PublishNodeFull, Subscription
 from .node_config import NodeConfig
 from .node_states import NodeState
-from .option_delivery import Audience, NoPresence, OptionDelivery, PresenceSource, audience_of
+from .option_delivery import Audience, OptionDelivery, PresenceSource, audience_of
 from .service import PubSubService
 from .subscription_events import approved, subscription_events
 
@@ -61,7 +61,8 @@ class EventRouter(OptionDelivery, Delivering, DirectEvents):
         presence: PresenceSource | None = None,
     ) -> None:
         super().__init__(service, sink, queue_size=queue_size, delivery=delivery)
-        self._init_options(presence or NoPresence())
+        # the presence the component hears, kept in Redis (service/presence.py), by default
+        self._init_options(presence or service.presence)
         # node → (the state it was computed from, audience): recomputed when it changes
         self._recipients_of: dict[str, tuple[NodeState, Audience]] = {}
         # node → (the listener epoch it was counted in, retract notices still owed, whether
