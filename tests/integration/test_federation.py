@@ -40,6 +40,7 @@ from tests.integration.bridge_fixtures import (
 from tests.integration.bridges import started
 from tests.integration.federation_fixtures import REMOTE_DOMAIN
 from tests.integration.queueclients import JOB_NODE, RESULT, Worker, next_retract
+from tests.integration.rosters import privileged, share_presence
 from tests.integration.streams import Account, ClientFactory, disconnect, logged_in_client
 from tests.integration.test_bridging import expect_item, payload_of
 from tests.integration.test_mam import Archives, history
@@ -48,16 +49,17 @@ from thoonk_xmpp.service.model import Actor
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.thoonk import AsyncThoonk
 from thoonk_xmpp.xmpp import ns
-from thoonk_xmpp.xmpp.disco import FEATURES
+from thoonk_xmpp.xmpp.disco import FEATURES, ROSTER_MODELS
 from tools.localservers import ProsodyServer, RedisServer
 
 INFO = f"<query xmlns='{ns.DISCO_INFO}'/>"
 
 
 async def test_a_remote_user_discovers_the_service(
-    remote_pubsub_client: PubSubClientFactory,
+    bridge: Bridge, remote_pubsub_client: PubSubClientFactory
 ) -> None:
     """Through s2s both ways: the request reaches the component, its answer comes back."""
+    await privileged(bridge)
     remote = await remote_pubsub_client()
     assert remote.jid.endswith(f"@{REMOTE_DOMAIN}")
 
@@ -65,7 +67,8 @@ async def test_a_remote_user_discovers_the_service(
 
     identities = query.findall(ns.tag(ns.DISCO_INFO, "identity"))
     assert [(i.get("category"), i.get("type")) for i in identities] == [("pubsub", "service")]
-    assert [f.get("var") for f in query.findall(ns.tag(ns.DISCO_INFO, "feature"))] == list(FEATURES)
+    advertised = [f.get("var") for f in query.findall(ns.tag(ns.DISCO_INFO, "feature"))]
+    assert advertised == [*FEATURES, *ROSTER_MODELS]
 
 
 async def test_a_remote_subscriber_gets_events_retrieves_and_unsubscribes(
@@ -398,3 +401,23 @@ async def test_authorize_requests_and_answers_cross_servers(
         assert ids_in(await stranger.next_event(), EVENT) == ["i2"]
     else:
         assert await authorize.listed(owner, "n") == []
+
+
+async def test_a_remote_contact_is_let_into_a_presence_node(
+    bridge: Bridge,
+    pubsub_client: PubSubClientFactory,
+    remote_pubsub_client: PubSubClientFactory,
+) -> None:
+    """Access model presence: the local owner's roster (read through mod_privilege) counts a
+    remote user subscribed to the owner's presence over s2s, as it counts a local one."""
+    await privileged(bridge)
+    owner, friend = await pubsub_client(), await remote_pubsub_client()
+    stranger = await remote_pubsub_client()
+    await owner.create("n", matrix.CREATION["presence"])
+    await owner.publish("n", "i1")
+    await share_presence(bridge, owner, friend)
+
+    await friend.ok("set", pubsub(f"<subscribe node='n' jid='{friend.jid}'/>"))
+    assert ids_in(await friend.ok("get", pubsub("<items node='n'/>"))) == ["i1"]
+    refusal = await bridge.refuses(stranger, "get", pubsub("<items node='n'/>"))
+    assert refusal == ("auth", "not-authorized", "presence-subscription-required")
