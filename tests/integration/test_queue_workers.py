@@ -7,6 +7,8 @@ import asyncio
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+import pytest
+
 from tests.integration.bridge_fixtures import ADMIN, Bridge, PubSubClientFactory
 from tests.integration.queueclients import JOB_NODE, RESULT, Worker, collect, next_retract
 from tests.integration.streams import TIMEOUT
@@ -128,6 +130,9 @@ async def test_a_dropped_worker_s_jobs_go_to_others_at_once_by_presence(
     assert [s.jid for s in subscribers] == [survivor.client.jid]
 
 
+# On a server granting the XEP-0356 presence privilege the service hears every logout:
+# this one grants none, so a worker that sends the service no presence goes unnoticed.
+@pytest.mark.parametrize("xmpp_server", ["prosody_unprivileged"], indirect=True)
 async def test_without_presence_the_claim_timeout_hands_the_jobs_on(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:

@@ -117,7 +117,7 @@ async def test_create_with_an_unsupported_access_model(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:
     alice = await pubsub_client()
-    configure = f"<configure>{config_form({'pubsub#access_model': 'roster'})}</configure>"
+    configure = f"<configure>{config_form({'pubsub#access_model': 'nobody'})}</configure>"
 
     error = await bridge.refuses(alice, "set", pubsub(f"<create node='news'/>{configure}"))
 
