@@ -261,7 +261,11 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
                                     "ours", server, server.component_jid, publisher, subscribers
                                 )
                                 target.processes["component"] = component.pid
-                            target.processes["ejabberd"] = vm
+                            target.processes |= {
+                                "ejabberd": vm,
+                                "redis": world.redis.process.pid,
+                                "loadgen": os.getpid(),
+                            }
                             node = await prepare(target, n, options)
                             schedulers = Schedulers(vm)
                             result = await throughput(target, senders, node, n, collector, options)
