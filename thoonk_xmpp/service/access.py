@@ -10,8 +10,18 @@ and the publish model widens who may publish.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
+from .errors import (
+    ClosedNode,
+    Forbidden,
+    NotInRosterGroup,
+    PresenceSubscriptionRequired,
+    PubSubError,
+    SubscriptionRequired,
+    Unsupported,
+)
 from .model import AccessModel, Affiliation, PublishModel
 
 
@@ -113,3 +123,22 @@ def may(
     if publish_model == PublishModel.OPEN:
         return True
     return publish_model == PublishModel.SUBSCRIBERS and subscribed
+
+
+#: What an entity with no affiliation asking to subscribe or retrieve is refused with,
+#: by access model (§6.1.3.2-4, §6.5.9.4-8); elsewhere: Forbidden.
+OUTSIDERS_REFUSED: dict[AccessModel, type[PubSubError]] = {
+    AccessModel.WHITELIST: ClosedNode,
+    AccessModel.AUTHORIZE: SubscriptionRequired,
+    AccessModel.PRESENCE: PresenceSubscriptionRequired,
+    AccessModel.ROSTER: NotInRosterGroup,
+}
+
+
+def owners_of(affiliations: Mapping[str, Affiliation]) -> list[str]:
+    return [jid for jid, affiliation in affiliations.items() if affiliation == Affiliation.OWNER]
+
+
+#: Refusals that mean "may not see the node" (Unsupported: a presence or roster node
+#: whose rosters cannot be read).
+NOT_SEEN: tuple[type[PubSubError], ...] = (Forbidden, Unsupported, *OUTSIDERS_REFUSED.values())

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Final
 
+from .access import ROSTER_MODELS
 from .errors import Unsupported
 from .model import AccessModel
+from .node_config import NodeConfig
 from .privilege import PrivilegeStore, RosterReader, RosterUnavailable
 
 #: The disco feature of each model (XEP-0060 §10).
@@ -48,9 +50,19 @@ class RosterGate:
         ]
 
     async def require(self, model: AccessModel, owners: Iterable[str]) -> None:
-        """Raise :class:`Unsupported` unless some owner's roster can be read."""
-        if not await self._readable(owners):
+        """For a ``presence`` or ``roster`` node: raise :class:`Unsupported` unless some
+        owner's roster can be read."""
+        if model in ROSTER_MODELS and not await self._readable(owners):
             raise Unsupported(FEATURES[model], "the XMPP server lets us read no owner's roster")
+
+    async def admits_to(self, config: NodeConfig, owners: Iterable[str], requester: str) -> bool:
+        """Whether the owners' rosters admit ``requester`` to a node of ``config`` (False
+        for nodes whose access model is not decided by rosters)."""
+        if config.access_model not in ROSTER_MODELS:
+            return False
+        return await self.admits(
+            config.access_model, owners, requester, config.roster_groups_allowed
+        )
 
     async def admits(
         self,

@@ -14,11 +14,10 @@ from thoonk_xmpp.thoonk import ItemNotFound as ThoonkItemNotFound
 from thoonk_xmpp.thoonk.names import decode_id, new_ids
 
 from . import node_config
-from .access import ROSTER_MODELS, Action, may
+from .access import NOT_SEEN, OUTSIDERS_REFUSED, Action, may, owners_of
 from .archive import ArchiveOps
 from .errors import (
     BadRequest,
-    ClosedNode,
     Forbidden,
     InvalidNodeConfig,
     ItemForbidden,
@@ -26,16 +25,13 @@ from .errors import (
     ItemRequired,
     NodeIdRequired,
     NodeNotFound,
-    NotInRosterGroup,
     PayloadRequired,
     PayloadTooBig,
     PreconditionNotMet,
-    PresenceSubscriptionRequired,
-    SubscriptionRequired,
     TooManyNodes,
     Unsupported,
 )
-from .model import AccessModel, Actor, Affiliation, NodeKind
+from .model import Actor, Affiliation, NodeKind
 from .node_config import NodeConfig
 from .ordering import publish_entries, take_placement
 from .outcomes import settled
@@ -110,12 +106,11 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
             affiliation = Affiliation.OWNER
         outsider = affiliation in (None, Affiliation.NONE)
         whitelisted_action = action in (Action.SUBSCRIBE, Action.RETRIEVE_ITEMS)
-        admitted = False
-        if config.access_model in ROSTER_MODELS and outsider and whitelisted_action:
-            owners = [j for j, a in state.affiliations.items() if a == Affiliation.OWNER]
-            admitted = await self.rosters.admits(
-                config.access_model, owners, actor.bare, config.roster_groups_allowed
-            )
+        admitted = (
+            outsider
+            and whitelisted_action
+            and await self.rosters.admits_to(config, owners_of(state.affiliations), actor.bare)
+        )
         allowed = may(
             action,
             affiliation,
@@ -125,15 +120,8 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
             admitted=admitted,
         )
         if not allowed:
-            if whitelisted_action and outsider:
-                if config.access_model == AccessModel.WHITELIST:
-                    raise ClosedNode(node)
-                if config.access_model == AccessModel.PRESENCE:
-                    raise PresenceSubscriptionRequired(node)
-                if config.access_model == AccessModel.ROSTER:
-                    raise NotInRosterGroup(node)
-                if config.access_model == AccessModel.AUTHORIZE:
-                    raise SubscriptionRequired(node)  # §6.5.9.4
+            if whitelisted_action and outsider and config.access_model in OUTSIDERS_REFUSED:
+                raise OUTSIDERS_REFUSED[config.access_model](node)
             raise Forbidden(action.value, node)
         return NodeAccess(node, config, affiliation, subscribed)
 
@@ -193,8 +181,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         )
         if config.node_kind == NodeKind.JOB and config.claim_timeout is None:
             config = dataclasses.replace(config, claim_timeout=DEFAULT_CLAIM_TIMEOUT)
-        if config.access_model in ROSTER_MODELS:
-            await self.rosters.require(config.access_model, [actor.bare])
+        await self.rosters.require(config.access_model, [actor.bare])
         fields = {
             k: v
             for k, v in node_config.to_stored(config, cap=self.policy.max_items_cap).items()
@@ -215,9 +202,8 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         access = await self.check(actor, node, Action.CONFIGURE)
         current = access.config
         updated = node_config.apply(current, changes, cap=self.policy.max_items_cap)
-        if updated.access_model in ROSTER_MODELS and updated.access_model != current.access_model:
-            state = await self.store.state(node)
-            owners = [j for j, a in state.affiliations.items() if a == Affiliation.OWNER]
+        if updated.access_model != current.access_model:
+            owners = owners_of((await self.store.state(node)).affiliations)
             await self.rosters.require(updated.access_model, owners or [actor.bare])
         if updated.node_kind != current.node_kind:
             raise InvalidNodeConfig("thoonkx#node_kind", "is chosen when the node is created")
@@ -276,15 +262,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         """Whether ``actor`` may see what the node holds: its items, its meta-data."""
         try:
             await self.check(actor, node, Action.RETRIEVE_ITEMS)
-        except (
-            ClosedNode,
-            Forbidden,
-            SubscriptionRequired,
-            PresenceSubscriptionRequired,
-            NotInRosterGroup,
-        ):
-            return False
-        except Unsupported:  # a presence or roster node whose rosters cannot be read
+        except NOT_SEEN:
             return False
         return True
 

@@ -24,7 +24,6 @@ from thoonk_xmpp.metrics import Metrics
 from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import PubSubError
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE, RequestLimits
-from thoonk_xmpp.service.privilege import RosterReplies
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
@@ -32,10 +31,9 @@ from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 from . import authorization, fitting, handlers, ns, parsing, queue_handlers
 from .errors import ResultTooBig, error_element, refused
 from .limits import RequestGate
-from .presence import PresenceIntake, read_presence
-from .privilege import Privileges, read_grants
 from .queue_messages import QueueMessages, watch_subscribers
 from .requests import Request
+from .server_news import ServerNews
 
 log = logging.getLogger(__name__)
 
@@ -127,14 +125,11 @@ class PubSubComponent:
         self._last_of: dict[str, asyncio.Future[None]] = {}
         self._inflight: set[asyncio.Future[None]] = set()
         self._outbox: list[str] = []
-        #: Presence stanzas → the service's presence store (shared by every instance).
-        self.presence = PresenceIntake(service.presence, self._came_online)
-        #: XEP-0356: what the server grants; rosters read with it (for the service).
-        self.privileges = Privileges(
-            self.jid, service.privileges, RosterReplies(service.thoonk), self.send_element
+        #: Presence and XEP-0356 privileges (the service's roster reader).
+        self.news = ServerNews(
+            self.jid, service, self.send_element, self.connected.is_set, self._came_online
         )
-        self.privileges.linked = self.connected.is_set
-        service.rosters.reader = self.privileges
+        self.privileges = self.news.privileges
         #: Set by the bridge when [metrics] is enabled.
         self.metrics: Metrics | None = None
         self.xmpp.add_event_handler("session_start", self._on_session_start)
@@ -284,8 +279,11 @@ class PubSubComponent:
     def _take(self, element: ET.Element) -> bool:
         """Start answering ``element`` if it is a get/set iq to the service itself (or an
         owner's answer to a subscription request, :mod:`.authorization`); presence and
-        XEP-0356 news are noted first (:meth:`_note`)."""
-        if self._note(element):
+        XEP-0356 news are noted first (:class:`.server_news.ServerNews`)."""
+        work, taken = self.news.note(element)
+        if work is not None:
+            self._keep(work)
+        if taken:
             return True
         answer = authorization.is_answer(element)
         if not answer and (element.tag != _IQ or element.get("type") not in ("get", "set")):
@@ -309,29 +307,6 @@ class PubSubComponent:
 
     async def _came_online(self, full_jid: str) -> None:
         await self.router.came_online(full_jid)
-
-    def _note(self, element: ET.Element) -> bool:
-        """Record someone's presence (slixmpp sees it too: False), or take the server's
-        privileges or the answer to a roster query (True)."""
-        news = read_presence(element)
-        if news is not None:
-            self._keep(self.presence.record(news))
-            return False
-        granted = read_grants(element)
-        if granted is not None:
-            self._keep(self._logged(self.privileges.record(*granted), "recording privileges"))
-            return True
-        if self.privileges.is_answer(element):
-            self._keep(self._logged(self.privileges.hand_over(element), "handing a roster over"))
-            return True
-        return False
-
-    @staticmethod
-    async def _logged(work: Awaitable[None], what: str) -> None:
-        try:
-            await work
-        except Exception as exc:  # Redis away: logged, the next stanza may do better
-            log.warning("%s failed: %s", what, exc)
 
     def _keep(self, work: Awaitable[None]) -> None:
         """Work to finish before disconnecting."""
