@@ -10,6 +10,7 @@ import pytest
 from tests.integration.bridge_fixtures import (
     ON_BOTH_SERVERS,
     Bridge,
+    PubSubClient,
     PubSubClientFactory,
     config_form,
     ids_in,
@@ -30,6 +31,16 @@ def features(query: object) -> set[str]:
     return {f.get("var", "") for f in query.iter(ns.tag(ns.DISCO_INFO, "feature"))}  # type: ignore[attr-defined]
 
 
+async def access_model_options(client: PubSubClient) -> list[str]:
+    """The access models the default configuration form offers."""
+    default = await client.ok("get", pubsub("<default/>", owner=True))
+    for field in default.iter(ns.tag(ns.DATA, "field")):
+        if field.get("var") == ACCESS:
+            options = field.findall(f"{ns.tag(ns.DATA, 'option')}/{ns.tag(ns.DATA, 'value')}")
+            return [value.text or "" for value in options]
+    raise AssertionError("no access model field")
+
+
 @ON_BOTH_SERVERS
 async def test_the_privilege_is_granted_and_the_models_offered(
     bridge: Bridge, pubsub_client: PubSubClientFactory
@@ -39,6 +50,7 @@ async def test_the_privilege_is_granted_and_the_models_offered(
     assert grants.reads_rosters
     client = await pubsub_client()
     assert set(MODELS) <= features(await client.ok("get", INFO))
+    assert {"presence", "roster"} <= set(await access_model_options(client))
 
 
 @ON_BOTH_SERVERS
@@ -76,6 +88,7 @@ async def test_without_privilege_the_models_are_neither_offered_nor_made(
 ) -> None:
     owner = await pubsub_client()
     assert not features(await owner.ok("get", INFO)) & set(MODELS)
+    assert await access_model_options(owner) == ["open", "whitelist", "authorize"]
     refused = not_implemented(f"access-{model}")
     create = pubsub(f"<create node='n'/><configure>{config_form({ACCESS: model})}</configure>")
     assert await bridge.refuses(owner, "set", create) == refused

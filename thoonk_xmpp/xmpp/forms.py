@@ -149,23 +149,32 @@ def add_field(
     return element
 
 
-def _config_fields(x: ET.Element, config: NodeConfig, *, with_options: bool) -> None:
+def _config_fields(
+    x: ET.Element, config: NodeConfig, *, with_options: bool, unoffered: Iterable[str] = ()
+) -> None:
+    left_out = frozenset(unoffered)
     for spec in node_config.FIELDS:
+        options = [o for o in spec.options if o not in left_out] if with_options else ()
         add_field(
             x,
             spec.var,
             _KIND_TYPES[spec.kind],
             node_config.values(config, spec),
             label=spec.label,
-            options=spec.options if with_options else (),
+            options=options,
         )
 
 
-def node_config_form(config: NodeConfig, form_type: str = FormType.FORM) -> ET.Element:
-    """The ``pubsub#node_config`` form holding ``config`` (type form, or result for events)."""
+def node_config_form(
+    config: NodeConfig, form_type: str = FormType.FORM, *, unoffered: Iterable[str] = ()
+) -> ET.Element:
+    """The ``pubsub#node_config`` form holding ``config`` (type form, or result for events).
+
+    ``unoffered``: option values not listed (access models the server gives no means for).
+    """
     kind = FormType(form_type)
     x = form_element(kind, NODE_CONFIG)
-    _config_fields(x, config, with_options=kind == FormType.FORM)
+    _config_fields(x, config, with_options=kind == FormType.FORM, unoffered=unoffered)
     return x
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from thoonk_xmpp.service.access import ROSTER_MODELS
 from thoonk_xmpp.service.direct_events import ON_SUB
 from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import ItemNotFound
@@ -62,6 +63,9 @@ from .requests import (
     Subscribe,
     Unsubscribe,
 )
+
+#: The access models that need the server's roster privilege, as form values.
+ROSTER_MODEL_NAMES: Final = frozenset(model.value for model in ROSTER_MODELS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +190,14 @@ async def create(ctx: Context, request: Create) -> Reply:
 async def get_config(ctx: Context, request: GetConfig) -> Reply:
     config = await ctx.service.get_config(ctx.actor, request.node)
     pubsub = _pubsub(owner=True)
-    _sub(pubsub, "configure", {"node": request.node}).append(forms.node_config_form(config))
+    form = forms.node_config_form(config, unoffered=await _unoffered(ctx))
+    _sub(pubsub, "configure", {"node": request.node}).append(form)
     return Reply(pubsub)
+
+
+async def _unoffered(ctx: Context) -> frozenset[str]:
+    """Access models not offered: presence and roster while no roster can be read."""
+    return frozenset() if await ctx.service.rosters.offered() else ROSTER_MODEL_NAMES
 
 
 @handles(SetConfig)
@@ -202,7 +212,8 @@ async def set_config(ctx: Context, request: SetConfig) -> Reply:
 @handles(GetDefault)
 async def get_default(ctx: Context, request: GetDefault) -> Reply:
     pubsub = _pubsub(owner=True)
-    _sub(pubsub, "default").append(forms.node_config_form(ctx.service.default_config()))
+    form = forms.node_config_form(ctx.service.default_config(), unoffered=await _unoffered(ctx))
+    _sub(pubsub, "default").append(form)
     return Reply(pubsub)
 
 
