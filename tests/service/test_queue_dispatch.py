@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 import redis.asyncio as aioredis
 
-from tests.dbstate import refused
+from tests.dbstate import Tap, refused
 from thoonk_xmpp.service.delivery import DeliveryPolicy
 from thoonk_xmpp.service.dispatch import QueueDispatcher
 from thoonk_xmpp.service.errors import (
@@ -407,3 +407,28 @@ async def test_only_the_instance_delivering_the_node_hands_its_items_out(
     assert await service.thoonk.redis.llen(keys.ids("jobs")) == 1
     assert await dispatcher.dispatch("jobs") == 1
     assert sink.handed[0][1:3] == (ALICE.bare, job_id) and other_sink.handed == []
+
+
+async def test_an_unsubscribed_worker_s_jobs_go_back_even_with_nobody_left(
+    service: PubSubService,
+    queues: tuple[QueueDispatcher, QueueSinkRecord],
+    redis_client: aioredis.Redis,
+) -> None:
+    _, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(2))
+    ids = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"1"), (None, b"2")])
+    await sink.until(lambda: len(sink.handed) == 2)
+    async with Tap(redis_client) as tap:
+        await service.unsubscribe(ALICE, "jobs", ALICE.bare)
+
+        async def given_back() -> None:  # the dispatcher announces what it gave back
+            while (await tap.next())[0] != keys.ready_channel("jobs"):
+                pass
+
+        await asyncio.wait_for(given_back(), TIMEOUT)
+    assert await redis_client.hlen(keys.queue_holders("jobs")) == 0
+    assert sorted(await redis_client.lrange(keys.ids("jobs"), 0, -1)) == sorted(
+        i.encode() for i in ids
+    )
+    assert await redis_client.hvals(keys.cancelled("jobs")) == [b"1", b"1"]

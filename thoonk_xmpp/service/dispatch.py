@@ -100,6 +100,8 @@ class QueueDispatcher:
         self._listening = False
         self._doing: set[asyncio.Future[None]] = set()
         self._stop = asyncio.Event()
+        # nodes whose subscriptions changed: handed to even without subscribers (see dispatch)
+        self._resubscribed: set[str] = set()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -158,13 +160,10 @@ class QueueDispatcher:
         elif kind in _WAKING and (kind != NoticeKind.STATE or notice.feed in self.nodes):
             if kind == NoticeKind.FINISH or (kind == NoticeKind.READY and notice.item_id):
                 self._finished.append((notice.feed, notice.item_id or "", notice.result))
+            if kind == NoticeKind.STATE:
+                self._resubscribed.add(notice.feed)  # holds of former subscribers go back
             self._wanted[notice.feed] = None
             self._wake.set()
-
-    def wake(self, node: str) -> None:
-        """Hand out ``node``'s items soon (after a change this process made)."""
-        self._wanted[node] = None
-        self._wake.set()
 
     async def _dispatch_forever(self) -> None:
         while True:
@@ -245,6 +244,10 @@ class QueueDispatcher:
             self.nodes.pop(node, None)
             return 0
         self.nodes[node] = kind
+        resubscribed = node in self._resubscribed
+        self._resubscribed.discard(node)
+        if not state.subscriptions and not resubscribed:
+            return 0  # nobody to hand to (a Thoonk-only job feed): no script per put
         capacities = self.service.capacities(state)
         sent = 0
         while True:

@@ -104,7 +104,14 @@ class QueueStore:
                     keys.queue_unlocked(node),
                     keys.queue_turn(node),
                 ),
-                (node, kind.value, keys.job_claim_channel(node), most, *args),
+                (
+                    node,
+                    kind.value,
+                    keys.job_claim_channel(node),
+                    keys.ready_channel(node),
+                    most,
+                    *args,
+                ),
             )
         )
         return [

@@ -11,8 +11,8 @@
 -- a failure counted, as an unlock).
 -- KEYS: feeds, feed.ids, feed.config, feed.items, feed.claimed, feed.cancelled,
 --       feed.stalled, holders, unlocked, turn counter
--- ARGV: node, kind ('job' or 'queue'), claim channel, most items to hand,
---       then per subscriber: jid, queue_requests
+-- ARGV: node, kind ('job' or 'queue'), claim channel, ready channel (announces holds given
+--       back), most items to hand, then per subscriber: jid, queue_requests
 -- Returns {id1, item1, jid1, failures1, id2, ...} in the order handed.
 check_feed('list')
 local kind = ARGV[2]
@@ -20,12 +20,13 @@ check_type(KEYS[3], kind)
 local ids, items, claimed, cancelled, stalled = KEYS[2], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local holders, unlocked, turn_key = KEYS[8], KEYS[9], KEYS[10]
 local jids, free, slot = {}, {}, {}
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   jids[#jids + 1] = ARGV[i]
   free[#free + 1] = tonumber(ARGV[i + 1])
   slot[ARGV[i]] = #jids
 end
 local n = #jids
+local released = 0
 if kind == 'job' then
   local held = redis.call('HGETALL', holders)
   for j = 1, #held, 2 do
@@ -43,8 +44,12 @@ if kind == 'job' then
       redis.call('ZREM', claimed, id)
       redis.call('HDEL', holders, id)
       redis.call('HSET', unlocked, id, jid)
+      released = released + 1
     end
   end
+end
+if released > 0 then
+  redis.call('PUBLISH', ARGV[4], '')
 end
 if n == 0 then
   return {}
@@ -79,7 +84,7 @@ local function take()
 end
 local out = {}
 local turn = nil
-local limit = tonumber(ARGV[4])
+local limit = tonumber(ARGV[5])
 local now = now_ms()
 for h = 1, limit do
   if not turn then
