@@ -5,6 +5,8 @@ feature-not-implemented)."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from tests.integration.bridge_fixtures import (
@@ -16,13 +18,14 @@ from tests.integration.bridge_fixtures import (
     ids_in,
     pubsub,
 )
-from tests.integration.rosters import privileged, share_presence, until
+from tests.integration.rosters import add_contact, privileged, share_presence, until
 from thoonk_xmpp.service.privilege import Grants
 from thoonk_xmpp.xmpp import ns
 
 PRESENCE_REQUIRED = ("auth", "not-authorized", "presence-subscription-required")
 NOT_IN_GROUP = ("auth", "not-authorized", "not-in-roster-group")
 ACCESS = "pubsub#access_model"
+GROUPS = "pubsub#roster_groups_allowed"
 INFO = f"<query xmlns='{ns.DISCO_INFO}'/>"
 MODELS = (f"{ns.PUBSUB}#access-presence", f"{ns.PUBSUB}#access-roster")
 
@@ -31,14 +34,18 @@ def features(query: object) -> set[str]:
     return {f.get("var", "") for f in query.iter(ns.tag(ns.DISCO_INFO, "feature"))}  # type: ignore[attr-defined]
 
 
-async def access_model_options(client: PubSubClient) -> list[str]:
-    """The access models the default configuration form offers."""
-    default = await client.ok("get", pubsub("<default/>", owner=True))
-    for field in default.iter(ns.tag(ns.DATA, "field")):
-        if field.get("var") == ACCESS:
+def field_options(form: ET.Element, var: str) -> list[str]:
+    """The options a form's field offers."""
+    for field in form.iter(ns.tag(ns.DATA, "field")):
+        if field.get("var") == var:
             options = field.findall(f"{ns.tag(ns.DATA, 'option')}/{ns.tag(ns.DATA, 'value')}")
             return [value.text or "" for value in options]
-    raise AssertionError("no access model field")
+    raise AssertionError(f"no field {var}")
+
+
+async def access_model_options(client: PubSubClient) -> list[str]:
+    """The access models the default configuration form offers."""
+    return field_options(await client.ok("get", pubsub("<default/>", owner=True)), ACCESS)
 
 
 @ON_BOTH_SERVERS
@@ -130,3 +137,18 @@ async def test_grants_heard_on_an_earlier_connection_do_not_outlive_it(
     await until(withdrawn, "the old grants are forgotten")
     client = await pubsub_client()
     assert not features(await client.ok("get", INFO)) & set(MODELS)
+
+
+async def test_the_owners_roster_groups_are_the_choices_of_roster_groups_allowed(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    await privileged(bridge)
+    owner, friend, cousin = [await pubsub_client() for _ in range(3)]
+    await add_contact(owner, friend.jid, ["friends", "work"])
+    await add_contact(owner, cousin.jid, ["family"])
+    await owner.create("n", {ACCESS: "roster", GROUPS: ["book club"]})
+
+    configure = await owner.ok("get", pubsub("<configure node='n'/>", owner=True))
+    assert field_options(configure, GROUPS) == ["book club", "family", "friends", "work"]
+    default = await owner.ok("get", pubsub("<default/>", owner=True))
+    assert field_options(default, GROUPS) == ["family", "friends", "work"]

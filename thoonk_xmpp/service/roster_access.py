@@ -55,6 +55,19 @@ class RosterGate:
         if model in ROSTER_MODELS and not await self._readable(owners):
             raise Unsupported(FEATURES[model], "the XMPP server lets us read no owner's roster")
 
+    async def groups_of(self, owner: str) -> list[str]:
+        """The groups of ``owner``'s roster, sorted (none when it cannot be read): the
+        choices of ``pubsub#roster_groups_allowed``."""
+        if self.reader is None or not await self._readable([owner]):
+            return []
+        try:
+            roster = await self.reader.roster(owner)
+        except RosterUnavailable as exc:
+            if exc.refused:
+                await self.privileges.revoke(domain_of(owner))
+            return []
+        return sorted({group for item in roster.values() for group in item.groups})
+
     async def admits_to(self, config: NodeConfig, owners: Iterable[str], requester: str) -> bool:
         """Whether the owners' rosters admit ``requester`` to a node of ``config`` (False
         for nodes whose access model is not decided by rosters)."""

@@ -150,11 +150,19 @@ def add_field(
 
 
 def _config_fields(
-    x: ET.Element, config: NodeConfig, *, with_options: bool, unoffered: Iterable[str] = ()
+    x: ET.Element,
+    config: NodeConfig,
+    *,
+    with_options: bool,
+    unoffered: Iterable[str] = (),
+    choices: Mapping[str, Iterable[str]] | None = None,
 ) -> None:
     left_out = frozenset(unoffered)
     for spec in node_config.FIELDS:
-        options = [o for o in spec.options if o not in left_out] if with_options else ()
+        options: Iterable[str] = ()
+        if with_options:
+            options = [o for o in spec.options if o not in left_out]
+            options += list((choices or {}).get(spec.var, ()))
         add_field(
             x,
             spec.var,
@@ -166,15 +174,21 @@ def _config_fields(
 
 
 def node_config_form(
-    config: NodeConfig, form_type: str = FormType.FORM, *, unoffered: Iterable[str] = ()
+    config: NodeConfig,
+    form_type: str = FormType.FORM,
+    *,
+    unoffered: Iterable[str] = (),
+    choices: Mapping[str, Iterable[str]] | None = None,
 ) -> ET.Element:
     """The ``pubsub#node_config`` form holding ``config`` (type form, or result for events).
 
-    ``unoffered``: option values not listed (access models the server gives no means for).
+    ``unoffered``: option values not listed (access models the server gives no means for);
+    ``choices``: options of fields that have none of their own, by var (roster groups).
     """
     kind = FormType(form_type)
     x = form_element(kind, NODE_CONFIG)
-    _config_fields(x, config, with_options=kind == FormType.FORM, unoffered=unoffered)
+    with_options = kind == FormType.FORM
+    _config_fields(x, config, with_options=with_options, unoffered=unoffered, choices=choices)
     return x
 
 

@@ -64,6 +64,7 @@ from .requests import (
     Unsubscribe,
 )
 
+ROSTER_GROUPS: Final = "pubsub#roster_groups_allowed"
 #: The access models that need the server's roster privilege, as form values.
 ROSTER_MODEL_NAMES: Final = frozenset(model.value for model in ROSTER_MODELS)
 
@@ -190,7 +191,12 @@ async def create(ctx: Context, request: Create) -> Reply:
 async def get_config(ctx: Context, request: GetConfig) -> Reply:
     config = await ctx.service.get_config(ctx.actor, request.node)
     pubsub = _pubsub(owner=True)
-    form = forms.node_config_form(config, unoffered=await _unoffered(ctx))
+    # the groups of the owner's roster to choose from, beside those already chosen
+    groups = await ctx.service.rosters.groups_of(ctx.actor.bare)
+    chosen = sorted(set(groups) | set(config.roster_groups_allowed))
+    form = forms.node_config_form(
+        config, unoffered=await _unoffered(ctx), choices={ROSTER_GROUPS: chosen}
+    )
     _sub(pubsub, "configure", {"node": request.node}).append(form)
     return Reply(pubsub)
 
@@ -212,7 +218,9 @@ async def set_config(ctx: Context, request: SetConfig) -> Reply:
 @handles(GetDefault)
 async def get_default(ctx: Context, request: GetDefault) -> Reply:
     pubsub = _pubsub(owner=True)
-    form = forms.node_config_form(ctx.service.default_config(), unoffered=await _unoffered(ctx))
+    groups = {ROSTER_GROUPS: await ctx.service.rosters.groups_of(ctx.actor.bare)}
+    config = ctx.service.default_config()
+    form = forms.node_config_form(config, unoffered=await _unoffered(ctx), choices=groups)
     _sub(pubsub, "default").append(form)
     return Reply(pubsub)
 
