@@ -77,9 +77,9 @@ def test_apply_keeps_fields_not_given() -> None:
 
 def test_apply_unknown_field_names_it() -> None:
     with pytest.raises(InvalidNodeConfig) as caught:
-        apply(DEFAULT, {"pubsub#title": ["ok"], "pubsub#collection": ["x"]})
-    assert caught.value.field == "pubsub#collection"
-    assert "pubsub#collection" in str(caught.value)
+        apply(DEFAULT, {"pubsub#title": ["ok"], "pubsub#body_xslt": ["x"]})
+    assert caught.value.field == "pubsub#body_xslt"
+    assert "pubsub#body_xslt" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -211,6 +211,9 @@ def test_to_stored_every_other_field_under_its_var() -> None:
         "pubsub#notification_type": "headline",
         "pubsub#publish_node_full": "discard-oldest",
         "pubsub#notify_sub": "0",
+        "pubsub#item_expire": None,
+        "pubsub#contact": None,
+        "pubsub#language": "",
     }
     assert node_config.to_stored(DEFAULT)["pubsub#max_payload_size"] is None
 

@@ -85,6 +85,7 @@ class Delivering(ABC):
         self._routing: asyncio.Task[None] | None = None
         self._marking: asyncio.Task[None] | None = None
         self._leasing: asyncio.Task[None] | None = None
+        self._expiring: asyncio.Task[None] | None = None
         #: Notices the routing task took from its queue so far, and routed so far.
         self._taken = self._dequeued = 0
         # set while the routing task works on a batch / the delivery task on an event
@@ -125,13 +126,22 @@ class Delivering(ABC):
             self._marking = asyncio.create_task(self._mark_forever(), name="pubsub-marks")
         if self._leases is not None and (self._leasing is None or self._leasing.done()):
             self._leasing = asyncio.create_task(self._lease_forever(), name="pubsub-leases")
+        if self._expiring is None or self._expiring.done():
+            expiring = self.service.expiry.run(
+                self.service, self._may_expire, self.delivers, self.ledger.policy.mark_interval
+            )
+            self._expiring = asyncio.create_task(expiring, name="pubsub-item-expiry")
         self.ledger.begin_gap()  # whatever happened before this start: catch up on it
         self._queue_notice(CATCH_UP)
 
     async def aclose(self) -> None:
-        for task in (self._leasing, self._marking, self._routing, self._task):
+        for task in (self._expiring, self._leasing, self._marking, self._routing, self._task):
             await self._stop_task(task)
-        self._leasing = self._marking = self._routing = self._task = None
+        self._expiring = self._leasing = self._marking = self._routing = self._task = None
+
+    def _may_expire(self) -> bool:
+        """Items expire while their retract notices will be heard and sent (service/expiry)."""
+        return self.ledger.link_up and self._listener.epoch is not None and not self.standing_by
 
     @staticmethod
     async def _stop_task(task: asyncio.Task[None] | None) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from . import leaf_only, option_values
 from .errors import InvalidNodeConfig
 from .model import (
     AccessModel,
@@ -34,7 +35,7 @@ MAX_LENGTH = "max_length"
 PERSIST = "persist"
 TYPE = "type"
 TIMEOUT = "timeout"
-MAX = "max"
+MAX = option_values.MAX
 
 
 class FieldKind(StrEnum):
@@ -44,8 +45,9 @@ class FieldKind(StrEnum):
     BOOLEAN = "boolean"
     LIST = "list-single"
     #: Several values: subscription options' ``pubsub#show-values``; node options hold a
-    #: tuple of them, ``parse`` reads each, stored one per line.
+    #: tuple of them, ``parse`` reads each, stored one per line (so do JIDS).
     LIST_MULTI = "list-multi"
+    JIDS = "jid-multi"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,13 @@ class FieldSpec:
     write: Callable[[Any], str | None] | None = None
     #: Shown and accepted only on XEP-0254 queue nodes (``pubsub#queue_requests``).
     queue_only: bool = False
+    #: Settable only on nodes of these kinds (empty: on every kind).
+    kinds: tuple[NodeKind, ...] = ()
+
+    @property
+    def multi(self) -> bool:
+        """Takes several values (a tuple of what ``parse`` makes of each)."""
+        return self.kind in (FieldKind.JIDS, FieldKind.LIST_MULTI)
 
 
 def option(
@@ -153,7 +162,13 @@ def _thoonk_kind(stored: str | None) -> NodeKind:
     return NodeKind(stored) if stored in tuple(NodeKind) else NodeKind.FEED
 
 
-_B, _L, _T, _M = FieldKind.BOOLEAN, FieldKind.LIST, FieldKind.TEXT, FieldKind.LIST_MULTI
+_B, _L, _T, _M, _J = (
+    FieldKind.BOOLEAN,
+    FieldKind.LIST,
+    FieldKind.TEXT,
+    FieldKind.LIST_MULTI,
+    FieldKind.JIDS,
+)
 
 
 def _list(enum: type[StrEnum]) -> dict[str, Any]:
@@ -279,6 +294,27 @@ class NodeConfig:
         "Notify owners about new subscribers and unsubscribes",
         _boolean,
     )
+    #: Seconds after its publication (or last edit) an item is removed; None: never.
+    #: Ordered nodes keep no publication times, so they take none.
+    item_expire: int | None = option(
+        None,
+        "pubsub#item_expire",
+        _T,
+        "Seconds after which items are removed (or max: never)",
+        option_values.seconds_or_max,
+        unset=MAX,
+        kinds=(NodeKind.FEED,),
+    )
+    contact: tuple[str, ...] = option(
+        (),
+        "pubsub#contact",
+        _J,
+        "People to contact with questions",
+        option_values.jid,
+    )
+    language: str = option(
+        "", "pubsub#language", _T, "Default language", option_values.language_tag
+    )
 
 
 FIELDS: tuple[FieldSpec, ...] = tuple(
@@ -289,14 +325,14 @@ BY_VAR: dict[str, FieldSpec] = {spec.var: spec for spec in FIELDS}
 
 
 def render(config: NodeConfig, spec: FieldSpec) -> str:
-    """A field's value as form text."""
+    """A field's value as form text (several values one per line)."""
     return _as_text(getattr(config, spec.attr), spec)
 
 
 def values(config: NodeConfig, spec: FieldSpec) -> list[str]:
     """A field's values as form texts (none for an empty text or multi-valued field)."""
     value = getattr(config, spec.attr)
-    if spec.kind == FieldKind.LIST_MULTI:
+    if spec.multi:
         return list(value)
     text = _as_text(value, spec)
     return [text] if text or spec.kind != FieldKind.TEXT else []
@@ -322,6 +358,9 @@ def apply(
             continue
         spec = BY_VAR.get(var)
         if spec is None:
+            if var in leaf_only.NOT_SUPPORTED:
+                leaf_only.NOT_SUPPORTED[var](values)
+                continue
             raise InvalidNodeConfig(var, "unknown or unsupported field")
         try:
             value = parse_values(spec, values)
@@ -330,12 +369,22 @@ def apply(
         if spec.capped and cap is not None and value is not None and value > cap:
             raise InvalidNodeConfig(var, f"at most {cap} on this service")
         updates[spec.attr] = value
-    return dataclasses.replace(config, **updates)
+    updated = dataclasses.replace(config, **updates)
+    for spec in FIELDS:
+        if (
+            spec.kinds
+            and updated.node_kind not in spec.kinds
+            and spec.attr in updates
+            and updates[spec.attr] != getattr(NodeConfig(), spec.attr)
+        ):
+            kinds = ", ".join(spec.kinds)
+            raise InvalidNodeConfig(spec.var, f"only nodes of kind {kinds} take it")
+    return updated
 
 
 def parse_values(spec: FieldSpec, values: Sequence[str]) -> Any:
     """The value of a submitted field (ValueError if it is not one)."""
-    if spec.kind == FieldKind.LIST_MULTI:
+    if spec.multi:
         return tuple(dict.fromkeys(spec.parse(value) for value in values))
     if len(values) > 1:
         raise ValueError("takes a single value")
@@ -355,7 +404,7 @@ def from_stored(stored: Mapping[str, str], defaults: NodeConfig) -> NodeConfig:
             text = stored[spec.var]
             try:
                 updates[spec.attr] = parse_values(
-                    spec, text.split("\n") if spec.kind == FieldKind.LIST_MULTI and text else [text]
+                    spec, text.split("\n") if spec.multi and text else [text]
                 )
             except ValueError:
                 continue  # written by someone else; keep the default

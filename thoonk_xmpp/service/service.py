@@ -31,6 +31,7 @@ from .errors import (
     TooManyNodes,
     Unsupported,
 )
+from .expiry import ItemExpiry
 from .model import Actor, Affiliation, NodeKind
 from .node_config import NodeConfig
 from .ordering import publish_entries, take_placement
@@ -86,6 +87,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         #: What the XMPP server granted (XEP-0356), and the rosters read with it.
         self.privileges = PrivilegeStore(thoonk)
         self.rosters = RosterGate(self.privileges)
+        self.expiry = ItemExpiry(thoonk)
 
     # --- helpers -------------------------------------------------------------------
 
@@ -190,6 +192,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         fields[CREATOR] = actor.bare
         fields[CREATION_DATE] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         await self.store.create_node(name, fields, actor.bare)
+        await self.expiry.configured(name, config)
         return name
 
     async def get_config(self, actor: Actor, node: str) -> NodeConfig:
@@ -213,6 +216,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
             )
             if updated.node_kind == NodeKind.FEED:  # a lowered max_items holds at once
                 await Feed(self.thoonk, node, BYTES).trim()
+            await self.expiry.configured(node, updated)
         except ThoonkFeedNotFound:
             raise NodeNotFound(node) from None
         finally:
@@ -358,7 +362,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
             if spec is None:
                 raise PreconditionNotMet(var, "not a node configuration field")
             try:
-                if spec.kind == node_config.FieldKind.LIST_MULTI:
+                if spec.multi:
                     expected = node_config.parse_values(spec, values)
                 else:
                     expected = spec.parse(values[0] if values else "")

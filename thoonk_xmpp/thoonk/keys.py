@@ -476,3 +476,7 @@ def roster_reply(query_id: str | bytes) -> bytes:
     """List (expires): the answer to roster query ``query_id``, put there by whichever
     instance the server handed it to, taken by the instance that asked."""
     return _key(b"thoonkx.roster.reply:", query_id)
+
+
+#: Set of the nodes configured with a ``pubsub#item_expire``: the ones the expiry sweeps.
+EXPIRING_NODES: Final = b"thoonkx.pubsub.expiring"

@@ -56,6 +56,7 @@ _KIND_TYPES: Final = {
     FieldKind.BOOLEAN: FieldType.BOOLEAN,
     FieldKind.LIST: FieldType.LIST_SINGLE,
     FieldKind.LIST_MULTI: FieldType.LIST_MULTI,
+    FieldKind.JIDS: FieldType.JID_MULTI,
 }
 
 
