@@ -140,7 +140,8 @@ async def test_an_item_that_expired_while_no_component_ran_is_retracted_after_th
         assert event_of(await bob.next_event()) == ("item", ["old"])
         stored_at = await redis_client.zscore(keys.ids("kept-time"), "old")
         assert stored_at is not None
-    assert await alice.item_ids("kept-time") == ["old"], "gone before the restart: too slow"
+    # still there with no component running (else this machine is too slow for the test)
+    assert await redis_client.zscore(keys.ids("kept-time"), "old") == stored_at
 
     async def due() -> None:  # the Redis clock passes the item's expiry with none running
         # the clock of another process passing a time: no event to await
