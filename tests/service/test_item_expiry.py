@@ -14,7 +14,7 @@ from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import AsyncThoonk, keys
 
 from .conftest import BOB, OWNER
-from .eventharness import Harness
+from .eventharness import Harness, RecordingSink, start_harness
 
 
 def everyone(node: str) -> bool:
@@ -25,6 +25,12 @@ async def age(client: aioredis.Redis, node: str, item_id: str, seconds: float) -
     """Make item ``item_id`` look stored ``seconds`` ago (its score is its time in ms)."""
     then = await redis_ms(client) - round(seconds * 1000)
     assert await client.zadd(keys.ids(node), {item_id: then}, xx=True, ch=True) == 1
+
+
+async def retract_heard(tap: Tap, node: str) -> None:
+    """Until the tap hears a retract notice of ``node``."""
+    while (await tap.next())[0] != keys.retract_channel(node):
+        pass
 
 
 async def ids(client: aioredis.Redis, node: str) -> list[bytes]:
@@ -160,12 +166,8 @@ async def test_the_router_expires_items_by_itself_with_retract_events(
 
     assert (event.node, event.item_id) == ("told", "old")
 
-    async def silent_one_gone() -> None:
-        while (await tap.next())[0] != keys.retract_channel("silent"):
-            pass
-
     try:
-        await asyncio.wait_for(silent_one_gone(), 10)
+        await asyncio.wait_for(retract_heard(tap, "silent"), 10)
     finally:
         await tap.close()
     assert await ids(redis_client, "silent") == []
@@ -173,3 +175,19 @@ async def test_the_router_expires_items_by_itself_with_retract_events(
     assert [(type(e), e.node, e.item_id) for e in events if e.node == "silent"] == [
         (ItemPublished, "silent", "old")
     ]
+
+
+async def test_a_starting_router_expires_the_items_of_a_node_a_thoonk_app_configured(
+    service: PubSubService, app: AsyncThoonk, redis_client: aioredis.Redis
+) -> None:
+    await app.create_feed("by-app", {"pubsub#item_expire": "1"})
+    await (await app.feed("by-app")).publish("x", "old")
+
+    async with Tap(redis_client) as tap:
+        harness = await start_harness(service, RecordingSink())
+        try:
+            await asyncio.wait_for(retract_heard(tap, "by-app"), 10)
+        finally:
+            await harness.router.aclose()
+
+    assert await ids(redis_client, "by-app") == []
