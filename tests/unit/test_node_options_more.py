@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from thoonk_xmpp.service import node_config
-from thoonk_xmpp.service.errors import InvalidNodeConfig, InvalidOptions, Unsupported
+from thoonk_xmpp.service.errors import InvalidNodeConfig, NotACollection, Unsupported
 from thoonk_xmpp.service.model import NodeKind
 from thoonk_xmpp.service.node_config import NodeConfig, apply, from_stored, to_stored
 from thoonk_xmpp.settings import Settings
@@ -130,7 +130,7 @@ def test_empty_collection_fields_are_ignored(changes: dict[str, list[str]]) -> N
 
 @pytest.mark.parametrize("var", ["pubsub#children", "pubsub#collection"])
 def test_children_or_a_collection_on_a_leaf_are_invalid_options(var: str) -> None:
-    with pytest.raises(InvalidOptions) as caught:
+    with pytest.raises(NotACollection) as caught:
         apply(DEFAULT, {var: ["other-node"]})
     assert caught.value.field == var
 

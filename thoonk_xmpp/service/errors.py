@@ -27,7 +27,7 @@ is raised before any change, so a refused request changes nothing::
     ├── NotPending (LookupError)           a decision on a request that is not pending
     ├── InvalidSubId (LookupError)
     ├── InvalidNodeConfig (ValueError)     names the field
-    ├── InvalidOptions (ValueError)        a collection field on a leaf node (XEP-0248)
+    ├── NotACollection (ValueError)        children or a collection asked of a leaf (XEP-0248)
     ├── PreconditionNotMet (ValueError)    names the field
     ├── PayloadTooBig (ValueError)
     ├── LastOwner (ValueError)             the change would leave an owned node without owner
@@ -186,7 +186,7 @@ class InvalidNodeConfig(PubSubError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
-class InvalidOptions(PubSubError, ValueError):
+class NotACollection(PubSubError, ValueError):
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         super().__init__(f"{field}: {reason}")

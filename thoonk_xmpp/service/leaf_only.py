@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .errors import InvalidOptions, Unsupported
+from .errors import NotACollection, Unsupported
 
 
 def _refuse_collections(values: Sequence[str]) -> None:
@@ -22,7 +22,7 @@ def _refuse_collections(values: Sequence[str]) -> None:
 def _refuse_children(var: str) -> Callable[[Sequence[str]], None]:
     def refuse(values: Sequence[str]) -> None:
         if any(value.strip() for value in values):
-            raise InvalidOptions(var, "a leaf node has no children and is in no collection")
+            raise NotACollection(var, "a leaf node has no children and is in no collection")
 
     return refuse
 

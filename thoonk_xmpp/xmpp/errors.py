@@ -176,7 +176,7 @@ ERRORS: Final[Mapping[type[e.PubSubError], ErrorSpec]] = {
         "not-acceptable",
         by_field={"pubsub#access_model": "unsupported-access-model"},
     ),
-    e.InvalidOptions: ErrorSpec("cancel", "not-allowed", "invalid-options"),  # XEP-0248 §6.2
+    e.NotACollection: ErrorSpec("cancel", "not-allowed", "invalid-options"),  # XEP-0248 §6.2
     e.PreconditionNotMet: ErrorSpec("cancel", "conflict", "precondition-not-met"),  # 7.1.5
     e.PayloadTooBig: ErrorSpec("modify", "not-acceptable", "payload-too-big"),  # 7.1.3.4
     e.LastOwner: ErrorSpec("modify", "not-acceptable"),  # 8.9.2.4
