@@ -105,12 +105,12 @@ async def test_create_with_an_unknown_field_creates_nothing(
     bridge: Bridge, pubsub_client: PubSubClientFactory
 ) -> None:
     alice = await pubsub_client()
-    configure = f"<configure>{config_form({'pubsub#item_expire': '60'})}</configure>"
+    configure = f"<configure>{config_form({'pubsub#body_xslt': 'x.xslt'})}</configure>"
 
     error = await bridge.refuses(alice, "set", pubsub(f"<create node='news'/>{configure}"))
 
     assert error == ("modify", "not-acceptable", None)
-    assert "pubsub#item_expire" in error.text
+    assert "pubsub#body_xslt" in error.text
 
 
 async def test_create_with_an_unsupported_access_model(
