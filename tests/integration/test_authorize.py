@@ -17,6 +17,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from tests.integration.bridge_fixtures import (
     DATA,
     EVENT,
+    ON_BOTH_SERVERS,
     OWNER,
     Bridge,
     PubSubClient,
@@ -118,6 +119,7 @@ async def pending_request(
     return inbox, asked["subid"]
 
 
+@ON_BOTH_SERVERS
 async def test_an_approved_request_becomes_a_subscription(
     pubsub_client: PubSubClientFactory,
 ) -> None:
