@@ -17,6 +17,7 @@ from thoonk_xmpp.thoonk import FeedNotFound, ItemNotFound, keys
 from thoonk_xmpp.thoonk.replies import bdict
 
 from .errors import NodeNotFound, NotPending, PendingSubscription
+from .jid_index import bare
 from .model import Subscription, SubscriptionState
 
 if TYPE_CHECKING:
@@ -32,10 +33,6 @@ REQUESTED = SubscriptionState.PENDING.value
 APPROVED = "approved"
 DENIED = "denied"
 REMOVED = "removed"
-
-
-def _bare(jid: str) -> str:
-    return jid.partition("/")[0]
 
 
 def _text(raw: bytes) -> str:
@@ -67,7 +64,7 @@ class PendingOps:
 
         Raises PendingSubscription if ``jid`` has a request waiting already."""
         subid = secrets.token_hex(8)
-        who = _bare(jid)
+        who = bare(jid)
         try:
             added = await self._scripts.run(
                 "request_subscription",
@@ -96,7 +93,7 @@ class PendingOps:
 
         Raises NotPending if it is no longer waiting (decided already).  ``announce``
         False: the subscriber withdrew it, nobody is told."""
-        node, who = request.node, _bare(request.jid)
+        node, who = request.node, bare(request.jid)
         outcome = APPROVED if approve else DENIED
         facts = ((outcome, request.jid, request.subid),) if announce else ()
         try:
