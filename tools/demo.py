@@ -174,7 +174,8 @@ def run(demo_args: Sequence[str]) -> int:
             prosody = stack.enter_context(ProsodyServer())
         accounts: list[str] = []
         for user in ("alice", "bob"):
-            password = secrets.token_urlsafe(12)
+            # Hex: a password starting with '-' would read as an option on the demo's command line.
+            password = secrets.token_hex(12)
             accounts += ["--account", prosody.register(user, password), password]
         pid = prosody.process.pid if prosody.process else "?"
         say(
