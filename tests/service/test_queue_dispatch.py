@@ -21,6 +21,7 @@ from thoonk_xmpp.service.errors import (
     ItemHeld,
     ItemNotFound,
     ItemNotHeld,
+    PreconditionNotMet,
 )
 from thoonk_xmpp.service.model import Actor, Affiliation, NotificationType
 from thoonk_xmpp.service.router import EventRouter
@@ -432,3 +433,17 @@ async def test_an_unsubscribed_worker_s_jobs_go_back_even_with_nobody_left(
         i.encode() for i in ids
     )
     assert await redis_client.hvals(keys.cancelled("jobs")) == [b"1", b"1"]
+
+
+async def test_publish_options_are_preconditions_on_queue_nodes_too(
+    service: PubSubService, redis_client: aioredis.Redis
+) -> None:
+    await job_node(service)
+    wanted = {"pubsub#access_model": ["whitelist"]}
+    await refused(
+        redis_client,
+        PreconditionNotMet,
+        service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"x")], wanted),
+    )
+    held = {"thoonkx#node_kind": ["job"], "pubsub#access_model": ["open"]}
+    assert len(await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"x")], held)) == 1

@@ -34,6 +34,7 @@ from .queue_store import QueueStore, Released
 from .store import bare
 
 if TYPE_CHECKING:
+    from .node_config import NodeConfig
     from .node_states import NodeState
     from .policy import ServicePolicy
     from .service import NodeAccess
@@ -76,6 +77,11 @@ class QueueOps:
 
         async def check(self, actor: Actor, node: str, action: Action) -> NodeAccess: ...
 
+        @staticmethod
+        def _check_preconditions(
+            config: NodeConfig, wanted: Mapping[str, Sequence[str]], cap: int | None
+        ) -> None: ...
+
     async def queue_kind(self, node: str) -> NodeKind | None:
         """The node's kind if it is a queue node (job or queue), else None."""
         state = (await self.store.states_of((node,)))[node]
@@ -93,10 +99,14 @@ class QueueOps:
         sender: str,
         node: str,
         items: Sequence[tuple[str | None, bytes | None]],
+        preconditions: Mapping[str, Sequence[str]] | None = None,
     ) -> list[str]:
-        """Publish to a queue node: a Thoonk put of each item; returns the ids used."""
+        """Publish to a queue node: a Thoonk put of each item; returns the ids used.
+        ``preconditions`` (publish-options) must hold, as on any node."""
         access = await self.check(actor, node, Action.PUBLISH)
         kind = access.config.node_kind
+        if preconditions:
+            self._check_preconditions(access.config, preconditions, self.policy.max_items_cap)
         if not items:
             raise ItemRequired()
         limit = self.policy.max_payload_size

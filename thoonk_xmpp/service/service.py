@@ -299,7 +299,7 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
         access = await self.check(actor, node, Action.PUBLISH)
         config = access.config
         if config.node_kind.queueing:
-            return await self.put_queued(actor, actor.bare, node, items)
+            return await self.put_queued(actor, actor.bare, node, items, preconditions)
         placement, preconditions = take_placement(
             preconditions, ordered=config.node_kind == NodeKind.SORTED_FEED
         )

@@ -244,7 +244,9 @@ async def purge(ctx: Context, request: Purge) -> Reply:
 async def publish(ctx: Context, request: Publish) -> Reply:
     entries = [(item.id, item.payload) for item in request.items]
     if await ctx.service.queue_kind(request.node) is not None:
-        ids = await ctx.service.put_queued(ctx.actor, ctx.sender, request.node, entries)
+        ids = await ctx.service.put_queued(
+            ctx.actor, ctx.sender, request.node, entries, request.options
+        )
     else:
         ids = await ctx.service.publish(ctx.actor, request.node, entries, request.options)
     pubsub = _pubsub()
