@@ -1,6 +1,7 @@
 """What subscription options do to the messages subscribers get, over real Prosody, the
 component and Redis (XEP-0060 §6.3): deliver, include_body, subscription_type, digests,
-and leases that end with a notification, also across a component restart."""
+show-values (presence sent to the service), and leases that end with a notification, also
+across a component restart."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from tests.integration.bridge_fixtures import (
     EVENT,
     PUBSUB,
+    Bridge,
     PubSubClient,
     PubSubClientFactory,
     find,
@@ -20,8 +22,10 @@ from tests.integration.bridge_fixtures import (
     pubsub,
 )
 from tests.integration.bridges import serving
+from tests.integration.rosters import until
 from tests.integration.streams import Account, ClientFactory
 from tests.integration.test_restart import clients, settings_for
+from thoonk_xmpp.service.presence import Show
 from thoonk_xmpp.xmpp import ns
 from tools.localservers import ProsodyServer, RedisServer
 
@@ -116,6 +120,41 @@ async def test_a_digest_comes_as_one_message(pubsub_client: PubSubClientFactory)
     assert len(events_in(digest)) == 3
     assert item_ids(digest) == ["i1", "i2", "i3"]
     assert bob.events.empty()
+
+
+@pytest.mark.parametrize("xmpp_server", ["prosody_unprivileged"], indirect=True)
+async def test_show_values_online_gets_nothing_while_away_and_everything_while_online(
+    bridge: Bridge, pubsub_client: PubSubClientFactory
+) -> None:
+    """No XEP-0356 privilege: the component learns the subscriber's presence from the
+    presence it sends to the service itself."""
+    alice = await pubsub_client()
+    bob = await pubsub_client()
+    await alice.create("news")
+    await subscribe_with(bob, "news", {"pubsub#show-values": "online"})
+
+    async def shown(show: Show | None) -> bool:
+        return (await bridge.service.presence.shows(bob.jid)).get(bob.full_jid) == show
+
+    assert await shown(None)  # not told of bob yet: offline, as far as the service knows
+    await alice.publish("news", "offline")
+    bob.xmpp.send_presence(pto=bridge.jid, pshow="away")
+    await until(lambda: shown(Show.AWAY), "bob is known away")
+    await alice.publish("news", "away")
+    bob.xmpp.send_presence(pto=bridge.jid)
+    await until(lambda: shown(Show.ONLINE), "bob is known online")
+    for item in ("online-1", "online-2"):
+        await alice.publish("news", item)
+
+    assert item_ids(await bob.next_event()) == ["online-1"]  # nothing before
+    assert item_ids(await bob.next_event()) == ["online-2"]
+    bob.xmpp.send_presence(pto=bridge.jid, pshow="xa")
+    await until(lambda: shown(Show.XA), "bob is known away for long")
+    await alice.publish("news", "xa")
+    bob.xmpp.send_presence(pto=bridge.jid)
+    await until(lambda: shown(Show.ONLINE), "bob is known online again")
+    await alice.publish("news", "back")
+    assert item_ids(await bob.next_event()) == ["back"]
 
 
 def ended_subscription(message: ET.Element) -> dict[str, str]:
