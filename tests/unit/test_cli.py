@@ -37,6 +37,20 @@ def thoonk(url: str) -> Iterator[Thoonk]:
         yield client
 
 
+@pytest.fixture
+def own_url() -> Iterator[str]:
+    """A Redis of the test's own: :func:`_wait_for_listeners` counts every subscriber of
+    the server, and listeners of other tests on the session's Redis would count too."""
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def own_thoonk(own_url: str) -> Iterator[Thoonk]:
+    with Thoonk.from_url(own_url) as client:
+        yield client
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"thoonk-xmpp {__version__}"
@@ -154,7 +168,7 @@ _PATIENCE = 90
 
 
 def _wait_for_listeners(url: str, count: int = 1) -> None:
-    """Until ``count`` tail commands have subscribed (they are the only listeners).
+    """Until ``count`` tail commands have subscribed (the only listeners of ``url``'s server).
 
     A listener pattern-subscribes the feed channels first, then the registry ones.
     """
@@ -169,7 +183,8 @@ def _wait_for_listeners(url: str, count: int = 1) -> None:
         raw.close()
 
 
-def test_tail_count(thoonk: Thoonk, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tail_count(own_thoonk: Thoonk, own_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    thoonk, url = own_thoonk, own_url
     statuses: list[int] = []
     runner = threading.Thread(
         target=lambda: statuses.append(
@@ -198,7 +213,8 @@ def test_tail_count(thoonk: Thoonk, url: str, capsys: pytest.CaptureFixture[str]
     assert "no feed 'news' (yet)" in out.err
 
 
-def test_tail_json_until_ctrl_c(thoonk: Thoonk, url: str) -> None:
+def test_tail_json_until_ctrl_c(own_thoonk: Thoonk, own_url: str) -> None:
+    thoonk, url = own_thoonk, own_url
     s = thoonk.sorted_feed("s")
     job = thoonk.job("j")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
