@@ -25,7 +25,7 @@ from typing import Any
 TRACED = (
     "thoonk_xmpp.service.queueing:QueueOps.retract_queued",
     "thoonk_xmpp.service.dispatch:QueueDispatcher.dispatch",
-    "thoonk_xmpp.service.dispatch:QueueDispatcher._tell_publisher",
+    "thoonk_xmpp.service.dispatch:QueueDispatcher._tell_publishers",
     "thoonk_xmpp.service.queue_store:QueueStore.hand",
     "thoonk_xmpp.service.queue_store:QueueStore.done",
     "thoonk_xmpp.service.queue_store:QueueStore.finished",

@@ -447,3 +447,22 @@ async def test_publish_options_are_preconditions_on_queue_nodes_too(
     )
     held = {"thoonkx#node_kind": ["job"], "pubsub#access_model": ["open"]}
     assert len(await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"x")], held)) == 1
+
+
+async def test_several_finishes_are_routed_in_one_call_each_to_its_publisher(
+    service: PubSubService, app: AsyncThoonk
+) -> None:
+    """The dispatcher hands the finishes it heard together to one script call: each job
+    gets its own publisher (None for a Thoonk app's put), and a result is kept only for a
+    job published over XMPP."""
+    await job_node(service)
+    await service.put_queued(CAROL, "carol@example.org/desk", "jobs", [("j1", b"q1")])
+    await service.put_queued(CAROL, "carol@example.org/laptop", "jobs", [("j2", b"q2")])
+    by_thoonk = await Job(app, "jobs", BYTES).put(b"q3")
+    told = await service.queues.finished("jobs", [("j1", b"r1"), (by_thoonk, b"r3"), ("j2", None)])
+    assert told == ["carol@example.org/desk", None, "carol@example.org/laptop"]
+    assert await app.redis.hlen(keys.queue_publishers("jobs")) == 0
+    assert await service.queues.result("jobs", "j1") == b"r1"
+    assert await service.queues.result("jobs", "j2") is None
+    assert await service.queues.result("jobs", by_thoonk) is None
+    assert await service.queues.finished("jobs", []) == []

@@ -176,8 +176,12 @@ class QueueDispatcher:
                     self._rescan = False
                     await self._scan()
                 finished, self._finished = self._finished, []
+                by_node: dict[str, list[tuple[str, bytes | None]]] = {}
                 for node, job_id, result in finished:
-                    await self._logged(self._tell_publisher(node, job_id, result))
+                    if job_id:
+                        by_node.setdefault(node, []).append((job_id, result))
+                for node, jobs in by_node.items():
+                    await self._logged(self._tell_publishers(node, jobs))
                 wanted, self._wanted = list(self._wanted), {}
                 for node in wanted:
                     await self._logged(self.dispatch(node))
@@ -284,18 +288,26 @@ class QueueDispatcher:
             log.info("node %r: %d overdue claims given back", node, len(released))
         return len(released)
 
-    async def _tell_publisher(self, node: str, job_id: str, result: bytes | None) -> None:
-        """A job finished: tell its XMPP publisher (with the result), on the delivering instance."""
-        if not job_id or not self._ours(node):
+    async def _tell_publishers(self, node: str, jobs: list[tuple[str, bytes | None]]) -> None:
+        """Jobs of ``node`` finished, (id, result) each: tell their XMPP publishers (with
+        the results), on the delivering instance; one script call for them all."""
+        if not self._ours(node):
             return
         try:
-            publisher = await self.service.queues.finished(node, job_id, result)
+            publishers = await self.service.queues.finished(node, jobs)
         except ThoonkError as exc:
-            log.warning("node %r: finish of %r not routed: %s", node, job_id, exc)
+            log.warning("node %r: finishes of %d jobs not routed: %s", node, len(jobs), exc)
             return
-        if publisher is not None:
-            state = (await self.service.store.states_of((node,)))[node]
-            self.sink.retracted(node, publisher, job_id, result, state.config.notification_type)
+        told = [
+            (publisher, job_id, result)
+            for publisher, (job_id, result) in zip(publishers, jobs, strict=True)
+            if publisher is not None
+        ]
+        if not told:
+            return  # jobs a Thoonk app put: nobody to tell, no state to read
+        kind = (await self.service.store.states_of((node,)))[node].config.notification_type
+        for publisher, job_id, result in told:
+            self.sink.retracted(node, publisher, job_id, result, kind)
 
     # --- subscribers going away ------------------------------------------------------------
 

@@ -257,22 +257,30 @@ class QueueStore:
             Released(decode_id(reply[at]), _text(reply[at + 1])) for at in range(0, len(reply), 2)
         ]
 
-    async def finished(self, node: str, job_id: str, result: bytes | None) -> str | None:
-        """After a finish notice: the job's XMPP publisher (forgotten now), if it has one."""
-        raw = item_id(job_id)
-        reply = await self._scripts.run(
-            "queue_finished",
-            node,
-            (
-                keys.queue_publishers(node),
-                keys.queue_holders(node),
-                keys.queue_unlocked(node),
-                keys.job_result(node, raw),
-                keys.job_results(node),
-            ),
-            (raw, "0" if result is None else "1", result or b"", RESULT_KEEP_MS),
+    async def finished(
+        self, node: str, jobs: Sequence[tuple[str, bytes | None]]
+    ) -> list[str | None]:
+        """After finish notices, (job id, result) each, in one script call: each job's XMPP
+        publisher (forgotten now), or None when it had none (a Thoonk app's put)."""
+        if not jobs:
+            return []
+        args: list[bytes | str | int] = [RESULT_KEEP_MS, keys.job_result(node, b"")]
+        for job_id, result in jobs:
+            args += (item_id(job_id), "0" if result is None else "1", result or b"")
+        reply = blist(
+            await self._scripts.run(
+                "queue_finished",
+                node,
+                (
+                    keys.queue_publishers(node),
+                    keys.queue_holders(node),
+                    keys.queue_unlocked(node),
+                    keys.job_results(node),
+                ),
+                tuple(args),
+            )
         )
-        return _text(reply) if isinstance(reply, bytes) else None
+        return [_text(publisher) or None for publisher in reply]
 
     async def result(self, node: str, job_id: str) -> bytes | None:
         """A finished job's kept result, if any."""

@@ -1,25 +1,34 @@
--- A job of a node was finished with a result (the notice on job.finish:<node>, from any
--- worker): take its XMPP publisher (to be told), forget what we kept beside the job, and
+-- Jobs of a node were finished (the notices on job.finish:<node>, or ours on
+-- thoonkx.ready:<node> for a finish without a result, from any worker), several in one call:
+-- for each, take its XMPP publisher (to be told), forget what we kept beside the job, and
 -- keep the result for retrieval if the worker did not (a thoonk.js or thoonk.py worker
--- announces it only): [request, result] as job/finish.lua keeps it, the request no
--- longer known then (empty). Only for jobs published over XMPP.
--- KEYS: publishers, holders, unlocked, result key, stored results
--- ARGV: id, '1' with a result or '0', result, keep ms or ''
--- Returns the publisher JID (the entry is "<put ms>\0<jid>"), or false when the job had none.
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-local publisher = nil
-if entry then
-  local cut = string.find(entry, '\0', 1, true)
-  publisher = cut and string.sub(entry, cut + 1) or entry
-end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[3], ARGV[1])
-if publisher and ARGV[2] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then
-  redis.call('RPUSH', KEYS[4], '', ARGV[3])
-  if ARGV[4] ~= '' then
-    redis.call('PEXPIRE', KEYS[4], ARGV[4])
+-- announces it only): [request, result] as job/finish.lua keeps it, the request no longer
+-- known then (empty). Results are kept only for jobs published over XMPP.
+-- KEYS: publishers, holders, unlocked, stored results
+-- ARGV: keep ms or '', result key prefix (the key of job <id> is prefix .. id), then per
+--       job: id, '1' with a result or '0', result
+-- Returns per job, in order, its publisher JID (the entry is "<put ms>\0<jid>") or ''.
+local publishers, holders, unlocked, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local keep, prefix = ARGV[1], ARGV[2]
+local out = {}
+for i = 3, #ARGV, 3 do
+  local id = ARGV[i]
+  local entry = redis.call('HGET', publishers, id)
+  local publisher = ''
+  if entry then
+    local cut = string.find(entry, '\0', 1, true)
+    publisher = cut and string.sub(entry, cut + 1) or entry
+    redis.call('HDEL', publishers, id)
   end
-  redis.call('SADD', KEYS[5], ARGV[1])
+  redis.call('HDEL', holders, id)
+  redis.call('HDEL', unlocked, id)
+  if publisher ~= '' and ARGV[i + 1] == '1' and redis.call('EXISTS', prefix .. id) == 0 then
+    redis.call('RPUSH', prefix .. id, '', ARGV[i + 2])
+    if keep ~= '' then
+      redis.call('PEXPIRE', prefix .. id, keep)
+    end
+    redis.call('SADD', results, id)
+  end
+  out[#out + 1] = publisher
 end
-return publisher or false
+return out
