@@ -15,6 +15,13 @@ Where thoonk.js differs from thoonk.py (contract 3, 4, 5, 11), exercised on purp
   published, so an edit of the oldest item of a full feed reaches listeners as a
   retract followed by a publish, not an edit;
 - ``getAll`` is a list in feed order (thoonk.py: an unordered dict);
+- its feed publish scores the id with its own ``Date.now()``, nothing else: an item it
+  publishes in the same millisecond as another sorts by the ids' bytes, and one published
+  while our scores run ahead of the clock (ours are strictly increasing, so a burst of
+  publishes takes newest + 1) sorts *before* ours. Only a thoonk.js publish made once the
+  clock has passed our newest score is sure to come after it, so a test that checks the
+  order of mixed publishes waits for that; ids thoonk.js publishes back to back are
+  chosen in byte order;
 - a sorted-feed edit goes on ``feed.edit`` (thoonk.py: ``feed.publish``), which our
   listener reports as an edit; our sorted edits go on ``feed.publish``, which thoonk.js
   reports as a publish (no position notice follows it);
@@ -25,6 +32,7 @@ Where thoonk.js differs from thoonk.py (contract 3, 4, 5, 11), exercised on purp
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -46,6 +54,15 @@ async def ok(js: JsPeer, kind: str, name: str, method: str, *args: Any) -> Any:
     error, *values = await js.call(kind, name, method, *args, CB)
     assert error is None, error
     return values[0] if len(values) == 1 else values
+
+
+async def clock_passed(redis_client: aioredis.Redis, score_ms: int) -> None:
+    """Wait until the machine's clock (Redis TIME; node reads the same) is past ``score_ms``."""
+    while True:
+        seconds, micros = await redis_client.time()
+        if seconds * 1000 + micros // 1000 > score_ms:
+            return
+        await asyncio.sleep(0.001)
 
 
 # --- registry -----------------------------------------------------------------------------
@@ -103,7 +120,9 @@ async def test_registry_js_to_ours(
 # --- plain feed ---------------------------------------------------------------------------
 
 
-async def test_feed_ours_to_js(js: JsPeer, thoonk: AsyncThoonk) -> None:
+async def test_feed_ours_to_js(
+    js: JsPeer, thoonk: AsyncThoonk, redis_client: aioredis.Redis
+) -> None:
     feed = await thoonk.feed("news", {"max_length": 2})
     await js.subscribe("feed", "news")
     assert await js.notices(2) == [["create", "news"], ["config", "news"]]
@@ -129,7 +148,12 @@ async def test_feed_ours_to_js(js: JsPeer, thoonk: AsyncThoonk) -> None:
         {"id": "d", "item": "four"},
     ]
     assert await ok(js, "feed", "news", "hasId", "c") is True
-    # thoonk.js publishing into our feed honours our max_length, with its own ids.
+    # thoonk.js publishing into our feed honours our max_length, with its own ids. It
+    # scores by Date.now() alone: only once the clock is past d's score (ours may run a
+    # few ms ahead after a burst) is its item sure to sort after d, not by its random id.
+    d_score = await feed.published_ms("d")
+    assert d_score is not None
+    await clock_passed(redis_client, d_score)
     item, js_id = await ok(js, "feed", "news", "publish", "from js", None)
     assert (item, len(js_id), js_id.count("-")) == ("from js", 36, 4)
     assert await feed.get_ids() == ["d", js_id]
@@ -167,6 +191,7 @@ async def test_feed_js_to_ours(js: JsPeer, thoonk: AsyncThoonk) -> None:
 async def test_feed_js_trims_with_our_config(js: JsPeer, thoonk: AsyncThoonk) -> None:
     rec = recorder(thoonk, "publish", "edit", "retract")
     feed = await thoonk.feed("bounded", {"max_length": 2})
+    # Ids in byte order: publishes in one millisecond tie in thoonk.js's scores (see above).
     for n in ("1", "2", "3"):
         await ok(js, "feed", "bounded", "publish", f"i{n}", n)
     assert await feed.get_ids() == ["2", "3"]
