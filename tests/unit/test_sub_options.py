@@ -13,6 +13,8 @@ from thoonk_xmpp.service.model import NodeKind
 from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.sub_options import (
     DEFAULT,
+    MAX_DIGEST_FREQUENCY,
+    MAX_QUEUE_REQUESTS,
     ShowValue,
     SubscriptionOptions,
     SubscriptionType,
@@ -100,6 +102,7 @@ def test_a_form_changes_only_the_fields_it_names() -> None:
         ("pubsub#digest_frequency", ["0"]),
         ("pubsub#digest_frequency", ["-5"]),
         ("pubsub#digest_frequency", ["soon"]),
+        ("pubsub#digest_frequency", ["86400001"]),  # more than a day
         ("pubsub#show-values", ["online", "asleep"]),
         ("pubsub#subscription_type", ["everything"]),
         ("pubsub#expire", ["tomorrow"]),
@@ -151,3 +154,16 @@ def test_form_values_of_each_kind() -> None:
     ]
     assert sub_options.render(options, by_var["pubsub#expire"]) == ["2026-12-05T06:00:00.000Z"]
     assert sub_options.render(DEFAULT, by_var["pubsub#expire"]) == []
+
+
+def test_queue_requests_is_bounded() -> None:
+    most = str(MAX_QUEUE_REQUESTS)
+    assert apply(DEFAULT, {"pubsub#queue_requests": [most]}, queue_node=True).queue_requests == 100
+    with pytest.raises(InvalidOptions) as raised:
+        apply(DEFAULT, {"pubsub#queue_requests": ["101"]}, queue_node=True)
+    assert raised.value.field == "pubsub#queue_requests"
+
+
+def test_digest_frequency_is_bounded_by_a_day() -> None:
+    day = apply(DEFAULT, {"pubsub#digest_frequency": ["86400000"]}, queue_node=False)
+    assert day.digest_frequency == MAX_DIGEST_FREQUENCY == 86_400_000

@@ -50,6 +50,24 @@ class SubscriptionType(StrEnum):
 
 #: A day, in milliseconds: the digest period when the subscriber names none.
 DEFAULT_DIGEST_FREQUENCY = 86_400_000
+#: The longest digest period: a digest keeps up to DIGEST_EVENTS payloads until it is
+#: sent, so a longer one would hold that much memory for a long time.
+MAX_DIGEST_FREQUENCY = 86_400_000
+#: The most requests of a queue node one subscriber may hold at once, so one
+#: subscriber cannot take a node's whole backlog in one pass.
+MAX_QUEUE_REQUESTS = 100
+
+
+def _positive_up_to(limit: int) -> Any:
+    """A parser of positive integers no greater than ``limit``."""
+
+    def parse(value: str) -> int:
+        number = _positive(value)
+        if number > limit:
+            raise ValueError(f"{number} is more than the maximum, {limit}")
+        return number
+
+    return parse
 
 
 def _datetime(value: str) -> datetime.datetime:
@@ -88,7 +106,7 @@ class SubscriptionOptions:
         "pubsub#digest_frequency",
         _T,
         "The minimum number of milliseconds between two digests",
-        _positive,
+        _positive_up_to(MAX_DIGEST_FREQUENCY),
         stored_as="f",
     )
     include_body: bool = option(
@@ -131,7 +149,7 @@ class SubscriptionOptions:
         "pubsub#queue_requests",
         _T,
         "The number of requests you process in parallel",
-        _positive,
+        _positive_up_to(MAX_QUEUE_REQUESTS),
         stored_as="q",
         queue_only=True,
     )
