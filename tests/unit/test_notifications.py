@@ -13,6 +13,7 @@ import pytest
 from slixmpp.xmlstream import tostring
 
 from thoonk_xmpp.service.events import (
+    Digest,
     Event,
     ItemMoved,
     ItemPublished,
@@ -35,6 +36,7 @@ from thoonk_xmpp.xmpp.notifications import (
     SHIM_NS,
     STANZA_NS,
     Notifier,
+    event_text,
     message_ids,
     messages,
     stamp,
@@ -484,3 +486,46 @@ def test_subscription_request_is_the_authorization_form() -> None:
         "pubsub#subscriber_jid": ("jid-single", ["bob@x/r"]),
         "pubsub#allow": ("boolean", ["false"]),
     }
+
+
+LIMIT = 512 * 1024
+NODE_200 = "n" * 200
+
+
+def _digest(ids: list[str], node: str = NODE_200) -> Digest:
+    reader = Recipient("reader@example.org", ("r",), body=True)
+    items = tuple(ItemPublished(node, (), HEADLINE, i, None) for i in ids)
+    return Digest(node, (ALICE, reader), HEADLINE, items)
+
+
+def test_a_digest_body_too_big_for_the_stanza_limit_becomes_a_summary() -> None:
+    digest = _digest([f"{n:04d}" + "i" * 150 for n in range(1000)])
+
+    sent = list(messages(digest, sender=SERVICE, ids=iter(["m1", "m2"]), max_stanza_size=LIMIT))
+
+    assert all(len(m.encode()) <= LIMIT for m in sent)
+    plain, with_body = (parse(m) for m in sent)
+    assert plain.find(f"{{{STANZA_NS}}}body") is None
+    body = with_body.find(f"{{{STANZA_NS}}}body")
+    assert body is not None and body.text == f"1000 events on node {NODE_200}"
+    assert len(list(with_body.iter(f"{E}item"))) == 1000
+
+
+def test_a_digest_body_is_kept_whole_when_it_fits_and_dropped_when_nothing_fits() -> None:
+    (_, small) = parsed(_digest(["a", "b"]), ids=iter(["m1", "m2"]), max_stanza_size=LIMIT)
+    body = small.find(f"{{{STANZA_NS}}}body")
+    assert (
+        body is not None
+        and body.text == f"New item a on node {NODE_200}\nNew item b on node {NODE_200}"
+    )
+
+    # the events alone fill the room but for a few bytes: not even the summary fits
+    ids = [f"{n:04d}" + "i" * 150 for n in range(1000)]
+    room = LIMIT - 8192 - len(event_text(_digest(ids)))
+    ids[-1] += "i" * (room - 50)
+    sent = list(
+        messages(_digest(ids), sender=SERVICE, ids=iter(["m1", "m2"]), max_stanza_size=LIMIT)
+    )
+    assert all(len(m.encode()) <= LIMIT for m in sent)
+    assert [parse(m).find(f"{{{STANZA_NS}}}body") for m in sent] == [None, None]
+    assert len(list(parse(sent[1]).iter(f"{E}item"))) == 1000

@@ -233,7 +233,8 @@ def messages(
     holding several subscriptions) differ between recipients.  An item whose
     message would exceed ``max_stanza_size`` bytes goes without its payload (a
     configuration without its form): subscribers learn its id, never a message the
-    server would close the link for.
+    server would close the link for.  The ``<body/>`` of ``include_body`` recipients
+    is counted too, and shortened or left out to fit (see :func:`_body_element`).
     """
     body = event_text(event)
     if max_stanza_size is not None and _too_big(body, max_stanza_size - ENVELOPE_ROOM):
@@ -249,7 +250,8 @@ def messages(
     recipients = event.recipients
     with_body = ""
     if any(r.body for r in recipients):
-        with_body = f"<body>{escape(body_text(event))}</body>{body}"
+        room = None if max_stanza_size is None else max_stanza_size - ENVELOPE_ROOM
+        with_body = _body_element(event, body, room) + body
     if multicast is not None:
         grouped = [
             r for r in recipients if len(r.subids) == 1 and not r.body and multicast.takes(r.jid)
@@ -267,6 +269,20 @@ def messages(
         if len(recipient.subids) > 1:
             tail += _xml(headers_element(recipient.subids))
         yield f'{head}{_attr(recipient.jid)}{kind}{_attr(next(ids))}">{tail}</message>'
+
+
+def _body_element(event: Event, event_xml: str, room: int | None) -> str:
+    """The ``<body/>`` for ``include_body`` recipients, fitting beside ``event_xml`` in
+    ``room`` bytes: the full text, else a one-line summary (a digest's body has a line
+    per event), else none at all."""
+    texts = [body_text(event)]
+    if isinstance(event, Digest):
+        texts.append(f"{len(event.events)} events on node {event.node}")
+    for text in texts:
+        element = f"<body>{escape(text)}</body>"
+        if room is None or not _too_big(element + event_xml, room):
+            return element
+    return ""
 
 
 def _address_groups(recipients: list[Recipient], limit: int) -> Iterator[str]:
