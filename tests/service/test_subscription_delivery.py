@@ -30,6 +30,8 @@ from .conftest import ALICE, BOB, OWNER
 from .eventharness import Harness, RecordingSink
 
 HEADLINE = NotificationType.HEADLINE
+#: A subscription ended by its lease is told as an owner's removal: type normal.
+NORMAL = NotificationType.NORMAL
 
 
 def to(*subs: Subscription, body: bool = False) -> tuple[Recipient, ...]:
@@ -188,12 +190,37 @@ async def test_a_lease_ends_the_subscription_and_tells_the_subscriber(
     alice, bob = await two_subscribers(harness, {"pubsub#expire": [after(0.5)]}, {})
     ended = await until(harness.sink, lambda e: isinstance(e, SubscriptionChanged))
     assert ended == SubscriptionChanged(
-        "n", to(alice), HEADLINE, alice.jid, alice.subid, SubscriptionState.NONE
+        "n", to(alice), NORMAL, alice.jid, alice.subid, SubscriptionState.NONE
     )
     assert await service.node_subscriptions(OWNER, "n") == [bob]
     assert await redis_client.exists(keys.SUBSCRIPTION_LEASES) == 0
     await service.publish(OWNER, "n", [("a", b"<a/>")])
     assert await harness.events() == [ItemPublished("n", to(bob), HEADLINE, "a", b"<a/>")]
+
+
+async def test_a_lease_ending_is_told_to_the_owners_of_a_notify_sub_node(
+    harness: Harness,
+) -> None:
+    alice, _ = await two_subscribers(
+        harness, {"pubsub#expire": [after(0.5)]}, {"pubsub#notify_sub": ["1"]}
+    )
+    told = await until(
+        harness.sink,
+        lambda e: (
+            isinstance(e, SubscriptionChanged)
+            and e.recipients == (Recipient(OWNER.bare, ()),)
+            and e.state == SubscriptionState.NONE
+        ),
+    )
+    assert told == SubscriptionChanged(
+        "n", (Recipient(OWNER.bare, ()),), HEADLINE, alice.jid, alice.subid, SubscriptionState.NONE
+    )
+    ended = await until(
+        harness.sink, lambda e: isinstance(e, SubscriptionChanged) and e.recipients == to(alice)
+    )
+    assert ended == SubscriptionChanged(
+        "n", to(alice), NORMAL, alice.jid, alice.subid, SubscriptionState.NONE
+    )
 
 
 async def test_leases_and_digests_outlive_the_router(
@@ -216,7 +243,7 @@ async def test_leases_and_digests_outlive_the_router(
     try:
         ended = await until(sink, lambda e: isinstance(e, SubscriptionChanged))
         assert ended == SubscriptionChanged(
-            "n", to(leased), HEADLINE, leased.jid, leased.subid, SubscriptionState.NONE
+            "n", to(leased), NORMAL, leased.jid, leased.subid, SubscriptionState.NONE
         )
         sent = await until(sink, lambda e: isinstance(e, Digest))
         assert sent.recipients == to(digest)

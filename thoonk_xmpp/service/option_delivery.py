@@ -9,7 +9,8 @@ A node's subscribers split, once per node state, into an :class:`Audience`:
   goes (:meth:`OptionDelivery._emit_special`): a digest subscription's events are gathered
   in Redis and sent as one message per ``digest_frequency``; a ``show-values`` one gets
   the event only while its presence (as the presence source says) is one of the values.
-- ``expire``: the lease loop ends the subscription at that time and tells the subscriber.
+- ``expire``: the lease loop ends the subscription at that time, announced like an owner's
+  removal (:mod:`.subscription_events`: the subscriber and notify_sub owners hear it).
 
 Digests and leases are acted on by whichever instance delivers the node's slot, from
 Redis (:mod:`.option_store`), so they survive a restart.
@@ -32,8 +33,8 @@ from thoonk_xmpp.thoonk import ThoonkError
 
 from .access import Action, may
 from .delivery import Ledger
-from .events import ITEM_EVENTS, Digest, Event, ItemPublished, Recipient, SubscriptionChanged
-from .model import Affiliation, Subscription, SubscriptionState
+from .events import ITEM_EVENTS, Digest, Event, ItemPublished, Recipient
+from .model import Affiliation, Subscription
 from .node_config import NodeConfig
 from .option_store import OptionStore, decode_event
 from .store import bare
@@ -204,21 +205,10 @@ class OptionDelivery:
         for node, subid in await self._options.due_leases(now_ms):
             if not self.delivers(node):
                 continue
-            jid = await self._options.end_lease(node, subid, now_ms)
+            # The subscriber (and a notify_sub node's owners) hear it through the state
+            # notice the script sends, routed like an owner's removal.
+            await self._options.end_lease(node, subid, now_ms)
             self.store.forget(node)
-            if jid is None:
-                continue
-            state = (await self.store.states_of((node,)))[node]
-            await self._emit(
-                SubscriptionChanged(
-                    node,
-                    (Recipient(jid, (subid,)),),
-                    state.config.notification_type,
-                    jid,
-                    subid,
-                    SubscriptionState.NONE,
-                )
-            )
 
     async def _send_digests(self) -> None:
         now_ms = _now_ms()

@@ -29,6 +29,7 @@ from .events import (
     NodePurged,
 )
 from .model import NotificationType, Subscription
+from .pending import REMOVED
 from .store import bare
 
 #: Events kept for one digest; older ones are dropped past this.
@@ -124,7 +125,8 @@ class OptionStore:
         return list(self._members(await self._due(keys.SUBSCRIPTION_LEASES, now_ms, limit)))
 
     async def end_lease(self, node: str, subid: str, now_ms: int) -> str | None:
-        """End the subscription ``subid`` if its lease is over; its JID, or None when
+        """End the subscription ``subid`` if its lease is over, told on the state notice
+        as an owner's removal (:mod:`.subscription_events`); its JID, or None when
         another instance ended it first (or it was gone)."""
         raw_jid = optional_bytes(await self.redis.hget(keys.node_subscriptions(node), subid))
         jid = raw_jid.decode("utf-8", "surrogateescape") if raw_jid is not None else ""
@@ -141,7 +143,7 @@ class OptionStore:
             (
                 node,
                 keys.state_channel(node),
-                self.thoonk.instance,
+                keys.state_payload(self.thoonk.instance, ((REMOVED, jid, subid),)),
                 subid,
                 jid,
                 keys.jid_subscription(who, node, subid),
