@@ -12,7 +12,7 @@ from thoonk_xmpp.service import sub_options
 from thoonk_xmpp.service.errors import ConfigurationRequired
 
 from . import forms, ns
-from .handlers import Context, Reply, handles
+from .handler_registry import Context, Reply, handles
 from .requests import Retract, Unlock
 
 
