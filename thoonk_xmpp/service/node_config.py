@@ -14,9 +14,8 @@ app becomes a node.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from . import leaf_only, option_values
@@ -29,6 +28,18 @@ from .model import (
     PublishNodeFull,
     SendLastPublished,
 )
+from .option_fields import FieldKind as FieldKind
+from .option_fields import FieldSpec as FieldSpec
+from .option_fields import (
+    boolean_value,
+    choices,
+    option,
+    optional_positive,
+    positive_or_max,
+    positive_value,
+    roster_group,
+    text_value,
+)
 
 #: Thoonk config fields holding max_items, persist_items, node_kind and claim_timeout.
 MAX_LENGTH = "max_length"
@@ -38,113 +49,10 @@ TIMEOUT = "timeout"
 MAX = option_values.MAX
 
 
-class FieldKind(StrEnum):
-    """How a field is presented in a data form (XEP-0004 field types)."""
-
-    TEXT = "text-single"
-    BOOLEAN = "boolean"
-    LIST = "list-single"
-    #: Several values: subscription options' ``pubsub#show-values``; node options hold a
-    #: tuple of them, ``parse`` reads each, stored one per line (so do JIDS).
-    LIST_MULTI = "list-multi"
-    JIDS = "jid-multi"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    """One form field: its var, record attribute, kind, label, value parser and storage."""
-
-    var: str
-    attr: str
-    kind: FieldKind
-    label: str
-    parse: Callable[[str], Any]
-    options: tuple[str, ...] = ()
-    #: The form text of the value None (``max`` for max_items).
-    unset: str = ""
-    #: Bounded by the service's max_items cap, which None stands for.
-    capped: bool = False
-    #: A field Thoonk itself acts on is kept under Thoonk's name (else under ``var``) ...
-    stored_as: str | None = None
-    #: ... read as Thoonk reads it (the stored text, None when missing) ...
-    read: Callable[[str | None], Any] | None = None
-    #: ... and written as Thoonk expects (None deletes the field).
-    write: Callable[[Any], str | None] | None = None
-    #: Shown and accepted only on XEP-0254 queue nodes (``pubsub#queue_requests``).
-    queue_only: bool = False
-    #: Settable only on nodes of these kinds (empty: on every kind).
-    kinds: tuple[NodeKind, ...] = ()
-
-    @property
-    def multi(self) -> bool:
-        """Takes several values (a tuple of what ``parse`` makes of each)."""
-        return self.kind in (FieldKind.JIDS, FieldKind.LIST_MULTI)
-
-
-def option(
-    default: Any,
-    var: str,
-    kind: FieldKind,
-    label: str,
-    parse: Callable[[str], Any],
-    **more: Any,
-) -> Any:
-    """Declare a node option: a :class:`NodeConfig` attribute and its :class:`FieldSpec`."""
-    spec = {"var": var, "kind": kind, "label": label, "parse": parse, **more}
-    return dataclasses.field(default=default, metadata={"spec": spec})
-
-
-def _boolean(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true"):
-        return True
-    if lowered in ("0", "false"):
-        return False
-    raise ValueError(f"{value!r} is not a boolean (1, 0, true, false)")
-
-
-def _positive_or_max(value: str) -> int | None:
-    if value.strip() == MAX:
-        return None
-    return _positive(value)
-
-
-def _positive(value: str) -> int:
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ValueError(f"{value!r} is not a positive integer")
-    return int(text)
-
-
-def _optional_positive(value: str) -> int | None:
-    return None if value.strip() == "" else _positive(value)
-
-
-def _choice(enum: type[StrEnum]) -> Callable[[str], Any]:
-    def parse(value: str) -> Any:
-        try:
-            return enum(value.strip())
-        except ValueError:
-            allowed = ", ".join(member.value for member in enum)
-            raise ValueError(f"{value!r} is not one of {allowed}") from None
-
-    return parse
-
-
-def _text(value: str) -> str:
-    return value
-
-
-def _group(value: str) -> str:
-    if not value or "\n" in value:
-        raise ValueError(f"{value!r} is not a roster group name")
-    return value
-
-
 def _thoonk_max_length(stored: str | None) -> int | None:
     # publish.lua trims only on a positive max_length
     try:
-        return _positive(stored or "")
+        return positive_value(stored or "")
     except ValueError:
         return None
 
@@ -171,24 +79,20 @@ _B, _L, _T, _M, _J = (
 )
 
 
-def _list(enum: type[StrEnum]) -> dict[str, Any]:
-    return {"parse": _choice(enum), "options": tuple(enum)}
-
-
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     """Every node option the service honours, each declared once (see :func:`option`)."""
 
-    title: str = option("", "pubsub#title", _T, "A friendly name for the node", _text)
-    description: str = option("", "pubsub#description", _T, "Description of the node", _text)
-    type: str = option("", "pubsub#type", _T, "Payload type (namespace)", _text)
+    title: str = option("", "pubsub#title", _T, "A friendly name for the node", text_value)
+    description: str = option("", "pubsub#description", _T, "Description of the node", text_value)
+    type: str = option("", "pubsub#type", _T, "Payload type (namespace)", text_value)
     #: None means ``max``: as many as the service allows.
     max_items: int | None = option(
         None,
         "pubsub#max_items",
         _T,
         "Max number of items to persist (or max)",
-        _positive_or_max,
+        positive_or_max,
         unset=MAX,
         capped=True,
         stored_as=MAX_LENGTH,
@@ -199,71 +103,83 @@ class NodeConfig:
         "pubsub#persist_items",
         _B,
         "Persist items to storage",
-        _boolean,
+        boolean_value,
         stored_as=PERSIST,
         read=lambda stored: stored != "false",  # publish.lua stores unless "false"
         write=lambda persist: "true" if persist else "false",
     )
     deliver_payloads: bool = option(
-        True, "pubsub#deliver_payloads", _B, "Deliver payloads with event notifications", _boolean
+        True,
+        "pubsub#deliver_payloads",
+        _B,
+        "Deliver payloads with event notifications",
+        boolean_value,
     )
     deliver_notifications: bool = option(
-        True, "pubsub#deliver_notifications", _B, "Deliver event notifications", _boolean
+        True, "pubsub#deliver_notifications", _B, "Deliver event notifications", boolean_value
     )
     notify_retract: bool = option(
-        True, "pubsub#notify_retract", _B, "Notify subscribers when items are removed", _boolean
+        True,
+        "pubsub#notify_retract",
+        _B,
+        "Notify subscribers when items are removed",
+        boolean_value,
     )
     notify_delete: bool = option(
-        True, "pubsub#notify_delete", _B, "Notify subscribers when the node is deleted", _boolean
+        True,
+        "pubsub#notify_delete",
+        _B,
+        "Notify subscribers when the node is deleted",
+        boolean_value,
     )
     notify_config: bool = option(
         False,
         "pubsub#notify_config",
         _B,
         "Notify subscribers when the configuration changes",
-        _boolean,
+        boolean_value,
     )
     access_model: AccessModel = option(
         AccessModel.OPEN,
         "pubsub#access_model",
         _L,
         "Who may subscribe and retrieve items",
-        **_list(AccessModel),
+        **choices(AccessModel),
     )
     #: For access model ``roster``: the owners' roster groups whose members are let in.
     roster_groups_allowed: tuple[str, ...] = option(
-        (), "pubsub#roster_groups_allowed", _M, "Roster groups allowed to subscribe", _group
+        (), "pubsub#roster_groups_allowed", _M, "Roster groups allowed to subscribe", roster_group
     )
     publish_model: PublishModel = option(
         PublishModel.PUBLISHERS,
         "pubsub#publish_model",
         _L,
         "Who may publish",
-        **_list(PublishModel),
+        **choices(PublishModel),
     )
     send_last_published_item: SendLastPublished = option(
         SendLastPublished.NEVER,
         "pubsub#send_last_published_item",
         _L,
         "When to send the last published item",
-        **_list(SendLastPublished),
+        **choices(SendLastPublished),
     )
     max_payload_size: int | None = option(
-        None, "pubsub#max_payload_size", _T, "Max payload size in bytes", _optional_positive
+        None, "pubsub#max_payload_size", _T, "Max payload size in bytes", optional_positive
     )
     notification_type: NotificationType = option(
         NotificationType.HEADLINE,
         "pubsub#notification_type",
         _L,
         "Message type of notifications",
-        **_list(NotificationType),
+        **choices(NotificationType),
     )
     publish_node_full: PublishNodeFull = option(
         PublishNodeFull.DISCARD_OLDEST,
         "pubsub#publish_node_full",
         _L,
         "What publishing to a full node does with the oldest item",
-        **_list(PublishNodeFull),
+        **choices(PublishNodeFull),
     )
     #: Chosen when the node is created, never changed after.
     node_kind: NodeKind = option(
@@ -274,7 +190,7 @@ class NodeConfig:
         " job or queue (XEP-0254: each item to one subscriber)",
         stored_as=TYPE,
         read=_thoonk_kind,
-        **_list(NodeKind),
+        **choices(NodeKind),
     )
     #: Job nodes: seconds a subscriber may hold a job before it goes to another (the Thoonk
     #: job feed's ``timeout``, which Thoonk reapers read too); None: held until given back.
@@ -283,7 +199,7 @@ class NodeConfig:
         "thoonkx#claim_timeout",
         _T,
         "Seconds a job may be held before it is given to another worker (job nodes)",
-        _optional_positive,
+        optional_positive,
         stored_as=TIMEOUT,
         read=_thoonk_timeout,
     )
@@ -292,7 +208,7 @@ class NodeConfig:
         "pubsub#notify_sub",
         _B,
         "Notify owners about new subscribers and unsubscribes",
-        _boolean,
+        boolean_value,
     )
     #: Seconds after its publication (or last edit) an item is removed; None: never.
     #: Ordered nodes keep no publication times, so they take none.

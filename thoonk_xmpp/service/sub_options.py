@@ -1,7 +1,7 @@
 """Subscription options (``pubsub#subscribe_options``, XEP-0060 §6.3): record, fields, storage.
 
 Each option is one declaration in :class:`SubscriptionOptions`, made by
-:func:`~.node_config.option` like a node option: attribute, default, form
+:func:`~.option_fields.option` like a node option: attribute, default, form
 field, label, parser, and ``stored_as``, the short name it is kept under.
 
 A subscription's options are stored in the node's options hash
@@ -25,7 +25,8 @@ from typing import Any
 
 from .errors import InvalidOptions
 from .model import NodeKind
-from .node_config import FieldKind, FieldSpec, NodeConfig, _boolean, _choice, _positive, option
+from .node_config import NodeConfig
+from .option_fields import FieldKind, FieldSpec, boolean_value, choice_of, option, positive_value
 
 
 class ShowValue(StrEnum):
@@ -62,7 +63,7 @@ def _positive_up_to(limit: int) -> Any:
     """A parser of positive integers no greater than ``limit``."""
 
     def parse(value: str) -> int:
-        number = _positive(value)
+        number = positive_value(value)
         if number > limit:
             raise ValueError(f"{number} is more than the maximum, {limit}")
         return number
@@ -85,20 +86,22 @@ _B, _T, _L, _M = FieldKind.BOOLEAN, FieldKind.TEXT, FieldKind.LIST, FieldKind.LI
 
 
 def _list(enum: type[StrEnum]) -> dict[str, Any]:
-    return {"parse": _choice(enum), "options": tuple(enum)}
+    return {"parse": choice_of(enum), "options": tuple(enum)}
 
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionOptions:
-    """The options of one subscription, each declared once (see :func:`~.node_config.option`)."""
+    """The options of one subscription, each declared once (see :func:`~.option_fields.option`)."""
 
-    deliver: bool = option(True, "pubsub#deliver", _B, "Enable delivery?", _boolean, stored_as="d")
+    deliver: bool = option(
+        True, "pubsub#deliver", _B, "Enable delivery?", boolean_value, stored_as="d"
+    )
     digest: bool = option(
         False,
         "pubsub#digest",
         _B,
         "Receive one digest of notifications per period instead of each one?",
-        _boolean,
+        boolean_value,
         stored_as="g",
     )
     digest_frequency: int = option(
@@ -114,7 +117,7 @@ class SubscriptionOptions:
         "pubsub#include_body",
         _B,
         "Receive message body in addition to payload?",
-        _boolean,
+        boolean_value,
         stored_as="b",
     )
     #: Deliver only while the subscriber's presence is one of these.
