@@ -8,10 +8,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed, FeedType, InvalidName, SortedFeed, keys
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Feed, FeedType, SortedFeed, keys
 from thoonk_xmpp.thoonk import FeedNotFound as ThoonkFeedNotFound
-from thoonk_xmpp.thoonk import ItemNotFound as ThoonkItemNotFound
-from thoonk_xmpp.thoonk.names import decode_id, new_ids
 
 from . import node_config
 from .access import NOT_SEEN, OUTSIDERS_REFUSED, Action, may, owners_of
@@ -20,25 +18,19 @@ from .errors import (
     BadRequest,
     Forbidden,
     InvalidNodeConfig,
-    ItemForbidden,
-    ItemNotFound,
-    ItemRequired,
     NodeIdRequired,
     NodeNotFound,
-    PayloadRequired,
-    PayloadTooBig,
-    PreconditionNotMet,
     TooManyNodes,
     Unsupported,
 )
 from .expiry import ItemExpiry
 from .model import Actor, Affiliation, NodeKind
 from .node_config import NodeConfig
-from .ordering import publish_entries, take_placement
 from .outcomes import settled
 from .policy import ServicePolicy
 from .presence import PresenceStore
 from .privilege import PrivilegeStore
+from .publishing import PublishingOps
 from .queue_store import QueueStore
 from .queueing import DEFAULT_CLAIM_TIMEOUT, QueueOps
 from .retrieval import PageRequest, RetrievalOps
@@ -74,7 +66,7 @@ class NodeMetadata:
     num_subscribers: int
 
 
-class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
+class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps, PublishingOps):
     """XEP-0060 operations over Thoonk feeds; every method checks access before acting."""
 
     def __init__(self, thoonk: AsyncThoonk, policy: ServicePolicy) -> None:
@@ -285,119 +277,6 @@ class PubSubService(SubscriptionOps, RetrievalOps, ArchiveOps, QueueOps):
             publishers=[j for j, a in affiliations.items() if a == Affiliation.PUBLISHER],
             num_subscribers=len(state.subscriptions),
         )
-
-    # --- items -------------------------------------------------------------------------
-
-    async def publish(
-        self,
-        actor: Actor,
-        node: str,
-        items: Sequence[tuple[str | None, bytes | None]],
-        preconditions: Mapping[str, Sequence[str]] | None = None,
-    ) -> list[str]:
-        """Publish items (id or None, payload or None); returns the ids used."""
-        access = await self.check(actor, node, Action.PUBLISH)
-        config = access.config
-        if config.node_kind.queueing:
-            return await self.put_queued(actor, actor.bare, node, items, preconditions)
-        placement, preconditions = take_placement(
-            preconditions, ordered=config.node_kind == NodeKind.SORTED_FEED
-        )
-        if preconditions:
-            self._check_preconditions(config, preconditions, self.policy.max_items_cap)
-        self._check_items(node, config, items)
-        feed = await self._feed(node)
-        # ids made here, not by the feed: after a lost connection they tell whether it ran
-        fresh = iter(new_ids(sum(1 for item_id, _ in items if item_id is None) or 1))
-        entries = [
-            (payload or b"", decode_id(next(fresh)) if item_id is None else item_id)
-            for item_id, payload in items
-        ]
-        if not entries:
-            entries = [(b"", decode_id(next(fresh)))]
-
-        async def stored() -> list[str] | None:
-            ids = [item_id for _, item_id in entries]
-            found = await feed.get_items(ids)
-            same = all(got == payload for got, (payload, _) in zip(found, entries, strict=True))
-            return ids if same else None
-
-        try:
-            return await settled(lambda: publish_entries(feed, entries, placement), stored)
-        except ThoonkItemNotFound as exc:  # the position's pivot
-            raise ItemNotFound(node, str(exc.item_id)) from None
-        except InvalidName as exc:
-            raise BadRequest(str(exc)) from None
-        except ThoonkFeedNotFound:
-            raise NodeNotFound(node) from None
-
-    def _check_items(
-        self, node: str, config: NodeConfig, items: Sequence[tuple[str | None, bytes | None]]
-    ) -> None:
-        # XEP-0060 §4.3 table and §7.1.3.6: persistent or payload nodes need an item,
-        # payload nodes a payload; a transient notification-only node takes no item.
-        needs_item = config.persist_items or config.deliver_payloads
-        if not items and needs_item:
-            raise ItemRequired()
-        if items and not needs_item:
-            raise ItemForbidden(node)
-        limit = self.policy.max_payload_size  # the event must fit in one stanza
-        if config.max_payload_size is not None:
-            limit = min(limit, config.max_payload_size)
-        for _, payload in items:
-            if payload is None and config.deliver_payloads:
-                raise PayloadRequired(node)
-            size = len(payload or b"")
-            if size > limit:
-                raise PayloadTooBig(size, limit)
-
-    @staticmethod
-    def _check_preconditions(
-        config: NodeConfig, wanted: Mapping[str, Sequence[str]], cap: int | None
-    ) -> None:
-        for var, values in wanted.items():
-            if var == "FORM_TYPE":
-                continue
-            spec = node_config.BY_VAR.get(var)
-            if spec is None:
-                raise PreconditionNotMet(var, "not a node configuration field")
-            try:
-                if spec.multi:
-                    expected = node_config.parse_values(spec, values)
-                else:
-                    expected = spec.parse(values[0] if values else "")
-            except ValueError as exc:
-                raise PreconditionNotMet(var, str(exc)) from None
-            if spec.capped and expected is None:
-                expected = cap  # "max" is stored as the service cap
-            if getattr(config, spec.attr) != expected:
-                actual = node_config.render(config, spec)
-                raise PreconditionNotMet(var, f"node has {actual!r}")
-
-    async def retract(
-        self, actor: Actor, node: str, ids: Sequence[str], notify: bool = False
-    ) -> None:
-        """Retract items; all must exist or nothing changes."""
-        if not ids:
-            raise ItemRequired("an item id")
-        access = await self.check(actor, node, Action.RETRACT_ANY)
-        if access.config.node_kind.queueing:
-            await self.retract_queued(actor, actor.bare, node, ids)
-            return
-        feed = await self._feed(node)
-
-        async def retracted() -> bool | None:
-            gone = all(item is None for item in await feed.get_items(ids))
-            return True if gone else None
-
-        try:
-            await settled(lambda: feed.retract_many(ids, announce=notify), retracted)
-        except ThoonkItemNotFound as exc:
-            raise ItemNotFound(node, str(exc.item_id)) from None
-        except InvalidName as exc:
-            raise BadRequest(str(exc)) from None
-        except ThoonkFeedNotFound:
-            raise NodeNotFound(node) from None
 
 
 __all__ = ["NodeAccess", "NodeMetadata", "PageRequest", "PubSubService", "bare"]
