@@ -5,6 +5,7 @@ feature-not-implemented)."""
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -152,3 +153,28 @@ async def test_the_owners_roster_groups_are_the_choices_of_roster_groups_allowed
     assert field_options(configure, GROUPS) == ["book club", "family", "friends", "work"]
     default = await owner.ok("get", pubsub("<default/>", owner=True))
     assert field_options(default, GROUPS) == ["family", "friends", "work"]
+
+
+@pytest.mark.parametrize("xmpp_server", ["ejabberd"], indirect=True)
+async def test_a_privilege_advertisement_forged_by_a_user_is_ignored(
+    bridge: Bridge, pubsub_client: PubSubClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the server's own domain may grant: a user claiming to is dropped and logged.
+    (Prosody's mod_privilege already refuses such a message; ejabberd passes it on.)"""
+    caplog.set_level(logging.WARNING, logger="thoonk_xmpp.xmpp.privilege")
+    await privileged(bridge)
+    mallory = await pubsub_client()
+    mallory.xmpp.send_raw(
+        f"<message to='{bridge.server.component_jid}'>"
+        "<privilege xmlns='urn:xmpp:privilege:2'><perm access='roster' type='both'/>"
+        "<perm access='presence' type='roster'/></privilege></message>"
+    )
+
+    async def handled() -> bool:
+        ignored = any("privilege advertisement" in r.getMessage() for r in caplog.records)
+        return ignored or len(await bridge.service.privileges.all()) > 1
+
+    await until(handled, "the forged advertisement is handled")
+    assert set(await bridge.service.privileges.all()) == {bridge.server.domain}
+    assert bridge.component.connected.is_set()
+    assert set(MODELS) <= features(await mallory.ok("get", INFO))  # the link still answers

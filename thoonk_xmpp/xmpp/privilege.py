@@ -15,6 +15,11 @@ ejabberd 23.01)::
 reads rosters with it: an iq get of ``jabber:iq:roster`` addressed to the owner's bare
 JID.  The answer comes to whichever instance the server picks; that one hands it to the
 asking one through Redis (:class:`thoonk_xmpp.service.privilege.RosterReplies`).
+
+Anyone can send the component such a message (a user, a remote server), so only the
+server's own domains are believed: the component's parent domain and the configured
+local domains (:func:`server_domains`); the server stamps ``from`` on what its users and
+peers send, so such a sender cannot be forged.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import asyncio
 import logging
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Final
 
 from thoonk_xmpp.service.privilege import (
@@ -49,15 +54,38 @@ QUERY_PREFIX: Final = "thoonkx-roster-"
 QUERY_TIMEOUT: Final = 10.0
 
 
-def read_grants(element: ET.Element) -> tuple[str, Grants] | None:
-    """The server domain and what it grants, if ``element`` is a privilege advertisement."""
+def server_domains(jid: str, local_domains: Collection[str]) -> frozenset[str]:
+    """The domains whose privilege advertisements the component at ``jid`` believes: its
+    parent (``example.org`` for ``pubsub.example.org``) and the local domains."""
+    parent = jid.partition(".")[2]
+    return frozenset(d.lower() for d in (*local_domains, parent) if d)
+
+
+def _privilege(element: ET.Element) -> tuple[str, ET.Element] | None:
     if element.tag != _MESSAGE:
         return None
     for namespace in NAMESPACES:
         privilege = element.find(ns.tag(namespace, "privilege"))
         if privilege is not None:
-            break
-    else:
+            return namespace, privilege
+    return None
+
+
+def is_advertisement(element: ET.Element) -> bool:
+    """Whether ``element`` is a message carrying a privilege advertisement, whoever sent it."""
+    return _privilege(element) is not None
+
+
+def read_grants(element: ET.Element, servers: Collection[str]) -> tuple[str, Grants] | None:
+    """The server domain and what it grants, if ``element`` is a privilege advertisement
+    from one of ``servers`` (bare domains); None otherwise (a forged one is logged)."""
+    found = _privilege(element)
+    if found is None:
+        return None
+    namespace, privilege = found
+    sender = element.get("from", "")
+    if sender.lower() not in servers:
+        log.warning("ignored a privilege advertisement from %r: not our server", sender)
         return None
     perms = {
         perm.get("access", ""): perm.get("type", "")
@@ -68,7 +96,7 @@ def read_grants(element: ET.Element) -> tuple[str, Grants] | None:
         presence=_granted(perms.get("presence")),
         message=_granted(perms.get("message")),
     )
-    return element.get("from", ""), grants
+    return sender.lower(), grants
 
 
 def _granted(value: str | None) -> str | None:

@@ -11,7 +11,7 @@ from thoonk_xmpp.service.privilege import RosterReplies
 from thoonk_xmpp.service.service import PubSubService
 
 from .presence import CameOnline, PresenceIntake, read_presence
-from .privilege import Privileges, read_grants
+from .privilege import Privileges, is_advertisement, read_grants, server_domains
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class ServerNews:
         self.privileges = Privileges(jid, service.privileges, RosterReplies(service.thoonk), send)
         self.privileges.linked = linked
         service.rosters.reader = self.privileges
+        #: Whose privilege advertisements are believed (anyone may send one).
+        self.servers = server_domains(jid, service.policy.local_domains)
 
     def note(self, element: ET.Element) -> tuple[Awaitable[None] | None, bool]:
         """The work ``element`` asks for (None: none), and whether it is ours alone (False:
@@ -40,9 +42,11 @@ class ServerNews:
         news = read_presence(element)
         if news is not None:
             return self.presence.record(news), False
-        granted = read_grants(element)
+        granted = read_grants(element, self.servers)
         if granted is not None:
             return _logged(self.privileges.record(*granted), "recording privileges"), True
+        if is_advertisement(element):
+            return None, True  # forged (read_grants logged it): dropped, never answered
         if self.privileges.is_answer(element):
             return _logged(self.privileges.hand_over(element), "handing a roster over"), True
         return None, False
