@@ -45,7 +45,7 @@ def test_other_messages_are_not_advertisements() -> None:
 
 
 def test_the_servers_are_the_parent_and_local_domains() -> None:
-    assert SERVERS == {"example.org", "example.net"}
+    assert server_domains("pubsub.example.org", {"example.net"}) == {"example.org", "example.net"}
     assert server_domains("pubsub", set()) == frozenset()
 
 
