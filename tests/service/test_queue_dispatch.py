@@ -13,8 +13,9 @@ import redis.asyncio as aioredis
 
 from tests.dbstate import Tap, refused
 from thoonk_xmpp.service.delivery import DeliveryPolicy
-from thoonk_xmpp.service.dispatch import QueueDispatcher
+from thoonk_xmpp.service.dispatch import Handing, QueueDispatcher
 from thoonk_xmpp.service.errors import (
+    BadRequest,
     ConfigurationRequired,
     Forbidden,
     ItemExists,
@@ -40,6 +41,8 @@ class QueueSinkRecord:
     """The dispatcher's sink interface, recording (and refusing while ``up`` is False)."""
 
     up: bool = True
+    #: Item ids no message can carry.
+    unsendable: set[str] = field(default_factory=set)
     handed: list[tuple[str, str, str, bytes]] = field(default_factory=list)
     unlocks: list[tuple[str, str, str]] = field(default_factory=list)
     retracts: list[tuple[str, str, str, bytes | None]] = field(default_factory=list)
@@ -51,12 +54,14 @@ class QueueSinkRecord:
 
     def hand(
         self, node: str, jid: str, item_id: str, payload: bytes, kind: NotificationType
-    ) -> bool:
+    ) -> Handing:
         if not self.up:
-            return False
+            return Handing.LINK_DOWN
+        if item_id in self.unsendable:
+            return Handing.UNSENDABLE
         self.handed.append((node, jid, item_id, payload))
         self.changed.set()
-        return True
+        return Handing.SENT
 
     def unlocked(self, node: str, jid: str, item_id: str) -> None:
         self.unlocks.append((node, jid, item_id))
@@ -194,7 +199,7 @@ async def test_items_the_link_cannot_take_go_back_to_the_front_uncounted(
     # the link takes nothing: both go back to the front, in their order
     dispatcher.sink = refusing = QueueSinkRecord()
     refusing_hand = refusing.hand
-    refusing.hand = lambda *args: False  # type: ignore[method-assign]
+    refusing.hand = lambda *args: Handing.LINK_DOWN  # type: ignore[method-assign]
     redis = service.thoonk.redis
     assert await dispatcher.dispatch("jobs") == 0
     assert await redis.lrange(keys.ids("jobs"), 0, -1) == [i.encode() for i in reversed(ids)]
@@ -341,7 +346,7 @@ async def test_a_queue_node_hands_each_item_once_and_takes_back_unsent_ones(
     await dispatcher.aclose()
     await queue.put(b"third")
     refusing = QueueSinkRecord()
-    refusing.hand = lambda *args: False  # type: ignore[method-assign]
+    refusing.hand = lambda *args: Handing.LINK_DOWN  # type: ignore[method-assign]
     dispatcher.sink = refusing
     await dispatcher.dispatch("q")
     assert await queue.get(timeout=1) == b"third"
@@ -466,3 +471,34 @@ async def test_several_finishes_are_routed_in_one_call_each_to_its_publisher(
     assert await service.queues.result("jobs", "j2") is None
     assert await service.queues.result("jobs", by_thoonk) is None
     assert await service.queues.finished("jobs", []) == []
+
+
+async def test_an_item_no_message_can_carry_does_not_block_those_behind_it(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    dispatcher, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(1))
+    await dispatcher.aclose()  # only the calls below hand anything out
+    ids = await service.put_queued(CAROL, CAROL.bare, "jobs", [(None, b"a"), (None, b"b")])
+    sink.unsendable.add(ids[0])
+    assert await dispatcher.dispatch("jobs") == 1
+    assert [item_id for _, _, item_id, _ in sink.handed] == ids[1:]
+    # set aside as Thoonk's stall: out of the line, not claimed, not held
+    redis = service.thoonk.redis
+    assert await redis.smembers(keys.stalled("jobs")) == {ids[0].encode()}
+    assert await redis.lrange(keys.ids("jobs"), 0, -1) == []
+    assert await redis.zrange(keys.claimed("jobs"), 0, -1) == [ids[1].encode()]
+    assert await dispatcher.dispatch("jobs") == 0  # never handed again
+
+
+async def test_a_queue_put_with_an_item_id_too_long_is_refused(
+    service: PubSubService, redis_client: aioredis.Redis
+) -> None:
+    await job_node(service)
+    await refused(
+        redis_client,
+        BadRequest,
+        service.put_queued(CAROL, CAROL.bare, "jobs", [("j" * 1024, b"x")]),
+    )
+    assert await service.put_queued(CAROL, CAROL.bare, "jobs", [("j" * 1023, b"x")]) == ["j" * 1023]

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 from slixmpp.xmlstream import tostring
 
+from thoonk_xmpp.service.dispatch import Handing
 from thoonk_xmpp.service.model import NotificationType
 from thoonk_xmpp.xmpp import ns
 from thoonk_xmpp.xmpp.notifications import EVENT_NS
@@ -28,7 +29,8 @@ def parsed(text: str) -> ET.Element:
 
 def test_an_item_goes_to_one_subscriber_with_an_id_naming_it() -> None:
     messages, sent = sent_by()
-    assert messages.hand("jobs", "w@x/r", "j1", b"<q xmlns='urn:t'/>", NotificationType.NORMAL)
+    handing = messages.hand("jobs", "w@x/r", "j1", b"<q xmlns='urn:t'/>", NotificationType.NORMAL)
+    assert handing == Handing.SENT
     (message,) = [parsed(text) for text in sent]
     assert (message.get("to"), message.get("type")) == ("w@x/r", "normal")
     assert parse_handed_id(message.get("id", "")) == ("jobs", "j1")
@@ -38,14 +40,15 @@ def test_an_item_goes_to_one_subscriber_with_an_id_naming_it() -> None:
 
 def test_nothing_is_handed_while_the_link_is_down() -> None:
     messages, sent = sent_by(up=False)
-    assert not messages.hand("jobs", "w@x/r", "j1", b"x", NotificationType.NORMAL)
+    handing = messages.hand("jobs", "w@x/r", "j1", b"x", NotificationType.NORMAL)
+    assert handing == Handing.LINK_DOWN
     assert sent == []
 
 
 def test_what_is_too_big_for_one_stanza_goes_without_it() -> None:
     messages, sent = sent_by(limit=10_000)
     big = b"<q xmlns='urn:t'>" + b"x" * 20_000 + b"</q>"
-    assert messages.hand("jobs", "w@x/r", "j1", big, NotificationType.HEADLINE)
+    assert messages.hand("jobs", "w@x/r", "j1", big, NotificationType.HEADLINE) == Handing.SENT
     messages.retracted("jobs", "p@x/r", "j1", big, NotificationType.HEADLINE)
     messages.retracted("jobs", "p@x/r", "j2", b"<a xmlns='urn:t'/>", NotificationType.HEADLINE)
     handed, told_big, told_small = (parsed(text) for text in sent)
@@ -64,3 +67,29 @@ def test_an_unlock_names_the_node_and_the_item() -> None:
     messages.unlocked("jobs", "w@x/r", "j1")
     unlock = parsed(sent[0]).find(ns.tag(ns.QUEUEING, "unlock"))
     assert unlock is not None and (unlock.get("node"), unlock.get("id")) == ("jobs", "j1")
+
+
+def test_a_result_is_measured_as_sent_base64_and_escaping_included() -> None:
+    limit = 4096
+    messages, sent = sent_by(limit=limit)
+    # raw sizes well under the limit, rendered (base64: 4/3; "&" -> "&amp;") over it
+    binary = bytes(range(256)) * 12
+    escaped = b"a&" * 1200
+    for number, result in enumerate((binary, escaped)):
+        assert len(result) < limit
+        messages.retracted("jobs", "p@x/r", f"j{number}", result, NotificationType.NORMAL)
+    messages.retracted("jobs", "p@x/r", "j9", b"a&b", NotificationType.NORMAL)
+    retract = f"{{{EVENT_NS}}}event/{{{EVENT_NS}}}items/{{{EVENT_NS}}}retract"
+    for text in sent:
+        assert len(text.encode()) <= limit
+    *too_big, fitting = (parsed(text).find(retract) for text in sent)
+    for number, told in enumerate(too_big):
+        assert told is not None and told.get("id") == f"j{number}" and len(told) == 0
+    assert fitting is not None and fitting.find(f"{{{ns.JOB_RESULT}}}result") is not None
+
+
+def test_an_item_no_message_can_carry_is_unsendable() -> None:
+    messages, sent = sent_by(limit=10_000)
+    handing = messages.hand("jobs", "w@x/r", "j" * 10_000, b"x", NotificationType.NORMAL)
+    assert handing == Handing.UNSENDABLE
+    assert sent == []

@@ -6,7 +6,10 @@ the next waiting job exactly as a Thoonk worker's claim does and records the
 subscriber holding it, choosing the one with the most free capacity
 (``queue_requests`` less the jobs it holds, counted in Redis), ties in turns.
 The item goes to that one subscriber as a normal items event; if the XMPP link
-cannot take it, it goes back to the front of the line, no failure counted.
+cannot take it, it goes back to the front of the line, no failure counted.  An item
+no message can carry (a node name or item id too big for one stanza) is set aside
+(a job is stalled, as Thoonk's ``stall``; a queue item dropped), never given back to
+the front where it would block the node for good.
 
 What wakes a node comes through the notice subscription, so any instance acts
 alike (nothing lives only in one process): a Thoonk job put
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -49,6 +53,16 @@ _WAKING: Final = frozenset(
 )
 
 
+class Handing(enum.Enum):
+    """What became of an item the sink was to send."""
+
+    SENT = "sent"
+    #: The link could not take it now: it goes back to the front of the line.
+    LINK_DOWN = "link down"
+    #: No message can ever carry it (too big even without its payload).
+    UNSENDABLE = "unsendable"
+
+
 class QueueSink(Protocol):
     """Where queue messages go (the XMPP adapter)."""
 
@@ -59,8 +73,8 @@ class QueueSink(Protocol):
 
     def hand(
         self, node: str, jid: str, item_id: str, payload: bytes, kind: NotificationType
-    ) -> bool:
-        """Send the item's event to ``jid``; False when the link could not take it."""
+    ) -> Handing:
+        """Send the item's event to ``jid``."""
         ...
 
     def unlocked(self, node: str, jid: str, item_id: str) -> None:
@@ -260,20 +274,42 @@ class QueueDispatcher:
             except FeedNotFound:
                 self.nodes.pop(node, None)
                 return sent
-            unsent = self._send(node, handed, state.config.notification_type)
-            sent += len(handed) - len(unsent)
+            unsent, unsendable = self._send(node, handed, state.config.notification_type)
+            sent += len(handed) - len(unsent) - len(unsendable)
+            if unsendable:
+                await self._set_aside(node, kind, unsendable)
             if unsent:
                 await self.service.queues.give_back(node, kind, unsent)
                 return sent
-            if len(handed) < BATCH:
+            if len(handed) < BATCH and not unsendable:  # set aside: room for the next
                 return sent
 
-    def _send(self, node: str, handed: list[Handed], kind: NotificationType) -> list[Handed]:
-        """Send each handed item; those the link could not take."""
+    def _send(
+        self, node: str, handed: list[Handed], kind: NotificationType
+    ) -> tuple[list[Handed], list[Handed]]:
+        """Send each handed item; (those the link could not take, those no message can
+        carry)."""
+        unsendable: list[Handed] = []
         for at, item in enumerate(handed):
-            if not self.sink.hand(node, item.jid, item.id, item.payload, kind):
-                return handed[at:]
-        return []
+            outcome = self.sink.hand(node, item.jid, item.id, item.payload, kind)
+            if outcome == Handing.LINK_DOWN:
+                return handed[at:], unsendable
+            if outcome == Handing.UNSENDABLE:
+                unsendable.append(item)
+        return [], unsendable
+
+    async def _set_aside(self, node: str, kind: NodeKind, unsendable: list[Handed]) -> None:
+        """Items no message can carry: a job is stalled (a Thoonk app may retry it), a
+        queue item (already taken) is dropped; either way the line behind moves on."""
+        for item in unsendable:
+            log.warning(
+                "node %.80r: item %.80r too big to send even bare: %s",
+                node,
+                item.id,
+                "stalled" if kind == NodeKind.JOB else "dropped",
+            )
+            if kind == NodeKind.JOB:
+                await self.service.queues.stall(node, item.id)
 
     async def reap(self, node: str) -> int:
         """Give back the node's claims held past its claim timeout; tell XMPP holders."""

@@ -8,11 +8,12 @@ gave it back last (see :mod:`thoonk_xmpp.thoonk.keys`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from thoonk_xmpp.thoonk import AsyncThoonk, keys
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Job, JobNotClaimed, keys
 from thoonk_xmpp.thoonk.names import decode_id, item_id
 from thoonk_xmpp.thoonk.replies import bdict, blist, optional_blist
 from thoonk_xmpp.thoonk.scripts import Scripts
@@ -152,6 +153,12 @@ class QueueStore:
                 (node, kind.value, *args),
             )
         )
+
+    async def stall(self, node: str, job_id: str) -> None:
+        """Set a handed job aside (Thoonk ``stall``: out of line until a ``retry``)."""
+        # its claim may have ended meanwhile (reaped, retracted): nothing to set aside
+        with contextlib.suppress(JobNotClaimed):
+            await Job(self.thoonk, node, BYTES).stall(job_id)
 
     async def done(
         self,

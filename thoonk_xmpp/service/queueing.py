@@ -9,7 +9,7 @@ result), its unlock a Thoonk cancel.  Mixed into
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -47,6 +47,10 @@ DEFAULT_QUEUE_REQUESTS: Final = 1
 #: Claim timeout (seconds) of job nodes created over XMPP without one.
 DEFAULT_CLAIM_TIMEOUT: Final = 60
 
+#: Longest item id (UTF-8 bytes) a queue put takes: an item is handed out in a message
+#: that names it (twice), so an id near the stanza size could never be sent.
+MAX_QUEUE_ITEM_ID_BYTES: Final = 1023
+
 
 @dataclass(frozen=True, slots=True)
 class Retracted:
@@ -64,6 +68,14 @@ def queue_requests(subscription: Subscription) -> int:
     if not subscription.options.deliver:
         return 0
     return subscription.options.queue_requests or DEFAULT_QUEUE_REQUESTS
+
+
+def _check_ids(ids: Iterable[str | None]) -> None:
+    for item_id in ids:
+        if item_id is not None and len(item_id.encode("utf-8", "surrogateescape")) > (
+            MAX_QUEUE_ITEM_ID_BYTES
+        ):
+            raise BadRequest(f"an item id is longer than {MAX_QUEUE_ITEM_ID_BYTES} bytes")
 
 
 class QueueOps:
@@ -117,6 +129,7 @@ class QueueOps:
                 raise PayloadRequired(node)
             if len(payload) > limit:
                 raise PayloadTooBig(len(payload), limit)
+        _check_ids(item_id for item_id, _ in items)
         fresh = iter(new_ids(len(items)))
         entries = [
             (decode_id(next(fresh)) if item_id is None else item_id, payload or b"")

@@ -25,12 +25,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from thoonk_xmpp.service.dispatch import Handing
 from thoonk_xmpp.service.events import ItemPublished, Recipient
 from thoonk_xmpp.service.model import NotificationType
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
 from . import ns, payloads
-from .notifications import ENVELOPE_ROOM, EVENT_NS, messages
+from .notifications import EVENT_NS, messages
 
 if TYPE_CHECKING:
     from thoonk_xmpp.service.dispatch import QueueDispatcher
@@ -108,28 +109,31 @@ class QueueMessages:
 
     def hand(
         self, node: str, jid: str, item_id: str, payload: bytes, kind: NotificationType
-    ) -> bool:
+    ) -> Handing:
         if not self._up():
-            return False
+            return Handing.LINK_DOWN
         event = ItemPublished(node, (Recipient(jid, ()),), kind, item_id, payload)
         # an item too big for one stanza (a Thoonk app's) goes without its payload
         ids = self._ids(node, item_id)
         texts = list(
             messages(event, sender=self.service_jid, ids=ids, max_stanza_size=self.max_stanza_size)
         )
-        if not texts:
-            return False
+        if not texts:  # a giant node name or item id: no message of it can ever be sent
+            return Handing.UNSENDABLE
         self._send("".join(texts))
-        return True
+        return Handing.SENT
 
-    def _message(self, jid: str, kind: str, child: ET.Element) -> None:
+    def _envelope(self, jid: str, kind: str, child: ET.Element) -> ET.Element:
         self._number += 1
         message = ET.Element(
             ns.tag(ns.STANZA, "message"),
             {"from": self.service_jid, "to": jid, "type": kind, "id": f"u{self._number}"},
         )
         message.append(child)
-        self._send(self._render(message))
+        return message
+
+    def _message(self, jid: str, kind: str, child: ET.Element) -> None:
+        self._send(self._render(self._envelope(jid, kind, child)))
 
     def unlocked(self, node: str, jid: str, item_id: str) -> None:
         self._message(
@@ -142,11 +146,17 @@ class QueueMessages:
         event = ET.Element(f"{{{EVENT_NS}}}event")
         items = ET.SubElement(event, f"{{{EVENT_NS}}}items", {"node": node})
         retract = ET.SubElement(items, f"{{{EVENT_NS}}}retract", {"id": item_id})
-        if result is not None and len(result) <= self.max_stanza_size - ENVELOPE_ROOM:
+        if result is not None:
             retract.append(result_element(result))
-        elif result is not None:  # too big for one stanza: the publisher retrieves it by id
-            log.warning("result of %r on %r too big to send: told without it", item_id, node)
-        self._message(jid, kind.value, event)
+        message = self._envelope(jid, kind.value, event)
+        text = self._render(message)
+        # measured as sent: base64 and XML escaping make a result grow up to 5 times
+        if result is not None and len(text.encode("utf-8", "replace")) > self.max_stanza_size:
+            log.warning("result of %.80r on %.80r too big to send: told without it", item_id, node)
+            retract.clear()
+            retract.set("id", item_id)
+            text = self._render(message)
+        self._send(text)
 
 
 def watch_subscribers(stream: Any, queues: QueueDispatcher) -> None:
