@@ -60,20 +60,17 @@ def _entry(kind: bytes, value: Any, pttl: int) -> tuple[Any, ...]:
     return (kind, value) if pttl < 0 else (kind, value, EXPIRES)
 
 
-_DELIVERY_BOOKKEEPING = frozenset({keys.DELIVERY_WATERMARKS, keys.DELIVERY_INSTANCES})
-
-
 async def snapshot(client: aioredis.Redis) -> State:
     """Every key of the database with its Redis type, full value (zsets with scores) and
     whether it expires. No DUMP, so a failing comparison shows what changed.
 
     Presence keys are left out: they follow what the XMPP server says of its users
     (any client logging in or out meanwhile), not what a request did.  So are the
-    delivery watermarks and the instance registry, which the router moves on its own
-    clock whatever the requests do."""
+    delivery bookkeeping keys (watermarks, instances, leases), which the router moves on
+    its own clock whatever the requests do."""
     state: State = {}
     async for key in client.scan_iter(count=1000):
-        if key.startswith(keys.PRESENCE) or key in _DELIVERY_BOOKKEEPING:
+        if key.startswith((keys.PRESENCE, keys.DELIVERY_PREFIX)):
             continue
         kind = optional_bytes(await client.type(key)) or b"none"
         pipe = client.pipeline()

@@ -9,12 +9,9 @@ from typing import Any
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from tests.dbstate import State
 from tests.integration.bridge_fixtures import (
     EVENT,
-    Bridge,
     PubSubClient,
-    StanzaError,
     form,
     pubsub,
 )
@@ -118,17 +115,3 @@ async def next_retract(client: PubSubClient) -> ET.Element:
         found = retracts(await client.next_event())
         if found:
             return found[0]
-
-
-def without_delivery(state: State) -> State:
-    """A snapshot less the delivery bookkeeping the running router commits every mark."""
-    return {key: value for key, value in state.items() if not key.startswith(b"thoonkx.delivery.")}
-
-
-async def refuses(bridge: Bridge, client: PubSubClient, kind: str, payload: str) -> StanzaError:
-    """``client`` sends; the reply must be an error and Redis must not have changed (but
-    for the delivery watermarks, which move with time)."""
-    before = without_delivery(await bridge.state())
-    error = await client.fails(kind, payload)
-    assert without_delivery(await bridge.state()) == before
-    return error

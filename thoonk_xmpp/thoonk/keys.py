@@ -401,15 +401,17 @@ def mark_channel(instance: str | bytes) -> bytes:
 # --- delivery bookkeeping of the pubsub bridge ------------------------------------
 
 
+#: What every delivery bookkeeping key starts with (the router writes them on its own clock).
+DELIVERY_PREFIX: Final = b"thoonkx.delivery."
 #: Hash slot number → epoch ms up to which every notice of the slot's nodes was delivered.
-DELIVERY_WATERMARKS: Final = b"thoonkx.delivery.watermarks"
+DELIVERY_WATERMARKS: Final = DELIVERY_PREFIX + b"watermarks"
 #: Sorted set instance id → epoch ms its heartbeat expires.
-DELIVERY_INSTANCES: Final = b"thoonkx.delivery.instances"
+DELIVERY_INSTANCES: Final = DELIVERY_PREFIX + b"instances"
 
 
 def delivery_lease(slot: int) -> bytes:
     """String: the instance id that delivers the events of slot ``slot`` (expires)."""
-    return b"thoonkx.delivery.lease:" + str(slot).encode()
+    return DELIVERY_PREFIX + b"lease:" + str(slot).encode()
 
 
 # --- XEP-0050 ad-hoc command sessions of the pubsub bridge -------------------------
