@@ -10,7 +10,7 @@ import asyncio
 import collections
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from slixmpp import ClientXMPP
@@ -21,7 +21,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from tests.integration.bridge_fixtures import EVENT, config_form, pubsub
 from tests.integration.streams import TIMEOUT, disconnect, login
 from thoonk_xmpp.thoonk import AsyncThoonk
-from tools.localservers import ProsodyServer
+from tools.localservers import XmppServer
 
 NODE = "faults"
 PAYLOAD = "<entry xmlns='urn:faults'/>"
@@ -31,7 +31,7 @@ DELAY = "urn:xmpp:delay"
 class Peer:
     """One account, logged in afresh by :meth:`connect` (after a Prosody restart too)."""
 
-    def __init__(self, server: ProsodyServer, jid: str, password: str) -> None:
+    def __init__(self, server: XmppServer, jid: str, password: str) -> None:
         self.server, self.jid, self.password = server, jid, password
         self.client: ClientXMPP | None = None
         self.online = asyncio.Event()
@@ -83,7 +83,7 @@ class Subscriber(Peer):
     the server (kept in offline storage while this account was away).
     """
 
-    def __init__(self, server: ProsodyServer, jid: str, password: str) -> None:
+    def __init__(self, server: XmppServer, jid: str, password: str) -> None:
         super().__init__(server, jid, password)
         self.received: collections.Counter[str] = collections.Counter()
         self.first_at: dict[str, float] = {}
@@ -113,16 +113,28 @@ class XmppPublisher(Peer):
     #: Seconds an answer is awaited at all (longer than the component's 15 s request timeout).
     ANSWER = 30.0
 
-    def __init__(self, server: ProsodyServer, jid: str, password: str) -> None:
+    def __init__(
+        self,
+        server: XmppServer,
+        jid: str,
+        password: str,
+        *,
+        nodes: Sequence[str] = (NODE,),
+        prefix: str = "x",
+    ) -> None:
         super().__init__(server, jid, password)
+        #: Items go to these nodes in turn, with ids ``<prefix>-<number>``.
+        self.nodes, self.prefix = nodes, prefix
         self.acked: set[str] = set()
         self.errors: dict[str, str] = {}
         self.unanswered: set[str] = set()
+        #: When each request was sent (epoch seconds).
+        self.sent_at: dict[str, float] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
-    async def create_node(self, config: dict[str, str | list[str]]) -> None:
+    async def create_node(self, config: dict[str, str | list[str]], node: str = NODE) -> None:
         reply = await self.request(
-            pubsub(f"<create node='{NODE}'/><configure>{config_form(config)}</configure>")
+            pubsub(f"<create node='{node}'/><configure>{config_form(config)}</configure>")
         )
         assert reply.get("type") == "result", ET.tostring(reply).decode()
 
@@ -133,14 +145,16 @@ class XmppPublisher(Peer):
             await places.acquire()
             await self.online.wait()
             number += 1
-            task = asyncio.create_task(self._publish(f"x-{number:05d}", places))
+            node = self.nodes[number % len(self.nodes)]
+            task = asyncio.create_task(self._publish(f"{self.prefix}-{number:05d}", places, node))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
-    async def _publish(self, item_id: str, places: asyncio.Semaphore) -> None:
+    async def _publish(self, item_id: str, places: asyncio.Semaphore, node: str = NODE) -> None:
         iq = self.iq(
-            pubsub(f"<publish node='{NODE}'><item id='{item_id}'>{PAYLOAD}</item></publish>")
+            pubsub(f"<publish node='{node}'><item id='{item_id}'>{PAYLOAD}</item></publish>")
         )
+        self.sent_at[item_id] = time.time()
         answer = asyncio.ensure_future(iq.send(timeout=self.ANSWER))
         try:
             await asyncio.wait({answer}, timeout=self.STALLED)
@@ -170,28 +184,30 @@ class XmppPublisher(Peer):
 class ThoonkPublisher:
     """A Thoonk app publishing items with ids of its own, one at a time, at a steady rate."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, nodes: Sequence[str] = (NODE,)) -> None:
         self.redis_url = redis_url
+        #: Items go to these nodes in turn.
+        self.nodes = nodes
         self.acked: set[str] = set()
         self.failed: dict[str, str] = {}
 
     async def run(self, stop: asyncio.Event, rate: float) -> None:
         async with AsyncThoonk.from_url(self.redis_url) as thoonk:
-            feed = await thoonk.feed(NODE)
+            feeds = [await thoonk.feed(node) for node in self.nodes]
             number = 0
             async for _ in paced(stop, rate):
                 number += 1
                 item_id = f"t-{number:05d}"
                 try:
-                    await feed.publish(PAYLOAD, item_id)
+                    await feeds[number % len(feeds)].publish(PAYLOAD, item_id)
                 except Exception as exc:  # Redis away: the outcome is unknown, noted
                     self.failed[item_id] = type(exc).__name__
                 else:
                     self.acked.add(item_id)
 
-    async def publish_one(self, item_id: str) -> None:
+    async def publish_one(self, item_id: str, node: str = NODE) -> None:
         async with AsyncThoonk.from_url(self.redis_url) as thoonk:
-            await (await thoonk.feed(NODE)).publish(PAYLOAD, item_id)
+            await (await thoonk.feed(node)).publish(PAYLOAD, item_id)
 
 
 async def paced(stop: asyncio.Event, rate: float) -> AsyncIterator[None]:
