@@ -1,5 +1,6 @@
 """Jobs through XMPP workers against the same jobs done by Thoonk workers of ours:
-``python -m bench.queue_bench [--quick] [--workers 1,4,16] [--jobs N] [--repeat R]``.
+``python -m bench.queue_bench [--quick] [--workers 1,4,16] [--jobs N] [--repeat R]
+[--only thoonk|xmpp|batch] [--queue-requests Q] [--batch-requests B]``.
 
 One Redis, one Prosody and our component (its own ``python -m thoonk_xmpp run``
 process), all on free loopback ports in temp dirs. For each worker count N and each
@@ -8,14 +9,18 @@ repeat, two runs on a fresh job node each:
 - **xmpp**: N XMPP clients (raw c2s connections, ``bench/queue_workers.py``) send
   directed presence to the service and subscribe to a job node (XEP-0254,
   ``pubsub#queue_requests`` 1, or ``--queue-requests``); each finishes every job handed
-  to it at once, with a result.
+  to it at once, with a result: one job at a time.
+- **batch**: the same XMPP workers as an efficient XMPP worker runs: subscribed with
+  ``pubsub#queue_requests`` 16 (``--batch-requests``) and ``thoonkx#queue_batch`` (the
+  items handed at once come in one event), finishing all the jobs of what it read in
+  one go with one retract (several ``<item/>``s, each with its result).
 - **thoonk**: N Thoonk workers of ours (one ``AsyncThoonk`` each) loop ``job.get`` then
   ``job.finish`` with the same result, on the same Redis, the component still running.
 
 The same J jobs are put by a Thoonk app (``put_many``, 500 a call) once the workers
 wait; a run lasts from the first put to the J-th ``job.finish`` notice heard by a
 listening client, so both kinds are timed alike. Printed: the median jobs/s of the
-repeats, the spread, xmpp/thoonk (aim: at least 0.5), and CPU % of one core of each
+repeats, the spread, xmpp/thoonk and batch/thoonk (aim: at least 0.5), CPU % of one core of each
 process during the runs, with the machine's load average before and after.
 """
 
@@ -44,6 +49,8 @@ from tools.localservers import ProsodyServer, RedisServer
 
 PASSWORD = "bench-password-1"
 JOB_NODE = {"thoonkx#node_kind": "job"}
+#: The kinds of run: Thoonk workers, XMPP workers one job at a time, XMPP workers batching.
+KINDS = ("thoonk", "xmpp", "batch")
 
 
 async def command_calls(app: AsyncThoonk) -> int:
@@ -116,6 +123,8 @@ class Bench:
         self.timed = 0.0
         #: How many jobs each XMPP worker holds at once (pubsub#queue_requests).
         self.queue_requests = 1
+        #: The same for the batch runs (thoonkx#queue_batch, one retract for many).
+        self.batch_requests = 16
         self.counter = FinishCounter()
         self.publisher = RawClient(prosody.domain, PUBLISHER, PASSWORD, None)
         self.workers: list[XmppWorker] = []
@@ -175,13 +184,14 @@ class Bench:
             }
         )
 
-    async def xmpp_run(self, app: AsyncThoonk, workers: int) -> Run:
+    async def xmpp_run(self, app: AsyncThoonk, workers: int, batch: bool = False) -> Run:
         self.runs += 1
-        node = f"x{workers}-{self.runs}"
+        node = f"{'b' if batch else 'x'}{workers}-{self.runs}"
         await self._create(node)
         busy = self.workers[:workers]
+        requests = self.batch_requests if batch else self.queue_requests
         for worker in busy:
-            await worker.work_on(self.prosody.component_jid, node, self.queue_requests)
+            await worker.work_on(self.prosody.component_jid, node, requests, batch)
             worker.forget_times()
         rate, cpu, calls = await self._timed(app, node)
         errors = [e for w in self.workers for e in w.errors]
@@ -219,6 +229,7 @@ class Plan:
     profile: Path | None
     trace: Path | None
     queue_requests: int
+    batch_requests: int
 
     @property
     def runner(self) -> tuple[str, ...]:
@@ -237,14 +248,17 @@ async def run(plan: Plan) -> tuple[Figures, float]:
     with RedisServer() as redis, server(admins=(f"{PUBLISHER}@localhost",)) as prosody:
         bench = Bench(redis, prosody, plan.jobs, plan.runner)
         bench.queue_requests = plan.queue_requests
+        bench.batch_requests = plan.batch_requests
         try:
             app = await bench.start(max(counts))
             try:
                 for round_ in range(plan.repeat):
                     for workers in counts:
                         for kind in plan.kinds:
-                            measure = bench.thoonk_run if kind == "thoonk" else bench.xmpp_run
-                            result = await measure(app, workers)
+                            if kind == "thoonk":
+                                result = await bench.thoonk_run(app, workers)
+                            else:
+                                result = await bench.xmpp_run(app, workers, kind == "batch")
                             figures.add(kind, workers, result)
                             print(
                                 f"  run {round_ + 1}: {kind:6s} {workers:2d} workers "
@@ -264,7 +278,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,4,16", help="worker counts (default 1,4,16)")
     parser.add_argument("--jobs", type=int, default=2000, help="jobs a run (default 2000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (default 3)")
-    parser.add_argument("--only", choices=("thoonk", "xmpp"), help="one kind of worker only")
+    parser.add_argument(
+        "--only", choices=KINDS, help="one kind of run only (xmpp: one job at a time)"
+    )
     parser.add_argument(
         "--prosody-nagle",
         action="store_true",
@@ -276,6 +292,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=1,
         help="jobs each XMPP worker holds at once: pubsub#queue_requests (default 1)",
     )
+    parser.add_argument(
+        "--batch-requests",
+        type=int,
+        default=16,
+        help="pubsub#queue_requests of the XMPP workers of the batch runs (default 16)",
+    )
     parser.add_argument("--profile", type=Path, help="run the component under cProfile here")
     parser.add_argument(
         "--trace",
@@ -285,17 +307,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     options = parser.parse_args(argv)
     counts = [int(n) for n in options.workers.split(",")]
     jobs, repeat = (min(options.jobs, 500), 1) if options.quick else (options.jobs, options.repeat)
-    kinds = [options.only] if options.only else ["thoonk", "xmpp"]
+    kinds = [options.only] if options.only else list(KINDS)
     profile = options.profile.resolve() if options.profile else None
     trace = options.trace.resolve() if options.trace else None
     plan = Plan(
-        counts, kinds, jobs, repeat, options.prosody_nagle, profile, trace, options.queue_requests
+        counts,
+        kinds,
+        jobs,
+        repeat,
+        options.prosody_nagle,
+        profile,
+        trace,
+        options.queue_requests,
+        options.batch_requests,
     )
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     nagle = "on (Prosody's default)" if plan.nagle else "off"
     print(f"{jobs} jobs a run, {repeat} repeat(s), workers {counts}, Prosody Nagle {nagle}")
-    print(f"XMPP workers' queue_requests: {options.queue_requests}", flush=True)
+    print(
+        f"XMPP workers' queue_requests: {options.queue_requests} one job at a time, "
+        f"{options.batch_requests} batched",
+        flush=True,
+    )
     figures, timed = asyncio.run(run(plan))
     print(report(figures, counts))
     if trace is not None:

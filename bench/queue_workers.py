@@ -29,25 +29,28 @@ _SCAN = re.compile(
 _TAIL = 4096
 
 
-def finish_iq(service: str, node: str, item_id: str) -> bytes:
-    """The holder's finish: retract the item, with a result (``%s`` = the IQ id)."""
+def finish_iq(service: str, node: str, item_ids: list[str]) -> bytes:
+    """The holder's finish: retract the items (one, or several at once), each with a
+    result (``%s`` = the IQ id)."""
+    result = f"<result xmlns='{RESULT_NS}'>{RESULT.decode()}</result>"
+    items = "".join(f"<item id={quoteattr(item_id)}>{result}</item>" for item_id in item_ids)
     return (
         f"<iq type='set' id='%s' to={quoteattr(service)}><pubsub xmlns='{PUBSUB_NS}'>"
-        f"<retract node={quoteattr(node)}><item id={quoteattr(item_id)}>"
-        f"<result xmlns='{RESULT_NS}'>{RESULT.decode()}</result></item></retract>"
-        "</pubsub></iq>"
+        f"<retract node={quoteattr(node)}>{items}</retract></pubsub></iq>"
     ).encode()
 
 
-def join_iq(service: str, node: str, jid: str, queue_requests: int) -> bytes:
-    """Subscribe holding ``queue_requests`` jobs at once (XEP-0254 requires the option)."""
+def join_iq(service: str, node: str, jid: str, queue_requests: int, batch: bool) -> bytes:
+    """Subscribe holding ``queue_requests`` jobs at once (XEP-0254 requires the option);
+    ``batch``: the items handed at once come in one event (``thoonkx#queue_batch``)."""
     attrs = f"node={quoteattr(node)} jid={quoteattr(jid)}"
+    together = "<field var='thoonkx#queue_batch'><value>1</value></field>" if batch else ""
     options = (
         f"<options {attrs}><x xmlns='jabber:x:data' type='submit'>"
         "<field var='FORM_TYPE' type='hidden'>"
         f"<value>{PUBSUB_NS}#subscribe_options</value></field>"
         f"<field var='pubsub#queue_requests'><value>{queue_requests}</value></field>"
-        "</x></options>"
+        f"{together}</x></options>"
     )
     return (
         f"<iq type='set' id='%s' to={quoteattr(service)}><pubsub xmlns='{PUBSUB_NS}'>"
@@ -56,7 +59,8 @@ def join_iq(service: str, node: str, jid: str, queue_requests: int) -> bytes:
 
 
 class XmppWorker(RawClient):
-    """Finishes every job it is handed on the node it works on, at once."""
+    """Finishes every job it is handed on the node it works on, at once: one retract a
+    job, or (``batch``) one retract for all the jobs of what it read in one go."""
 
     def __init__(self, domain: str, user: str, password: str) -> None:
         super().__init__(domain, user, password, None)
@@ -70,19 +74,21 @@ class XmppWorker(RawClient):
         #: Seconds from a finish answered to the next item's arrival, per job.
         self.wait_times: list[float] = []
         self._answered_at: float | None = None
+        self.batch = False
 
-    async def work_on(self, service: str, node: str, queue_requests: int) -> None:
+    async def work_on(self, service: str, node: str, queue_requests: int, batch: bool) -> None:
         """Directed presence to the service (it learns when we go), then subscribe."""
-        self.service, self.node = service, node
+        self.service, self.node, self.batch = service, node, batch
         self.write(f"<presence to={quoteattr(service)}/>".encode())
-        await self.iq(join_iq(service, node, self.bare, queue_requests))
+        await self.iq(join_iq(service, node, self.bare, queue_requests, batch))
 
     def _scan(self, data: bytes) -> None:
         end = 0
+        handed: list[str] = []
         for match in _SCAN.finditer(data):
             found = match.group(0)
             if found.startswith(b"<item"):
-                self._finish(match.group(2).decode())
+                handed.append(match.group(2).decode())
             elif found.startswith(b"<iq"):
                 if not self._answer(data, match):
                     end = match.start()
@@ -92,22 +98,29 @@ class XmppWorker(RawClient):
             end = match.end()
         tail = data[end:]
         self._buffer = tail if len(tail) <= _TAIL or tail.startswith(b"<iq") else tail[-_TAIL:]
+        if not handed:
+            return
+        if self.batch:
+            self._finish(handed)
+        else:
+            for item_id in handed:
+                self._finish([item_id])
 
-    def _finish(self, item_id: str) -> None:
+    def _finish(self, item_ids: list[str]) -> None:
         now = time.perf_counter()
-        self.handed += 1
+        self.handed += len(item_ids)
         if self._answered_at is not None:
             self.wait_times.append(now - self._answered_at)
             self._answered_at = None
-        answered = functools.partial(self._finished, now)
-        self.send_iq(finish_iq(self.service, self.node, item_id), answered)
+        answered = functools.partial(self._finished, now, len(item_ids))
+        self.send_iq(finish_iq(self.service, self.node, item_ids), answered)
 
-    def _finished(self, handed_at: float, ok: bool, text: bytes) -> None:
+    def _finished(self, handed_at: float, jobs: int, ok: bool, text: bytes) -> None:
         now = time.perf_counter()
         self.answer_times.append(now - handed_at)
         self._answered_at = now
         if ok:
-            self.finished += 1
+            self.finished += jobs
         else:
             self.errors.append(text.decode(errors="replace")[:300])
 

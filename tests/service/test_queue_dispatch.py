@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -44,6 +44,8 @@ class QueueSinkRecord:
     #: Item ids no message can carry.
     unsendable: set[str] = field(default_factory=set)
     handed: list[tuple[str, str, str, bytes]] = field(default_factory=list)
+    #: (JID, item ids) of each event handing several items at once
+    together: list[tuple[str, list[str]]] = field(default_factory=list)
     unlocks: list[tuple[str, str, str]] = field(default_factory=list)
     retracts: list[tuple[str, str, str, bytes | None]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -62,6 +64,22 @@ class QueueSinkRecord:
         self.handed.append((node, jid, item_id, payload))
         self.changed.set()
         return Handing.SENT
+
+    def hand_together(
+        self, node: str, jid: str, items: Sequence[tuple[str, bytes]], kind: NotificationType
+    ) -> bool:
+        if not self.up:
+            return False
+        self.handed += [(node, jid, item_id, payload) for item_id, payload in items]
+        self.together.append((jid, [item_id for item_id, _ in items]))
+        self.changed.set()
+        return True
+
+    def retracted_to_holder(
+        self, node: str, jid: str, item_ids: Sequence[str], kind: NotificationType
+    ) -> None:
+        self.retracts += [(node, jid, item_id, None) for item_id in item_ids]
+        self.changed.set()
 
     def unlocked(self, node: str, jid: str, item_id: str) -> None:
         self.unlocks.append((node, jid, item_id))

@@ -37,6 +37,7 @@ def test_every_option_is_one_declaration_with_a_field_and_a_short_stored_name() 
         "pubsub#subscription_type",
         "pubsub#expire",
         "pubsub#queue_requests",
+        "thoonkx#queue_batch",
     ]
     stored = [spec.stored_as for spec in sub_options.FIELDS]
     assert all(stored) and len(set(stored)) == len(stored)
@@ -56,7 +57,7 @@ def test_the_queue_option_is_only_for_queue_nodes() -> None:
     plain = [spec.var for spec in sub_options.fields_for(queue_node=False)]
     queue = [spec.var for spec in sub_options.fields_for(queue_node=True)]
     assert "pubsub#queue_requests" not in plain
-    assert queue == [*plain, "pubsub#queue_requests"]
+    assert queue == [*plain, "pubsub#queue_requests", "thoonkx#queue_batch"]
     with pytest.raises(InvalidOptions) as raised:
         apply(DEFAULT, {"pubsub#queue_requests": ["5"]}, queue_node=False)
     assert raised.value.field == "pubsub#queue_requests"

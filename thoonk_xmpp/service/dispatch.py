@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import enum
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from thoonk_xmpp.thoonk import FeedNotFound, Notice, NoticeKind, ThoonkError
@@ -77,6 +77,13 @@ class QueueSink(Protocol):
         """Send the item's event to ``jid``."""
         ...
 
+    def hand_together(
+        self, node: str, jid: str, items: Sequence[tuple[str, bytes]], kind: NotificationType
+    ) -> bool:
+        """Send the (id, payload) items handed to ``jid`` at once in one event; False
+        when nothing was sent (link down, or too big together)."""
+        ...
+
     def unlocked(self, node: str, jid: str, item_id: str) -> None:
         """Tell ``jid`` that the job it held went back to the queue."""
         ...
@@ -85,6 +92,12 @@ class QueueSink(Protocol):
         self, node: str, jid: str, item_id: str, result: bytes | None, kind: NotificationType
     ) -> None:
         """Tell ``jid`` that the job is done (its holder, or its publisher with the result)."""
+        ...
+
+    def retracted_to_holder(
+        self, node: str, jid: str, item_ids: Sequence[str], kind: NotificationType
+    ) -> None:
+        """Tell the holder ``jid`` that the jobs it finished are done (one message)."""
         ...
 
 
@@ -194,11 +207,13 @@ class QueueDispatcher:
                 for node, job_id, result in finished:
                     if job_id:
                         by_node.setdefault(node, []).append((job_id, result))
-                for node, jobs in by_node.items():
-                    await self._logged(self._tell_publishers(node, jobs))
                 wanted, self._wanted = list(self._wanted), {}
-                for node in wanted:
-                    await self._logged(self.dispatch(node))
+                # together: their scripts share round trips, the next hand-out waits for none
+                work: list[Coroutine[Any, Any, object]] = [
+                    self._tell_publishers(node, jobs) for node, jobs in by_node.items()
+                ]
+                work += [self.dispatch(node) for node in wanted]
+                await asyncio.gather(*map(self._logged, work))
             except Exception:
                 log.exception("dispatching queue items failed")
                 with contextlib.suppress(TimeoutError):
@@ -267,6 +282,7 @@ class QueueDispatcher:
         if not state.subscriptions and not resubscribed:
             return 0  # nobody to hand to (a Thoonk-only job feed): no script per put
         capacities = self.service.capacities(state)
+        together = {sub.jid for sub in state.subscriptions if sub.options.queue_batch}
         sent = 0
         while True:
             try:
@@ -274,7 +290,8 @@ class QueueDispatcher:
             except FeedNotFound:
                 self.nodes.pop(node, None)
                 return sent
-            unsent, unsendable = self._send(node, handed, state.config.notification_type)
+            notification = state.config.notification_type
+            unsent, unsendable = self._send(node, handed, notification, together)
             sent += len(handed) - len(unsent) - len(unsendable)
             if unsendable:
                 await self._set_aside(node, kind, unsendable)
@@ -285,15 +302,27 @@ class QueueDispatcher:
                 return sent
 
     def _send(
-        self, node: str, handed: list[Handed], kind: NotificationType
+        self, node: str, handed: list[Handed], kind: NotificationType, together: set[str]
     ) -> tuple[list[Handed], list[Handed]]:
-        """Send each handed item; (those the link could not take, those no message can
-        carry)."""
+        """Send each handed item (those of a subscriber in ``together`` in one event);
+        (those the link could not take, those no message can carry)."""
+        done: set[int] = set()
+        if together:
+            groups: dict[str, list[int]] = {}
+            for at, item in enumerate(handed):
+                if item.jid in together:
+                    groups.setdefault(item.jid, []).append(at)
+            for jid, ats in groups.items():
+                items = [(handed[at].id, handed[at].payload) for at in ats]
+                if len(ats) > 1 and self.sink.hand_together(node, jid, items, kind):
+                    done.update(ats)
         unsendable: list[Handed] = []
         for at, item in enumerate(handed):
+            if at in done:
+                continue
             outcome = self.sink.hand(node, item.jid, item.id, item.payload, kind)
             if outcome == Handing.LINK_DOWN:
-                return handed[at:], unsendable
+                return [h for n, h in enumerate(handed) if n >= at and n not in done], unsendable
             if outcome == Handing.UNSENDABLE:
                 unsendable.append(item)
         return [], unsendable

@@ -44,6 +44,16 @@ class Released:
     holder: str
 
 
+@dataclass(frozen=True, slots=True)
+class Done:
+    """What a retract of queue items did: refused as a whole, or done to each item."""
+
+    #: (error condition, item id) of the first item refused; then nothing changed.
+    refused: tuple[str, str] | None
+    #: (item id, "finished" or "retracted", its former holder or ""), in request order.
+    outcomes: tuple[tuple[str, str, str], ...]
+
+
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
@@ -164,14 +174,15 @@ class QueueStore:
         self,
         node: str,
         kind: NodeKind,
-        job_id: str,
+        items: Sequence[tuple[str, bytes | None]],
         sender: str,
         *,
         may_retract: bool,
-        result: bytes | None,
-    ) -> tuple[str, str]:
-        """Retract ``job_id``: (outcome, former holder); see ``lua/queue_done.lua``."""
-        raw = item_id(job_id)
+    ) -> Done:
+        """Retract the (id, result or None) ``items``, all or none (``lua/queue_done.lua``)."""
+        args: list[bytes | str | int] = []
+        for job_id, result in items:
+            args += (item_id(job_id), "0" if result is None else "1", result or b"")
         reply = blist(
             await self._scripts.run(
                 "queue_done",
@@ -188,7 +199,6 @@ class QueueStore:
                     keys.finishes(node),
                     keys.queue_holders(node),
                     keys.queue_unlocked(node),
-                    keys.job_result(node, raw),
                     keys.job_results(node),
                 ),
                 (
@@ -196,18 +206,22 @@ class QueueStore:
                     kind.value,
                     keys.finish_channel(node),
                     keys.ready_channel(node),
-                    raw,
                     sender,
                     sender.partition("/")[0],
                     "1" if may_retract else "0",
-                    "0" if result is None else "1",
-                    result or b"",
                     RESULT_KEEP_MS,
                     keys.job_result(node, b""),
+                    *args,
                 ),
             )
         )
-        return _text(reply[0]), _text(reply[1]) if len(reply) > 1 else ""
+        if reply[0] != b"ok":
+            return Done((_text(reply[0]), decode_id(reply[1])), ())
+        outcomes = tuple(
+            (job_id, _text(reply[at]), _text(reply[at + 1]))
+            for (job_id, _), at in zip(items, range(1, len(reply), 2), strict=True)
+        )
+        return Done(None, outcomes)
 
     def _hold_keys(self, node: str) -> tuple[bytes, ...]:
         return (

@@ -54,12 +54,11 @@ MAX_QUEUE_ITEM_ID_BYTES: Final = 1023
 
 @dataclass(frozen=True, slots=True)
 class Retracted:
-    """What a retract on a queue node did: finished by its holder, or removed."""
+    """What a retract on a queue node did: items finished by their holder, or removed."""
 
     node: str
-    item_id: str
-    #: True: the holder finished it (it gets the retract notification).
-    finished: bool
+    #: The ids the sender held and finished (it gets their retract notification).
+    finished: tuple[str, ...]
 
 
 def queue_requests(subscription: Subscription) -> int:
@@ -166,28 +165,34 @@ class QueueOps:
         ids: Sequence[str],
         results: Mapping[str, bytes] | None = None,
     ) -> Retracted:
-        """Retract on a queue node: the holder finishes the job (with its result, if
-        given), a publisher or owner removes it; else the XEP-0254 errors."""
-        if len(ids) != 1:
-            raise BadRequest("a retract on a queue node names exactly one item")
-        item_id = ids[0]
+        """Retract on a queue node, one item or several, all or none: the holder finishes
+        its jobs (with their results, if given), a publisher or owner removes them; else
+        the XEP-0254 error of the first item refused, and nothing changes."""
+        if not ids:
+            raise ItemRequired("an item id")
+        if len(set(ids)) != len(ids):
+            raise BadRequest("an item id appears twice")
         try:
             kind, subscribed, may_retract = await self._standing(actor, node)
         except Forbidden:
             kind, subscribed, may_retract = NodeKind.JOB, False, False
         if not subscribed and not may_retract:
             raise Forbidden("retract items", node)
-        result = (results or {}).get(item_id)
+        results = results or {}
         try:
-            outcome, _ = await self.queues.done(
-                node, kind, item_id, sender, may_retract=may_retract, result=result
+            done = await self.queues.done(
+                node, kind, [(i, results.get(i)) for i in ids], sender, may_retract=may_retract
             )
         except InvalidName as exc:
             raise BadRequest(str(exc)) from None
         except FeedNotFound:
             raise NodeNotFound(node) from None
-        self._refused(outcome, node, item_id)
-        return Retracted(node, item_id, finished=outcome == "finished")
+        if done.refused is not None:
+            condition, item_id = done.refused
+            self._refused(condition, node, item_id)
+            raise ValueError(f"unknown queue_done refusal {condition!r}")
+        finished = tuple(i for i, outcome, _ in done.outcomes if outcome == "finished")
+        return Retracted(node, finished)
 
     async def unlock(self, actor: Actor, sender: str, node: str, item_id: str) -> str:
         """The holder gives a job back (XEP-0254 unlock = Thoonk cancel); returns the holder."""

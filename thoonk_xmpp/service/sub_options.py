@@ -156,6 +156,17 @@ class SubscriptionOptions:
         stored_as="q",
         queue_only=True,
     )
+    #: Items handed to the subscriber at once go in one items event, several ``<item/>``s
+    #: (off: one message an item, for workers that read only an event's first item).
+    queue_batch: bool = option(
+        False,
+        "thoonkx#queue_batch",
+        _B,
+        "Receive the items handed to you at once in one event?",
+        boolean_value,
+        stored_as="m",
+        queue_only=True,
+    )
 
     @property
     def expire_ms(self) -> int | None:

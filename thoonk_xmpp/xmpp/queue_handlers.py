@@ -17,8 +17,9 @@ from .requests import Retract, Unlock
 
 
 async def retract_queued(ctx: Context, request: Retract) -> Reply:
-    """The holder's retract finishes the job (with its ``<result/>``); a publisher's
-    removes it. Only the holder is told (XEP-0254 §Deleting an Item)."""
+    """The holder's retract finishes its jobs (with their ``<result/>``s; several items
+    in one retract: all or none); a publisher's removes them. Only the holder is told
+    (XEP-0254 §Deleting an Item), in one message naming every job it finished."""
     service = ctx.service
     done = await service.retract_queued(
         ctx.actor, ctx.sender, request.node, request.ids, dict(request.results)
@@ -30,7 +31,7 @@ async def retract_queued(ctx: Context, request: Retract) -> Reply:
     async def tell_holder() -> None:
         state = await service.store.state(request.node)
         kind = state.config.notification_type
-        queues.sink.retracted(request.node, ctx.sender, done.item_id, None, kind)
+        queues.sink.retracted_to_holder(request.node, ctx.sender, done.finished, kind)
 
     return Reply(after=tell_holder)
 

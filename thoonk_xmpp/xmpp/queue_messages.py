@@ -22,8 +22,9 @@ import base64
 import binascii
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
+from xml.sax.saxutils import quoteattr
 
 from thoonk_xmpp.service.dispatch import Handing
 from thoonk_xmpp.service.events import ItemPublished, Recipient
@@ -31,7 +32,7 @@ from thoonk_xmpp.service.model import NotificationType
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
 from . import ns, payloads
-from .notifications import EVENT_NS, messages
+from .notifications import ENVELOPE_ROOM, EVENT_NS, messages
 
 if TYPE_CHECKING:
     from thoonk_xmpp.service.dispatch import QueueDispatcher
@@ -123,6 +124,33 @@ class QueueMessages:
         self._send("".join(texts))
         return Handing.SENT
 
+    def hand_together(
+        self, node: str, jid: str, items: Sequence[tuple[str, bytes]], kind: NotificationType
+    ) -> bool:
+        """Send items handed to ``jid`` at once in one items event (several ``<item/>``s,
+        as XEP-0060 §7.1.2.1 allows); False, nothing sent, while the link is down or when
+        they do not fit one stanza together (then they go one message each)."""
+        if not self._up():
+            return False
+        self._number += 1
+        # the id names the first item: a bounce gives back all the subscriber holds anyway
+        message_id = handed_id(node, items[0][0], self._number)
+        parts = [
+            f"<message from={quoteattr(self.service_jid)} to={quoteattr(jid)}"
+            f" type={quoteattr(kind.value)} id={quoteattr(message_id)}>"
+            f"<event xmlns={quoteattr(EVENT_NS)}><items node={quoteattr(node)}>"
+        ]
+        for item_id, payload in items:
+            body = payloads.to_xml(payload, EVENT_NS) if payload else ""
+            parts.append(f"<item id={quoteattr(item_id)}>{body}</item>")
+        parts.append("</items></event></message>")
+        text = "".join(parts)
+        room = self.max_stanza_size - ENVELOPE_ROOM
+        if len(text) * 4 > room and len(text.encode("utf-8", "replace")) > room:
+            return False
+        self._send(text)
+        return True
+
     def _envelope(self, jid: str, kind: str, child: ET.Element) -> ET.Element:
         self._number += 1
         message = ET.Element(
@@ -157,6 +185,15 @@ class QueueMessages:
             retract.set("id", item_id)
             text = self._render(message)
         self._send(text)
+
+    def retracted_to_holder(
+        self, node: str, jid: str, item_ids: Sequence[str], kind: NotificationType
+    ) -> None:
+        event = ET.Element(f"{{{EVENT_NS}}}event")
+        items = ET.SubElement(event, f"{{{EVENT_NS}}}items", {"node": node})
+        for item_id in item_ids:
+            ET.SubElement(items, f"{{{EVENT_NS}}}retract", {"id": item_id})
+        self._message(jid, kind.value, event)
 
 
 def watch_subscribers(stream: Any, queues: QueueDispatcher) -> None:
