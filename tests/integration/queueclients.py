@@ -22,12 +22,17 @@ JOB_NODE = {"thoonkx#node_kind": "job"}
 RESULT = ns.JOB_RESULT
 
 
-def subscribe_with(client: PubSubClient, node: str, queue_requests: int | None) -> str:
-    """A subscribe request, with options giving ``queue_requests`` unless None."""
+def subscribe_with(
+    client: PubSubClient, node: str, queue_requests: int | None, *, batch: bool = False
+) -> str:
+    """A subscribe request, with options giving ``queue_requests`` unless None (and
+    ``thoonkx#queue_batch`` when ``batch``)."""
     attrs = f"node='{node}' jid='{client.jid}'"
     if queue_requests is None:
         return pubsub(f"<subscribe {attrs}/>")
     fields = {"pubsub#queue_requests": str(queue_requests)}
+    if batch:
+        fields["thoonkx#queue_batch"] = "1"
     options = form(f"{ns.PUBSUB}#subscribe_options", fields)
     return pubsub(f"<subscribe {attrs}/><options {attrs}>{options}</options>")
 
@@ -36,19 +41,26 @@ class Worker:
     """A pubsub client working on a job node: it keeps what it was handed."""
 
     def __init__(
-        self, client: PubSubClient, node: str, queue_requests: int = 1, *, presence: bool = True
+        self,
+        client: PubSubClient,
+        node: str,
+        queue_requests: int = 1,
+        *,
+        presence: bool = True,
+        batch: bool = False,
     ) -> None:
         self.client = client
         self.node = node
         self.queue_requests = queue_requests
         self.presence = presence
+        self.batch = batch
 
     async def join(self) -> ET.Element:
         """Directed presence to the service (so it learns when we go), then subscribe."""
         if self.presence:
             self.client.xmpp.send_presence(pto=self.client.service_jid)
         return await self.client.ok(
-            "set", subscribe_with(self.client, self.node, self.queue_requests)
+            "set", subscribe_with(self.client, self.node, self.queue_requests, batch=self.batch)
         )
 
     async def next_job(self) -> tuple[str, ET.Element]:
@@ -58,6 +70,14 @@ class Worker:
             item = message.find(f"{{{EVENT}}}event/{{{EVENT}}}items/{{{EVENT}}}item")
             if item is not None:
                 return item.get("id", ""), next(iter(item))
+
+    async def next_event_items(self) -> list[tuple[str, ET.Element]]:
+        """The (id, payload) of every item of the next items event handed to this worker."""
+        while True:
+            message = await self.client.next_event()
+            items = message.findall(f"{{{EVENT}}}event/{{{EVENT}}}items/{{{EVENT}}}item")
+            if items:
+                return [(item.get("id", ""), next(iter(item))) for item in items]
 
     async def finish(self, job_id: str, result: str | None = None) -> ET.Element:
         inner = "" if result is None else f"<result xmlns='{RESULT}'>{result}</result>"
@@ -115,3 +135,14 @@ async def next_retract(client: PubSubClient) -> ET.Element:
         found = retracts(await client.next_event())
         if found:
             return found[0]
+
+
+def retract_of(node: str, results: dict[str, str | None]) -> str:
+    """One retract of several items, each with its ``<result/>`` unless None."""
+    items = "".join(
+        f"<item id='{job_id}'>"
+        + ("" if result is None else f"<result xmlns='{RESULT}'>{result}</result>")
+        + "</item>"
+        for job_id, result in results.items()
+    )
+    return pubsub(f"<retract node='{node}'>{items}</retract>")

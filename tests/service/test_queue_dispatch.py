@@ -520,3 +520,99 @@ async def test_a_queue_put_with_an_item_id_too_long_is_refused(
         service.put_queued(CAROL, CAROL.bare, "jobs", [("j" * 1024, b"x")]),
     )
     assert await service.put_queued(CAROL, CAROL.bare, "jobs", [("j" * 1023, b"x")]) == ["j" * 1023]
+
+
+def batch_options(requests: int) -> dict[str, list[str]]:
+    return {**options(requests), "thoonkx#queue_batch": ["1"]}
+
+
+async def test_items_handed_at_once_go_in_one_event_only_to_a_batch_subscriber(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    dispatcher, sink = queues
+    await job_node(service)
+    await dispatcher.aclose()  # only the calls below hand anything out
+    await service.subscribe(ALICE, "jobs", ALICE.bare, batch_options(3))
+    await service.subscribe(BOB, "jobs", BOB.bare, options(3))
+    put = await service.put_queued(CAROL, CAROL.bare, "jobs", [(f"j{n}", b"q") for n in range(6)])
+    assert await dispatcher.dispatch("jobs") == 6
+    held = await service.queues.holders("jobs")
+    alices = sorted(i for i, jid in held.items() if jid == ALICE.bare)
+    assert len(alices) == 3 and len(held) == 6 and set(held) == set(put)
+    # Alice's three in one event; Bob's (no thoonkx#queue_batch) one message each
+    assert [(jid, sorted(ids)) for jid, ids in sink.together] == [(ALICE.bare, alices)]
+    subscription, queue_node = await service.subscription_options(ALICE, "jobs", ALICE.bare)
+    assert queue_node and subscription.options.queue_batch
+
+
+async def test_a_retract_of_several_jobs_finishes_them_all_with_their_results(
+    service: PubSubService,
+    queues: tuple[QueueDispatcher, QueueSinkRecord],
+    app: AsyncThoonk,
+) -> None:
+    _, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, batch_options(3))
+    await service.put_queued(
+        CAROL, "carol@example.org/desk", "jobs", [(f"j{n}", f"q{n}".encode()) for n in range(3)]
+    )
+    await sink.until(lambda: len(sink.handed) == 3)
+    results = {"j0": b"r0", "j2": b"r2"}  # j1 finished without a result
+    done = await service.retract_queued(
+        ALICE, ALICE.bare + "/w", "jobs", ["j2", "j0", "j1"], results
+    )
+    assert done.finished == ("j2", "j0", "j1")
+    assert await app.redis.hlen(keys.items("jobs")) == 0
+    assert await app.redis.zcard(keys.claimed("jobs")) == 0
+    assert await app.redis.hlen(keys.queue_holders("jobs")) == 0
+    assert await app.redis.get(keys.finishes("jobs")) == b"3"
+    await sink.until(lambda: len(sink.retracts) == 3)
+    told = {item_id: (jid, result) for _, jid, item_id, result in sink.retracts}
+    assert told == {
+        "j0": ("carol@example.org/desk", b"r0"),
+        "j1": ("carol@example.org/desk", None),
+        "j2": ("carol@example.org/desk", b"r2"),
+    }
+    job = Job(app, "jobs", BYTES)
+    assert await job.get_result("j0", block=False) == (b"q0", b"r0")
+    assert await job.get_result("j2", block=False) == (b"q2", b"r2")
+
+
+@pytest.mark.parametrize("reason", ["unknown", "other-holder", "not-held", "twice"])
+async def test_a_retract_of_several_jobs_with_one_refused_changes_nothing(
+    service: PubSubService,
+    queues: tuple[QueueDispatcher, QueueSinkRecord],
+    redis_client: aioredis.Redis,
+    reason: str,
+) -> None:
+    dispatcher, sink = queues
+    await job_node(service)
+    await service.subscribe(ALICE, "jobs", ALICE.bare, batch_options(2))
+    await service.subscribe(BOB, "jobs", BOB.bare, options(1))
+    await service.put_queued(CAROL, CAROL.bare, "jobs", [(f"j{n}", b"q") for n in range(3)])
+    await sink.until(lambda: len(sink.handed) == 3)
+    await dispatcher.aclose()  # nothing handed out again meanwhile
+    held = await service.queues.holders("jobs")
+    alices = sorted(i for i, jid in held.items() if jid == ALICE.bare)
+    bobs = next(i for i, jid in held.items() if jid == BOB.bare)
+    if reason == "not-held":  # Bob's job given back: nobody holds it now
+        await service.queues.release("jobs", jids=[BOB.bare])
+    error, bad = {
+        "unknown": (ItemNotFound, "nope"),
+        "other-holder": (ItemHeld, bobs),
+        "not-held": (ItemNotHeld, bobs),
+        "twice": (BadRequest, alices[0]),
+    }[reason]
+    # the refused item after a good one: the good one is not finished either
+    ids = [alices[0], bad, alices[1]]
+    raised = await refused(
+        redis_client, error, service.retract_queued(ALICE, ALICE.bare, "jobs", ids)
+    )
+    if reason != "twice":
+        assert bad in str(raised)
+    # the first refused item's error: unknown before not held
+    await refused(
+        redis_client,
+        ItemNotFound,
+        service.retract_queued(ALICE, ALICE.bare, "jobs", [alices[0], "nope", bobs]),
+    )

@@ -93,3 +93,43 @@ def test_an_item_no_message_can_carry_is_unsendable() -> None:
     handing = messages.hand("jobs", "w@x/r", "j" * 10_000, b"x", NotificationType.NORMAL)
     assert handing == Handing.UNSENDABLE
     assert sent == []
+
+
+def test_items_handed_at_once_go_in_one_items_event() -> None:
+    messages, sent = sent_by()
+    items = [("j1", b"<q xmlns='urn:t'>1</q>"), ("j&2", b""), ("j3", b"plain <text>")]
+    assert messages.hand_together("jobs", "w@x/r", items, NotificationType.HEADLINE)
+    (message,) = [parsed(text) for text in sent]
+    assert (message.get("to"), message.get("type")) == ("w@x/r", "headline")
+    assert parse_handed_id(message.get("id", "")) == ("jobs", "j1")
+    (event_items,) = message.findall(f"{{{EVENT_NS}}}event/{{{EVENT_NS}}}items")
+    assert event_items.get("node") == "jobs"
+    got = event_items.findall(f"{{{EVENT_NS}}}item")
+    assert [item.get("id") for item in got] == ["j1", "j&2", "j3"]
+    first = got[0].find("{urn:t}q")
+    assert first is not None and first.text == "1"
+    assert len(got[1]) == 0
+    assert "".join(got[2].itertext()) == "plain <text>"
+
+
+def test_items_too_big_together_or_a_link_down_send_nothing_together() -> None:
+    messages, sent = sent_by(limit=20_000)
+    half = b"<q xmlns='urn:t'>" + b"x" * 6_000 + b"</q>"
+    assert not messages.hand_together(
+        "jobs", "w@x/r", [("j1", half), ("j2", half)], NotificationType.NORMAL
+    )
+    assert sent == []
+    down, sent = sent_by(up=False)
+    assert not down.hand_together(
+        "jobs", "w@x/r", [("j1", b"x"), ("j2", b"y")], NotificationType.NORMAL
+    )
+    assert sent == []
+
+
+def test_the_holder_is_told_of_the_jobs_it_finished_in_one_message() -> None:
+    messages, sent = sent_by()
+    messages.retracted_to_holder("jobs", "w@x/r", ["j1", "j2"], NotificationType.NORMAL)
+    (message,) = [parsed(text) for text in sent]
+    assert (message.get("to"), message.get("type")) == ("w@x/r", "normal")
+    found = message.findall(f"{{{EVENT_NS}}}event/{{{EVENT_NS}}}items/{{{EVENT_NS}}}retract")
+    assert [r.get("id") for r in found] == ["j1", "j2"]
