@@ -257,6 +257,8 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
                                     component = _restart(component, world, options, base)
                                     running = base
                                 await wait_component(publisher, server.component_jid, component)
+                                if base == "multicast":
+                                    await multicast_found(component)
                                 target = Target(
                                     "ours", server, server.component_jid, publisher, subscribers
                                 )
@@ -306,11 +308,28 @@ def _restart(
         old.stop()
     component = ComponentProcess(world.redis, world.home, options.max_items)
     config = component.config.read_text()
-    component.config.write_text(
-        config.replace("[component]\n", "[component]\n" + VARIANTS[variant], 1)
-    )
+    config = config.replace("[component]\n", "[component]\n" + VARIANTS[variant], 1)
+    if variant == "multicast":  # the log says whether it found the service (multicast_found)
+        config = config.replace('level = "warning"', 'level = "info"')
+    component.config.write_text(config)
+    component.log.write_text("")  # this run's lines only
     component.start()
     return component
+
+
+async def multicast_found(component: ComponentProcess, timeout: float = 15.0) -> None:
+    """Wait until the component sends through the server's XEP-0033 service; raise if it
+    found none (the variant would measure unicast under the multicast name)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = component.log.read_text(errors="replace")
+        if "(XEP-0033 multicast)" in text:
+            return
+        if "no multicast service found" in text:
+            break
+        component.check()
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"the multicast variant found no multicast service:\n{component.tail()}")
 
 
 def report(rates: dict[tuple[str, int], list[float]], counts: list[int]) -> str:

@@ -7,7 +7,11 @@ and each subscriber still gets the event exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import hashlib
+import re
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -16,6 +20,7 @@ from tests.integration.bridges import started
 from tests.integration.streams import Account, ClientFactory
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.xmpp.runner import Bridge
+from tools.local_ejabberd import EjabberdServer
 from tools.localservers import RedisServer, XmppServer
 
 MakeAccount = Callable[[], Account]
@@ -104,3 +109,54 @@ async def test_more_subscribers_than_one_message_takes_get_it_in_several(
         for client in clients:
             assert ids_in(await client.next_event(), EVENT) == ["one"]
         assert sent() == 2  # limit addresses in one message, the 3 others in another
+
+
+@pytest.mark.parametrize("xmpp_server", ["ejabberd"], indirect=True)
+async def test_a_listed_service_that_never_answers_does_not_hide_the_multicast_one(
+    xmpp_server: XmppServer, redis_server: RedisServer
+) -> None:
+    """Another component of the server that ignores disco (listed in the server's
+    disco#items ahead of mod_multicast) is skipped: the look-up still finds the service."""
+    assert isinstance(xmpp_server, EjabberdServer)
+    settings = settings_for(xmpp_server, redis_server)
+    async with _silent_component(xmpp_server), started(settings) as bridge:
+        assert bridge._finding is not None
+        await bridge._finding
+        assert bridge.notifier.multicast is not None
+        assert bridge.notifier.multicast.jid == f"multicast.{xmpp_server.domain}"
+
+
+@contextlib.asynccontextmanager
+async def _silent_component(server: EjabberdServer) -> AsyncIterator[None]:
+    """A component on the server's second component address that reads and never answers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.spare_component_port)
+    try:
+        writer.write(
+            b"<stream:stream xmlns='jabber:component:accept'"
+            b" xmlns:stream='http://etherx.jabber.org/streams'"
+            + f" to='{server.spare_component_jid}'>".encode()
+        )
+        header = await asyncio.wait_for(reader.readuntil(b">"), 10)
+        while b"stream:stream" not in header:
+            header += await asyncio.wait_for(reader.readuntil(b">"), 10)
+        stream_id = re.search(rb"""\bid=['"]([^'"]+)['"]""", header)
+        assert stream_id is not None, header
+        digest = hashlib.sha1(stream_id.group(1) + server.secret.encode()).hexdigest()
+        writer.write(f"<handshake>{digest}</handshake>".encode())
+        assert (await asyncio.wait_for(reader.readuntil(b">"), 10)).startswith(b"<handshake")
+        ignoring = asyncio.create_task(_read_until_closed(reader))
+        try:
+            yield
+        finally:
+            ignoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ignoring
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def _read_until_closed(reader: asyncio.StreamReader) -> None:
+    while await reader.read(65536):
+        pass

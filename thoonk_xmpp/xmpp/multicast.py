@@ -10,6 +10,7 @@ ones, and those whose message carries SHIM SubID headers, get a message each.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -41,20 +42,44 @@ class Multicast:
 
 
 async def find(stream: ComponentXMPP, sender: str, domain: str, timeout: float = 5.0) -> str | None:
-    """The JID of ``domain``'s XEP-0033 service (disco#items, then disco#info), or None."""
+    """The JID of ``domain``'s XEP-0033 service (disco#items, then disco#info), or None.
+
+    The listed items are asked at once and the first that offers XEP-0033 is taken:
+    an item that answers with an error or not at all (another component that ignores
+    disco, one gone meanwhile) is skipped, never ending the search.
+    """
     try:
         items = await _query(stream, sender, domain, _DISCO_ITEMS, timeout)
-        for item in items.iter(f"{{{_DISCO_ITEMS}}}item"):
-            jid = item.get("jid", "")
-            if not jid or item.get("node"):
-                continue
-            info = await _query(stream, sender, jid, _DISCO_INFO, timeout)
-            features = {f.get("var") for f in info.iter(f"{{{_DISCO_INFO}}}feature")}
-            if ADDRESS_NS in features:
-                return jid
     except (IqError, IqTimeout) as exc:
         log.info("no multicast service found at %s: %s", domain, exc)
+        return None
+    jids = [
+        jid
+        for item in items.iter(f"{{{_DISCO_ITEMS}}}item")
+        if (jid := item.get("jid", "")) and not item.get("node")
+    ]
+    asked = [asyncio.ensure_future(_offers(stream, sender, jid, timeout)) for jid in jids]
+    try:
+        for answer in asyncio.as_completed(asked):
+            found = await answer
+            if found is not None:
+                return found
+    finally:
+        for question in asked:
+            question.cancel()
+    log.info("no multicast service found at %s among %d items", domain, len(jids))
     return None
+
+
+async def _offers(stream: ComponentXMPP, sender: str, jid: str, timeout: float) -> str | None:
+    """``jid`` if its disco#info lists XEP-0033; None if not, or if it does not answer."""
+    try:
+        info = await _query(stream, sender, jid, _DISCO_INFO, timeout)
+    except (IqError, IqTimeout) as exc:
+        log.debug("%s did not say whether it offers multicast: %s", jid, exc)
+        return None
+    features = {f.get("var") for f in info.iter(f"{{{_DISCO_INFO}}}feature")}
+    return jid if ADDRESS_NS in features else None
 
 
 async def _query(
