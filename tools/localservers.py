@@ -314,6 +314,7 @@ class ProsodyServer(LocalServer):
             pubsub_storage=self.pubsub_storage,
             component_file=PROSODY_CONFIG_DIR / "thoonk-xmpp.cfg.lua",
             plugin_dir=PROSODY_TEST_PLUGINS,
+            module_dir=PROSODY_CONFIG_DIR,
         )
         (self.dir / "data").mkdir(exist_ok=True)
         (self.dir / "certs").mkdir(exist_ok=True)

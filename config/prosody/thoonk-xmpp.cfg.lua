@@ -41,6 +41,17 @@
 -- section sets `modules_enabled` or `privileged_entities`, list "privilege" and this
 -- component's entry there instead and leave that host out here (the last setting wins).
 --
+-- XEP-0033 multicast through mod_thoonk_multicast, shipped beside this file: thoonk-xmpp
+-- (with `multicast = true` under [component]) then sends an event once for up to
+-- `multicast_limit` local subscribers instead of once for each, and this service copies
+-- it inside Prosody. Install the module first: copy mod_thoonk_multicast.lua into a
+-- folder Prosody loads plugins from (Debian: /usr/lib/prosody/modules/, or a folder you
+-- add to the global `plugin_paths`). Its address:
+--          THOONK_XMPP_MULTICAST_JID  (default: multicast.<the component's parent domain>,
+--                              e.g. multicast.example.org); "none" leaves it out
+-- Only this component may send through it (thoonk_multicast_senders below); others get
+-- `forbidden`. Keep thoonk_multicast_limit at or above `multicast_limit` (default 20).
+--
 -- The test suite loads this very file: tools/localservers.py sets these variables.
 
 local thoonk_jid = os.getenv("THOONK_XMPP_JID") or "pubsub.example.org"
@@ -52,6 +63,9 @@ if thoonk_secret == nil or thoonk_secret == "" then
 	-- Refuse to load rather than serve a component address anyone could claim.
 	error("thoonk-xmpp.cfg.lua: no component secret; set THOONK_XMPP_SECRET or edit this file", 0)
 end
+
+local multicast_jid = os.getenv("THOONK_XMPP_MULTICAST_JID")
+	or ("multicast." .. (thoonk_jid:match("^[^.]+%.(.+)$") or thoonk_jid))
 
 local privileged_hosts = os.getenv("THOONK_XMPP_PRIVILEGED_HOSTS")
 	or thoonk_jid:match("^[^.]+%.(.+)$") or ""
@@ -75,3 +89,9 @@ Component(thoonk_jid)
 	name = "Publish-Subscribe (thoonk-xmpp)"
 	-- mod_privilege tells the component, when it connects, what the hosts above grant.
 	modules_enabled = { "privilege" }
+
+if multicast_jid ~= "none" then
+	Component(multicast_jid)("thoonk_multicast")
+		thoonk_multicast_senders = { thoonk_jid }
+		thoonk_multicast_limit = 100
+end
