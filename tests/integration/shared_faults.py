@@ -243,7 +243,11 @@ class SharedRig:
             await iq.send(timeout=TIMEOUT)
         except IqError as exc:
             raise AssertionError(f"ping refused: {exc.iq}") from None
-        after = [await self._pings(n) for n in range(2)]
+
+        async def counted() -> list[float]:  # the count may move just after the answer
+            return [await self._pings(n) for n in range(2)]
+
+        after = await poll(counted, lambda now: now != before, TIMEOUT)
         served = [n for n in range(2) if after[n] > before[n]]
         assert len(served) == 1, f"pings before {before}, after {after}"
         return served[0]

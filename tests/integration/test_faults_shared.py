@@ -43,9 +43,12 @@ RSS_GROWTH_MB = 40.0
 #: How long before a kill or a hand-over an item may have been stored and still be sent
 #: again (as in test_faults.py).
 UNCERTAIN = MARGIN + 4 * MARK_INTERVAL
-#: How long after a kill ejabberd may still route a stanza to the dead link, and after a
-#: hand-over the old holder may still send a queued event.
+#: How long after a kill or a hand-over an item may have been stored and still come
+#: twice (the old holder may still send an event it had queued when it let go).
 NOTICED_WITHIN = 0.5
+#: How long after a kill ejabberd may still route a stanza to the dead link (it sees the
+#: connection close at once; this is for a busy machine).
+ROUTE_GONE_WITHIN = 1.0
 #: The survivor holds a dead instance's slots once its lease expired and the survivor
 #: renewed: within lease_time plus a renewal, and one more for a busy machine.
 TAKEOVER_WITHIN = LEASE_TIME + 2 * LEASE_INTERVAL
@@ -109,7 +112,7 @@ def _check_unanswered(
     # the last request that was in flight at the kill went at most STALLED s before it
     in_flight_from = m.killed_at - XmppPublisher.STALLED
     # bare_source: dropped until the instance is back; random: only those in flight
-    away_until = (m.back_at if by == killed else m.killed_at) + NOTICED_WITHIN
+    away_until = (m.back_at if by == killed else m.killed_at) + ROUTE_GONE_WITHIN
     for item_id in publisher.unanswered:
         sent = publisher.sent_at[item_id]
         if item_id in report.stored:
