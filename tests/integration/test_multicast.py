@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -20,6 +21,8 @@ from tests.integration.bridge_fixtures import EVENT, ON_BOTH_SERVERS, PubSubClie
 from tests.integration.bridges import started
 from tests.integration.streams import Account, ClientFactory
 from thoonk_xmpp.settings import Settings
+from thoonk_xmpp.xmpp.multicast import MulticastFlow
+from thoonk_xmpp.xmpp.ns import PUBSUB
 from thoonk_xmpp.xmpp.runner import Bridge
 from tools.local_ejabberd import EjabberdServer
 from tools.localservers import RedisServer, XmppServer
@@ -162,3 +165,61 @@ async def _silent_component(server: EjabberdServer) -> AsyncIterator[None]:
 async def _read_until_closed(reader: asyncio.StreamReader) -> None:
     while await reader.read(65536):
         pass
+
+
+@pytest.mark.parametrize("xmpp_server", ["ejabberd"], indirect=True)
+async def test_the_multicast_service_confirms_the_copies_handed_to_it(
+    xmpp_server: XmppServer, redis_server: RedisServer
+) -> None:
+    """Its answer to a question asked after some messages says they are routed: until
+    then, past the limit, there is no room."""
+    async with started(settings_for(xmpp_server, redis_server)) as bridge:
+        assert bridge._finding is not None
+        await bridge._finding
+        assert bridge.notifier.multicast is not None
+        flow = MulticastFlow(bridge.component.xmpp, bridge.component.jid, limit=2)
+        flow.handed(3)
+        waiting = asyncio.create_task(flow.room())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        flow.written(bridge.notifier.multicast.jid)
+        await asyncio.wait_for(waiting, 10)
+        assert flow.unconfirmed == 0
+
+
+@pytest.mark.parametrize("xmpp_server", ["ejabberd"], indirect=True)
+async def test_publishes_wait_while_the_multicast_service_is_behind(
+    xmpp_server: XmppServer,
+    redis_server: RedisServer,
+    make_account: MakeAccount,
+    xmpp_client: ClientFactory,
+) -> None:
+    """A publish is taken only while at most ``limit`` copies are not known routed (the
+    service would otherwise fall ever further behind), and every event still arrives."""
+    async with started(settings_for(xmpp_server, redis_server)) as bridge:
+        assert bridge._finding is not None
+        await bridge._finding
+        flow = bridge.component.multicast_flow
+        flow.limit = 4
+        clients = [
+            PubSubClient(await xmpp_client(*make_account(), plugins=()), bridge.component.jid)
+            for _ in range(5)
+        ]
+        await clients[0].create("paced")
+        for client in clients:
+            await client.subscribe("paced")
+        seen: list[int] = []
+        answer = bridge.component._answer
+
+        async def noting(iq: ET.Element) -> None:
+            if iq.find(f"{{{PUBSUB}}}pubsub/{{{PUBSUB}}}publish") is not None:
+                seen.append(flow.unconfirmed)
+            await answer(iq)
+
+        bridge.component._answer = noting  # type: ignore[method-assign]
+        items = [f"i{n}" for n in range(20)]
+        await asyncio.gather(*(clients[0].publish("paced", item) for item in items))
+        for client in clients:
+            assert [ids_in(await client.next_event(), EVENT)[0] for _ in items] == items
+        assert len(seen) == len(items)
+        assert max(seen) <= flow.limit

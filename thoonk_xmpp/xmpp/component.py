@@ -31,6 +31,7 @@ from thoonk_xmpp.thoonk import ConnectionLost as ThoonkConnectionLost
 from . import authorization, fitting, handlers, ns, parsing, queue_handlers
 from .errors import ResultTooBig, error_element, refused
 from .limits import RequestGate
+from .multicast import MulticastFlow
 from .queue_messages import QueueMessages, watch_subscribers
 from .requests import Request
 from .server_news import ServerNews
@@ -81,6 +82,7 @@ class _ComponentStream(ComponentXMPP):
 
 
 _IQ: Final = ns.tag(ns.STANZA, "iq")
+_PUBLISH: Final = f"{ns.tag(ns.PUBSUB, 'pubsub')}/{ns.tag(ns.PUBSUB, 'publish')}"
 
 
 def _bare(jid: str) -> str:
@@ -132,6 +134,8 @@ class PubSubComponent:
         self.privileges = self.news.privileges
         #: Set by the bridge when [metrics] is enabled.
         self.metrics: Metrics | None = None
+        #: Paces publishes to the server's multicast service (:mod:`.multicast`).
+        self.multicast_flow = MulticastFlow(self.xmpp, self.jid)
         self.xmpp.add_event_handler("session_start", self._on_session_start)
         self.xmpp.add_event_handler("disconnected", self._on_disconnected)
         self.xmpp.add_event_handler("stream_error", self._on_stream_error)
@@ -206,6 +210,7 @@ class PubSubComponent:
         self._settle(None)
 
     def _on_disconnected(self, _: Any) -> None:
+        self.multicast_flow.reset()
         self.connected.clear()
         self.disconnected.set()
 
@@ -322,6 +327,8 @@ class PubSubComponent:
         try:
             if before is not None:
                 await before
+            if iq.find(_PUBLISH) is not None:
+                await self.multicast_flow.room()
             await self._answer(iq)
         finally:
             answered.set_result(None)

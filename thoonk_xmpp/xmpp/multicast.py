@@ -35,6 +35,8 @@ class Multicast:
     jid: str
     domain: str
     limit: int
+    #: Told of the copies handed to the service (paces publishers), if any.
+    flow: MulticastFlow | None = None
 
     def takes(self, jid: str) -> bool:
         """Whether a recipient goes through it: a user of the server's own domain."""
@@ -93,3 +95,76 @@ async def _query(
     reply = await iq.send(timeout=timeout)  # type: ignore[no-untyped-call]
     element: ET.Element = reply.xml
     return element
+
+
+#: Copies handed to the multicast service, not yet known routed, above which publishes wait.
+UNCONFIRMED_COPIES: Final = 2000
+
+
+class MulticastFlow:
+    """Paces publishers to the multicast service's speed.
+
+    A message to the service leaves the component link at once: the server
+    parses one stanza for all its recipients, so publishes would be answered
+    far faster than the service (one Erlang process in ejabberd) makes the
+    copies, and its backlog would grow without end while the work of taking
+    ever more publishes starves it of CPU.  Sent one recipient at a time,
+    the notifications themselves hold the publish answers back on the link.
+
+    The service handles what it receives in order, so the answer to a disco#info
+    query sent after some messages says they are routed.  While more than
+    ``limit`` copies are not known routed, :meth:`room` waits.
+    """
+
+    def __init__(self, stream: ComponentXMPP, sender: str, limit: int = UNCONFIRMED_COPIES) -> None:
+        self.stream = stream
+        self.sender = sender
+        self.limit = limit
+        #: Copies handed to the service so far, and how many of them are known routed.
+        self.sent = self.routed = 0
+        self._asking: asyncio.Task[None] | None = None
+        self._room = asyncio.Event()
+        self._room.set()
+
+    @property
+    def unconfirmed(self) -> int:
+        return self.sent - self.routed
+
+    def handed(self, copies: int) -> None:
+        """A message to the service for ``copies`` recipients is about to be written."""
+        self.sent += copies
+        if self.unconfirmed > self.limit:
+            self._room.clear()
+
+    def written(self, service: str) -> None:
+        """What :meth:`handed` counted is written: ask ``service`` to confirm it (once the
+        question asked before is answered), when that is a fair share of the limit (a
+        question for every message would cost the service more than small events do)."""
+        if self._asking_due() and (self._asking is None or self._asking.done()):
+            self._asking = asyncio.ensure_future(self._confirm(service))
+
+    def _asking_due(self) -> bool:
+        return self.unconfirmed > self.limit // 4
+
+    async def room(self) -> None:
+        """Return once the service's backlog is within the limit."""
+        await self._room.wait()
+
+    def reset(self) -> None:
+        """The link is gone: nothing is waited for any more."""
+        if self._asking is not None:
+            self._asking.cancel()
+        self.routed = self.sent
+        self._room.set()
+
+    async def _confirm(self, service: str) -> None:
+        while self._asking_due():
+            covered = self.sent
+            try:
+                await _query(self.stream, self.sender, service, _DISCO_INFO, 30.0)
+            except (IqError, IqTimeout) as exc:
+                log.info("%s did not confirm its copies: %s", service, exc)
+            # an error or no answer: not waited for longer (publishes must not stall)
+            self.routed = max(self.routed, covered)
+            if self.unconfirmed <= self.limit:
+                self._room.set()

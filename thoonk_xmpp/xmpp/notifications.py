@@ -257,7 +257,9 @@ def messages(
             r for r in recipients if len(r.subids) == 1 and not r.body and multicast.takes(r.jid)
         ]
         if len(grouped) > 1:
-            for addresses in _address_groups(grouped, multicast.limit):
+            for addresses, count in _address_groups(grouped, multicast.limit):
+                if multicast.flow is not None:
+                    multicast.flow.handed(count)
                 yield (
                     f'{head}{_attr(multicast.jid)}{kind}{_attr(next(ids))}">'
                     f'<addresses xmlns="{ADDRESS_NS}">{addresses}</addresses>{body}</message>'
@@ -285,19 +287,20 @@ def _body_element(event: Event, event_xml: str, room: int | None) -> str:
     return ""
 
 
-def _address_groups(recipients: list[Recipient], limit: int) -> Iterator[str]:
-    """``<address type="bcc"/>`` lists of at most ``limit`` recipients and ADDRESS_BYTES."""
+def _address_groups(recipients: list[Recipient], limit: int) -> Iterator[tuple[str, int]]:
+    """``<address type="bcc"/>`` lists of at most ``limit`` recipients and ADDRESS_BYTES,
+    with how many each holds."""
     group: list[str] = []
     size = 0
     for recipient in recipients:
         address = f'<address type="bcc" jid="{_attr(recipient.jid)}"/>'
         if group and (len(group) == limit or size + len(address) > ADDRESS_BYTES):
-            yield "".join(group)
+            yield "".join(group), len(group)
             group, size = [], 0
         group.append(address)
         size += len(address)
     if group:
-        yield "".join(group)
+        yield "".join(group), len(group)
 
 
 #: Bytes a message may need beside its event: addresses (RFC 7622: up to 3071 bytes each),
@@ -352,6 +355,7 @@ class Notifier:
         if len(event.recipients) >= _BATCH:
             return False
         self._send(list(self._messages(event)))
+        self._written()
         return True
 
     async def deliver(self, event: Event) -> None:
@@ -361,7 +365,14 @@ class Notifier:
             batch.append(text)
             if len(batch) == _BATCH:
                 self._send(batch)
+                self._written()
                 batch = []
                 await asyncio.sleep(0)
         if batch:
             self._send(batch)
+            self._written()
+
+    def _written(self) -> None:
+        multicast = self.multicast
+        if multicast is not None and multicast.flow is not None:
+            multicast.flow.written(multicast.jid)

@@ -113,7 +113,9 @@ class Bridge:
             log.info("looking for a multicast service failed: %s", exc)
             return
         if found is not None and self._linked:
-            self.notifier.multicast = multicast.Multicast(found, domain, component.multicast_limit)
+            self.notifier.multicast = multicast.Multicast(
+                found, domain, component.multicast_limit, self.component.multicast_flow
+            )
             log.info("sending events through %s (XEP-0033 multicast)", found)
 
     def _on_stream_error(self, error: Any) -> None:
