@@ -616,3 +616,22 @@ async def test_a_retract_of_several_jobs_with_one_refused_changes_nothing(
         ItemNotFound,
         service.retract_queued(ALICE, ALICE.bare, "jobs", [alices[0], "nope", bobs]),
     )
+
+
+async def test_finishes_on_a_node_only_thoonk_apps_use_cost_no_command_a_job(
+    service: PubSubService, app: AsyncThoonk
+) -> None:
+    """Thoonk workers finishing Thoonk puts: nothing of ours to forget beside the jobs, so
+    the dispatcher's call looks once, not three times a job (HGET, HDEL, HDEL)."""
+    await job_node(service)
+    job = Job(app, "jobs", BYTES)
+    ids = [await job.put(b"q") for _ in range(3)]
+
+    async def calls(command: str) -> int:
+        stats = await app.redis.info("commandstats")
+        return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+    before = {command: await calls(command) for command in ("hget", "hdel")}
+    told = await service.queues.finished("jobs", [(i, b"r") for i in ids])
+    assert told == [None, None, None]
+    assert {command: await calls(command) for command in ("hget", "hdel")} == before

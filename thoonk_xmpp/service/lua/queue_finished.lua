@@ -11,6 +11,14 @@
 local publishers, holders, unlocked, results = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local keep, prefix = ARGV[1], ARGV[2]
 local out = {}
+if redis.call('EXISTS', publishers, holders, unlocked) == 0 then
+  -- nothing of ours beside these jobs (a node only Thoonk apps use): one command, not
+  -- three a job
+  for _ = 3, #ARGV, 3 do
+    out[#out + 1] = ''
+  end
+  return out
+end
 for i = 3, #ARGV, 3 do
   local id = ARGV[i]
   local entry = redis.call('HGET', publishers, id)
