@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--trace",
         type=Path,
-        help="count the component's job-node steps (bench/queue_trace.py; with --only xmpp)",
+        help="count the component's job-node steps (bench/queue_trace.py; --only xmpp or batch)",
     )
     options = parser.parse_args(argv)
     counts = [int(n) for n in options.workers.split(",")]

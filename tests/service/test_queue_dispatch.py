@@ -635,3 +635,16 @@ async def test_finishes_on_a_node_only_thoonk_apps_use_cost_no_command_a_job(
     told = await service.queues.finished("jobs", [(i, b"r") for i in ids])
     assert told == [None, None, None]
     assert {command: await calls(command) for command in ("hget", "hdel")} == before
+
+
+async def test_all_a_batch_subscriber_has_room_for_goes_in_one_event(
+    service: PubSubService, queues: tuple[QueueDispatcher, QueueSinkRecord]
+) -> None:
+    """More than one script call's worth (64): still one call, so one event."""
+    dispatcher, sink = queues
+    await job_node(service)
+    await dispatcher.aclose()  # only the call below hands anything out
+    await service.subscribe(ALICE, "jobs", ALICE.bare, batch_options(90))
+    await service.put_queued(CAROL, CAROL.bare, "jobs", [(f"j{n}", b"q") for n in range(100)])
+    assert await dispatcher.dispatch("jobs") == 90
+    assert [(jid, len(ids)) for jid, ids in sink.together] == [(ALICE.bare, 90)]

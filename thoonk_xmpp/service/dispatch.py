@@ -42,8 +42,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Most items handed in one script call.
+#: Fewest and most items handed in one script call: as many as the subscribers have
+#: room for, within these bounds (so that the items a subscriber has room for go in one
+#: call, and together in one event when it batches).
 BATCH: Final = 64
+MOST_BATCH: Final = 1024
 
 #: Seconds between visits of every queue node (reaping, items put without a notice).
 TICK: Final = 0.5
@@ -283,10 +286,11 @@ class QueueDispatcher:
             return 0  # nobody to hand to (a Thoonk-only job feed): no script per put
         capacities = self.service.capacities(state)
         together = {sub.jid for sub in state.subscriptions if sub.options.queue_batch}
+        most = min(MOST_BATCH, max(BATCH, sum(room for _, room in capacities)))
         sent = 0
         while True:
             try:
-                handed = await self.service.queues.hand(node, kind, capacities, BATCH)
+                handed = await self.service.queues.hand(node, kind, capacities, most)
             except FeedNotFound:
                 self.nodes.pop(node, None)
                 return sent
@@ -298,7 +302,7 @@ class QueueDispatcher:
             if unsent:
                 await self.service.queues.give_back(node, kind, unsent)
                 return sent
-            if len(handed) < BATCH and not unsendable:  # set aside: room for the next
+            if len(handed) < most and not unsendable:  # set aside: room for the next
                 return sent
 
     def _send(
