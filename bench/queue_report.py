@@ -107,6 +107,16 @@ def details(figures: Figures, counts: Sequence[int]) -> str:
                 f"  {kind:6s} {workers:2d} workers: {figures.cpu_text(kind, workers)}; "
                 f"{calls:.1f} Redis commands a job"
             )
+    for workers in counts:
+        for kind in ("xmpp", "batch"):
+            pairs = zip(
+                figures.rates.get((kind, workers), []),
+                figures.rates.get(("thoonk", workers), []),
+                strict=False,
+            )
+            ratios = " ".join(f"{rate / thoonk:.2f}" for rate, thoonk in pairs)
+            if ratios:
+                out.append(f"  {kind}/thoonk {workers:2d} workers, run by run: {ratios}")
     for (kind, workers), runs in sorted(figures.latency.items()):
         answer = statistics.median(a for a, _ in runs)
         wait = statistics.median(w for _, w in runs)
