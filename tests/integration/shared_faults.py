@@ -43,8 +43,9 @@ T = TypeVar("T")
 
 #: The service's defaults: how long a lease lasts, how often it is renewed.
 LEASE_TIME, LEASE_INTERVAL = 5.0, 1.0
-#: Nodes of each instance under load.
-NODES_EACH = 2
+#: Nodes of each instance under load: enough that some of them move to the restarted
+#: instance (a new id: each slot is its own with odds 1/2; none of 16 moving: 1 in 65536).
+NODES_EACH = 8
 #: Published last on every node, once everything else arrived: a fence for late events.
 SENTINEL = "sentinel"
 NODE_CONFIG: dict[str, str | list[str]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -44,11 +45,11 @@ class Instance:
 
 
 @contextlib.asynccontextmanager
-async def instance(url: str) -> AsyncIterator[Instance]:
+async def instance(url: str, policy: DeliveryPolicy = POLICY) -> AsyncIterator[Instance]:
     async with AsyncThoonk.from_url(url, listen=True) as client:
         service = PubSubService(client, make_policy())
         sink = RecordingSink()
-        router = EventRouter(service, sink, delivery=POLICY)
+        router = EventRouter(service, sink, delivery=policy)
         client.listener.add_sink(router.on_notice)
         router.start()
         try:
@@ -129,3 +130,38 @@ async def test_a_clean_stop_hands_its_slots_over_at_once(
             "the other instance holds every slot well within the lease time",
             timeout=POLICY.lease_time,
         )
+
+
+async def test_slots_handed_over_to_a_joining_instance_send_nothing_twice(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    """The instance letting slots go records what it sent of them above their
+    watermarks; the one taking them sends only the rest. (The margin keeps every
+    watermark behind every item here, so the taker's catch-up reads them all again.)"""
+    behind = dataclasses.replace(POLICY, margin=60.0)
+    async with AsyncThoonk.from_url(redis_server.url) as app:
+        setup = PubSubService(app, make_policy())
+        for node in NODES:
+            await setup.create_node(OWNER, node)
+            await setup.subscribe(ALICE, node, ALICE.bare)
+        async with instance(redis_server.url, behind) as first:
+            await until(lambda: first.router.slots == frozenset(range(SLOTS)), "one holds all")
+            for node in NODES:
+                await (await app.feed(node, codec=BYTES)).publish(b"<x xmlns='t'/>", "one")
+            expected = {(node, "one") for node in NODES}
+            await until(lambda: set(first.items()) >= expected, "every item delivered")
+            async with instance(redis_server.url, behind) as second:
+                await until(lambda: split_evenly(first, second), "two instances split the slots")
+                await second.router.drain()
+                assert second.items() == []  # its catch-up found them all sent
+                for node in NODES:
+                    await (await app.feed(node, codec=BYTES)).publish(b"<y xmlns='t'/>", "two")
+                later = {(node, "two") for node in NODES}
+                both = lambda: Counter(first.items() + second.items())  # noqa: E731
+                await until(lambda: set(both()) >= later, "every later item delivered")
+                await first.router.drain()
+                await second.router.drain()
+                assert both() == Counter(expected | later)
+                assert {n for n, i in second.items()} == {
+                    n for n in NODES if slot_of(n) in second.router.slots
+                }

@@ -79,7 +79,8 @@ class Delivering(ABC):
         self._slot_of: dict[str, int] = {}
         #: Events other than items made while the link was down, sent after it is back.
         self._held: list[Event] = []
-        self._queue: asyncio.Queue[Event | MarkPassed] = asyncio.Queue(queue_size)
+        # (an asyncio.Event in it is set once what was queued before it was handed on)
+        self._queue: asyncio.Queue[Event | MarkPassed | asyncio.Event] = asyncio.Queue(queue_size)
         self._notices: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
         self._task: asyncio.Task[None] | None = None
         self._routing: asyncio.Task[None] | None = None
@@ -174,7 +175,9 @@ class Delivering(ABC):
                 if self._leases is not None:
                     await self._stop_task(self._leasing)  # it would lease them again
                     self._leasing = None
-                    self.slots = await self._leases.renew(able=False)  # others take over now
+                    _, handing = await self._leases.renew(able=False)
+                    self.slots = frozenset()
+                    await self._hand_over(handing)  # others take over now
         except (TimeoutError, ThoonkError, RedisError) as exc:
             log.warning("could not record how far delivery went: %s", exc or "timed out")
 
@@ -232,10 +235,10 @@ class Delivering(ABC):
         while True:
             able = self.ledger.link_up and self._listener.epoch is not None
             try:
-                held = await self._leases.renew(able)
+                held, handing = await self._leases.renew(able)
             except Exception as exc:
                 log.warning("renewing delivery leases failed: %s", exc)
-                held = frozenset()  # they expire unless renewed: deliver none meanwhile
+                held = handing = frozenset()  # they expire unless renewed: deliver none
             self._leased = held
             self._gaining &= held  # one lost before its catch-up ran is not gained
             lost, gained = self.slots - held, held - self.slots - self._gaining
@@ -244,12 +247,33 @@ class Delivering(ABC):
                 log.info(
                     "delivering %d slots of nodes now (%d handed over)", len(self.slots), len(lost)
                 )
+            if handing:
+                try:
+                    await self._hand_over(handing)
+                except Exception as exc:  # their leases lapse instead
+                    log.warning("handing slots over failed: %s", exc)
             if gained:
                 # they count as ours once the catch-up that follows has sent what they
                 # missed (in the routing task, so in order with their notices)
                 self._gaining |= gained
                 self._queue_notice(CATCH_UP)
             await asyncio.sleep(self.ledger.policy.lease_interval)
+
+    async def _hand_over(self, slots: frozenset[int]) -> None:
+        """Let ``slots`` go (no longer delivered here) with a record of what was sent of
+        them, once what was queued for them went out: their next holder sends the rest."""
+        assert self._leases is not None
+        passed = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.ledger.policy.lease_interval):
+                await self._queue.put(passed)
+                await passed.wait()
+        await self._leases.hand_over(slots, self.ledger.sent_in(slots))
+
+    async def _take_handed(self, slots: frozenset[int]) -> None:
+        """What the last holders of newly leased slots sent already: not sent again."""
+        if self._leases is not None and slots:
+            self.ledger.sent_by_others(await self._leases.take_handed(slots))
 
     async def _catch_up(self) -> None:
         """Send what was stored above the watermarks (routing task only, so in order).
@@ -270,6 +294,7 @@ class Delivering(ABC):
             slots |= self.slots
         gained = slots - self.slots  # ours once caught up (a mark may not commit them before)
         try:
+            await self._take_handed(gained)
             for event in held:
                 if self.delivers(event.node):
                     await self._emit(event)
@@ -353,6 +378,8 @@ class Delivering(ABC):
             try:
                 if isinstance(event, MarkPassed):
                     self.ledger.mark_passed(event.at_ms)
+                elif isinstance(event, asyncio.Event):
+                    event.set()
                 else:
                     await self.sink.deliver(event)
                     self._handed(event)

@@ -220,6 +220,23 @@ class Ledger:
         self._older.pop((node, item_id), None)
         return same
 
+    def sent_in(self, slots: frozenset[int]) -> list[tuple[str, str, int]]:
+        """(node, item id, CRC-32) of every item of these slots' nodes sent lately (live
+        or by a catch-up): what a hand-over records."""
+        return [
+            (node, item_id, digest)
+            for seen in (self._sent, self._caught)
+            for node, items in seen.items()
+            if slot_of(node) in slots
+            for item_id, (digest, _, _) in items.items()
+        ]
+
+    def sent_by_others(self, sent: list[tuple[str, str, int]]) -> None:
+        """Items the instance that handed slots over to this one had sent (a catch-up of
+        those slots skips them)."""
+        for node, item_id, digest in sent:
+            self.sent(node, item_id, digest)
+
     def forget(self, node: str, item_id: str | None = None) -> None:
         """An item (or all of a node) was retracted: a later item of the same id and
         content is new, not one already sent."""

@@ -414,6 +414,12 @@ def delivery_lease(slot: int) -> bytes:
     return DELIVERY_PREFIX + b"lease:" + str(slot).encode()
 
 
+def delivery_handed(slot: int) -> bytes:
+    """String (JSON ``[[node, item id, CRC-32], ...]``): what the instance that handed slot
+    ``slot`` over had sent above its watermark; the next holder's catch-up skips it (expires)."""
+    return DELIVERY_PREFIX + b"handed:" + str(slot).encode()
+
+
 # --- XEP-0050 ad-hoc command sessions of the pubsub bridge -------------------------
 
 
