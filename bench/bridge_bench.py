@@ -33,6 +33,7 @@ from bench.bridge_measure import (
     Options,
     Result,
     floor_latency,
+    multicast_ceiling,
     paced,
     prepare,
     relay,
@@ -119,11 +120,11 @@ async def measure(
         for server in _servers(world):
             register_accounts(server, [PUBLISHER, *users], password)
         component = ComponentProcess(world.redis, world.home, options.max_items)
-        if args.multicast:
+        if args.multicast:  # info: the log says whether it found the service
             component.config.write_text(
-                component.config.read_text().replace(
-                    "[component]\n", "[component]\nmulticast = true\nmulticast_limit = 100\n"
-                )
+                component.config.read_text()
+                .replace("[component]\n", "[component]\nmulticast = true\nmulticast_limit = 100\n")
+                .replace('level = "warning"', 'level = "info"')
             )
         component.start()
         refs = References(
@@ -173,6 +174,8 @@ async def _measure(
             clients += [publisher, *subscribers]
         home_publisher, home_subscribers = logins[id(world.home)]
         await wait_component(home_publisher, world.home.component_jid, component)
+        if args.multicast:
+            print(f"our component sends through {await multicast_found(component)}", flush=True)
         await thoonk.connect()
         floor = FloorProcess(world.spare_port, world.spare_jid, world.spare_secret, redis.port)
         closers.append(floor.stop)
@@ -270,6 +273,17 @@ async def _measure(
                     f"  | cpu {describe_cpu(result.cpu)}",
                     flush=True,
                 )
+                if args.multicast:
+                    result = await _multicast_ceiling(world, spare, n, collector, options)
+                    relays.setdefault(("multicast ceiling", n), []).append(result)
+                    print(
+                        f"[{repeat + 1}/{args.repeat}] subs={n:<3} multicast ceiling (raw "
+                        f"component through multicast.{spare.server.domain}, beside {spare.name})"
+                        f": notifications/s {result.notifications:,.0f}"
+                        f"{f'  MISSING {result.missing}' if result.missing else ''}"
+                        f"  | cpu {describe_cpu(result.cpu)}",
+                        flush=True,
+                    )
         if args.profile:
             target = targets["ours"]
             n = max(counts)
@@ -293,6 +307,34 @@ async def _measure(
                 await close()
         with contextlib.suppress(Exception):
             await thoonk.aclose()
+
+
+async def multicast_found(component: ComponentProcess, timeout: float = 20.0) -> str:
+    """The XEP-0033 service our component sends through (its log says so); raise if it
+    found none: the run would measure one message per subscriber under another name."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in component.log.read_text(errors="replace").splitlines():
+            if line.endswith("(XEP-0033 multicast)"):
+                return line.rpartition("sending events through ")[2].split()[0]
+        component.check()
+        await asyncio.sleep(0.05)
+    raise RuntimeError(
+        f"--multicast: our component found no multicast service:\n{component.tail()}"
+    )
+
+
+async def _multicast_ceiling(
+    world: World, spare: Target, n: int, collector: Collector, options: Options
+) -> Result:
+    """The routing ceiling through the spare server's XEP-0033 service."""
+    raw = RawComponent(world.spare_jid, world.spare_secret)
+    await raw.connect("127.0.0.1", world.spare_port)
+    try:
+        service = f"multicast.{spare.server.domain}"
+        return await multicast_ceiling(raw, service, spare, n, collector, options)
+    finally:
+        await raw.close()
 
 
 def _pid(server: XmppServer) -> int:

@@ -27,6 +27,7 @@ from bench.xmpp_load import (
     subscribe_iq,
 )
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk
+from thoonk_xmpp.xmpp.multicast import ADDRESS_NS
 
 #: Seconds without a new notification after which a drain gives up.
 STALL = 3.0
@@ -255,6 +256,47 @@ async def routing_ceiling(
             ).encode()
         )
     return await _delivered(collector, meter, start, options.relay_items * subscribers)
+
+
+async def multicast_ceiling(
+    component: RawComponent,
+    service: str,
+    target: Target,
+    subscribers: int,
+    collector: Collector,
+    options: Options,
+    limit: int = 100,
+) -> Result:
+    """:func:`routing_ceiling` through the server's XEP-0033 ``service``: one message per
+    item for every ``limit`` subscribers (``bcc`` addresses), which the service copies."""
+    phase = next(_phases)
+    collector.start(phase)
+    jids = [client.bare for client in target.subscribers[:subscribers]]
+    groups = [jids[i : i + limit] for i in range(0, len(jids), limit)]
+    meter = CpuMeter(target.processes)
+    meter.begin()
+    start = time.monotonic_ns()
+    for seq in range(options.relay_items):
+        item = payload(phase, seq, options.pad)
+        await component.send(
+            "".join(
+                _multicast_message(component.jid, service, f"m{seq}-{k}", f"i{seq}", item, group)
+                for k, group in enumerate(groups)
+            ).encode()
+        )
+    return await _delivered(collector, meter, start, options.relay_items * subscribers)
+
+
+def _multicast_message(
+    sender: str, service: str, message_id: str, item_id: str, item: str, jids: list[str]
+) -> str:
+    addresses = "".join(f"<address type='bcc' jid='{jid}'/>" for jid in jids)
+    return (
+        f"<message from='{sender}' to='{service}' type='headline' id='{message_id}'>"
+        f"<addresses xmlns='{ADDRESS_NS}'>{addresses}</addresses>"
+        "<event xmlns='http://jabber.org/protocol/pubsub#event'>"
+        f"<items node='ceiling'><item id='{item_id}'>{item}</item></items></event></message>"
+    )
 
 
 async def _delivered(collector: Collector, meter: CpuMeter, start: int, expected: int) -> Result:

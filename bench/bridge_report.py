@@ -134,6 +134,18 @@ def rows(
                 "",
             ]
         )
+        multicast = relays.get(("multicast ceiling", n))
+        if multicast:
+            lines.append(
+                [
+                    str(n),
+                    "multicast ceiling notifications/s",
+                    _number(_median(multicast, lambda r: r.notifications), 0),
+                    _spread(multicast, lambda r: r.notifications),
+                    *blank,
+                    "",
+                ]
+            )
     return lines
 
 
@@ -186,6 +198,14 @@ def print_report(
         " throughput aim at a subscriber count is out of reach when"
         f" {refs.throughput}'s notifications/s are above it."
     )
+    if args.multicast:
+        print(
+            "ours: our component with [component] multicast = true, multicast_limit = 100: one"
+            f" message per event for every 100 subscribers to the {args.server}'s XEP-0033"
+            " service, which copies it to each (Prosody: mod_thoonk_multicast)."
+            "\nmulticast ceiling: the routing ceiling's bare component sending one such message"
+            " per item instead of one per subscriber."
+        )
     missing = sum(r.missing for results in (*samples.values(), *relays.values()) for r in results)
     if missing:
         print(f"WARNING: {missing} notifications never arrived (see the MISSING lines above)")
