@@ -76,7 +76,8 @@ local delivered_types = { to = true, cc = true, bcc = true };
 local carried_types = { replyto = true, replyroom = true, noreply = true, ofrom = true };
 
 -- The recipients of `addresses` and the <addresses/> the copies carry (nil when none
--- is left), or nil and the reason the request is malformed.
+-- is left), or nil, the error condition and its text.  Reading stops at the first
+-- address past the limit.
 local function read_addresses(addresses)
 	local recipients, seen = {}, {};
 	local visible = st.stanza("addresses", { xmlns = xmlns_address });
@@ -85,15 +86,19 @@ local function read_addresses(addresses)
 		local kind = address.attr.type;
 		local delivered = address.attr.delivered == "true";
 		if not (delivered_types[kind] or carried_types[kind]) then
-			return nil, "unknown address type: " .. tostring(kind);
+			return nil, "bad-request", "unknown address type: " .. tostring(kind);
 		end
 		local to = address.attr.jid;
 		local prepped = to and prep(to);
 		if delivered_types[kind] and not delivered then
 			if not prepped then
-				return nil, "an address to deliver to needs a valid 'jid' (no 'uri')";
+				return nil, "bad-request", "an address to deliver to needs a valid 'jid' (no 'uri')";
 			end
 			if not seen[prepped] then
+				if #recipients == limit then
+					return nil, "not-acceptable",
+						"Too many receiver fields were specified (at most " .. limit .. ")";
+				end
 				seen[prepped] = true;
 				recipients[#recipients + 1] = prepped;
 			end
@@ -106,7 +111,7 @@ local function read_addresses(addresses)
 		end
 	end
 	if #recipients == 0 then
-		return nil, "no address to deliver to";
+		return nil, "bad-request", "no address to deliver to";
 	end
 	return recipients, any_visible and visible or nil;
 end
@@ -156,13 +161,9 @@ module:hook("message/host", function (event)
 	if not addresses then
 		return refuse(origin, stanza, "modify", "bad-request", "No <addresses/> element");
 	end
-	local recipients, visible = read_addresses(addresses);
+	local recipients, visible, text = read_addresses(addresses);
 	if not recipients then
-		return refuse(origin, stanza, "modify", "bad-request", visible);
-	end
-	if #recipients > limit then
-		return refuse(origin, stanza, "modify", "not-acceptable",
-			"Too many receiver fields were specified (at most " .. limit .. ")");
+		return refuse(origin, stanza, "modify", visible, text);
 	end
 	local children, tags = children_of_copies(stanza, addresses, visible);
 	local send = module.send;
