@@ -57,6 +57,7 @@ from bench.bridge_setup import (
     register_accounts,
 )
 from bench.common import text_table
+from bench.ejabberd_probe import Probe
 from bench.xmpp_load import (
     Collector,
     RawClient,
@@ -134,8 +135,10 @@ async def throughput(
     subscribers: int,
     collector: Collector,
     options: Options,
+    probe: Probe | None = None,
 ) -> Result:
-    """Publishes/s with ``window`` IQs outstanding per publisher, notifications/s meanwhile."""
+    """Publishes/s with ``window`` IQs outstanding per publisher, notifications/s meanwhile
+    (and ``probe``'s report on ejabberd's processes, printed, in the middle of the run)."""
     phase = next(phases)
     collector.start(phase)
 
@@ -153,6 +156,9 @@ async def throughput(
     meter.begin()
     done0, got0, retracts0 = sum(w.done for w in windows), collector.count, collector.retracts
     began = time.monotonic()
+    sampling = None
+    if probe is not None:
+        sampling = asyncio.ensure_future(probe.sample(0.1, int(options.seconds * 500)))
     await asyncio.wait([w.finished for w in windows], timeout=options.seconds)
     elapsed = time.monotonic() - began
     done1, got1, retracts1 = sum(w.done for w in windows), collector.count, collector.retracts
@@ -165,6 +171,8 @@ async def throughput(
         raise RuntimeError(f"{target.name}: publish failed: {errors[0]}")
     expected = sum(w.done for w in windows) * subscribers
     await drain(collector, expected)
+    if sampling is not None:
+        print(await sampling, flush=True)
     return Result(
         publishes=(done1 - done0) / elapsed,
         notifications=(got1 - got0) / elapsed,
@@ -228,6 +236,7 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
             await publishers[-1].login("127.0.0.1", server.c2s_port)
         vm = server.vm_pid()
         assert vm is not None and world.redis.process is not None
+        probe = Probe(server) if args.probe else None
         raw = RawComponent(world.spare_jid, world.spare_secret)
         await raw.connect("127.0.0.1", world.spare_port)
         component: ComponentProcess | None = None
@@ -256,9 +265,7 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
                                 if component is None or running != base:
                                     component = _restart(component, world, options, base)
                                     running = base
-                                await wait_component(publisher, server.component_jid, component)
-                                if base == "multicast":
-                                    await multicast_found(component)
+                                await _ready(component, base, publisher, server.component_jid)
                                 target = Target(
                                     "ours", server, server.component_jid, publisher, subscribers
                                 )
@@ -270,7 +277,9 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
                             }
                             node = await prepare(target, n, options)
                             schedulers = Schedulers(vm)
-                            result = await throughput(target, senders, node, n, collector, options)
+                            result = await throughput(
+                                target, senders, node, n, collector, options, probe
+                            )
                             busy = schedulers.describe()
                         rates.setdefault((name, n), []).append(result.notifications)
                         missing = f"  MISSING {result.missing}" if result.missing else ""
@@ -290,6 +299,8 @@ async def measure(args: argparse.Namespace, options: Options) -> dict[tuple[str,
                 component.stop()
             await raw.close()
             await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+            if probe is not None:
+                probe.close()
         print(f"load average after: {os.getloadavg()}", flush=True)
     return rates
 
@@ -315,6 +326,15 @@ def _restart(
     component.log.write_text("")  # this run's lines only
     component.start()
     return component
+
+
+async def _ready(
+    component: ComponentProcess, variant: str, client: RawClient, service: str
+) -> None:
+    """Our component answers (and, as the multicast variant, sends through the service)."""
+    await wait_component(client, service, component)
+    if variant == "multicast":
+        await multicast_found(component)
 
 
 async def multicast_found(component: ComponentProcess, timeout: float = 15.0) -> None:
@@ -376,6 +396,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--window", type=int, default=16, help="publish IQs outstanding per publisher (16)"
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="sample ejabberd's Erlang processes during each run (bench/ejabberd_probe.erl)",
     )
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (1 if args.quick else 3)
