@@ -165,3 +165,33 @@ async def test_slots_handed_over_to_a_joining_instance_send_nothing_twice(
                 assert {n for n, i in second.items()} == {
                     n for n in NODES if slot_of(n) in second.router.slots
                 }
+
+
+async def test_a_hand_over_after_a_lost_link_records_no_item_the_link_may_have_lost(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    """Items a catch-up sent just before the XMPP link was lost may not have reached the
+    server: the instance that can no longer deliver hands its slots over without them,
+    so the taker sends them again (as one instance alone would after the link's return)."""
+    policy = dataclasses.replace(POLICY, margin=60.0, in_flight=60.0)
+    async with AsyncThoonk.from_url(redis_server.url) as app:
+        setup = PubSubService(app, make_policy())
+        for node in NODES:
+            await setup.create_node(OWNER, node)
+            await setup.subscribe(ALICE, node, ALICE.bare)
+        async with instance(redis_server.url, policy) as first:
+            await until(lambda: first.router.slots == frozenset(range(SLOTS)), "one holds all")
+            first.router.link_lost()
+            for node in NODES:  # not sent live: the catch-up after the link's return sends them
+                await (await app.feed(node, codec=BYTES)).publish(b"<x xmlns='t'/>", "one")
+            first.router.link_up()
+            expected = {(node, "one") for node in NODES}
+            await until(lambda: set(first.items()) >= expected, "the catch-up sent them all")
+            await first.router.drain()
+            first.router.link_lost()  # within in_flight of those sends
+            async with instance(redis_server.url, policy) as second:
+                await until(
+                    lambda: second.router.slots == frozenset(range(SLOTS)),
+                    "the instance with a link holds every slot",
+                )
+                await until(lambda: set(second.items()) >= expected, "the taker sent them again")

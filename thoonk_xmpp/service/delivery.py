@@ -221,12 +221,13 @@ class Ledger:
         return same
 
     def sent_in(self, slots: frozenset[int]) -> list[tuple[str, str, int]]:
-        """(node, item id, CRC-32) of every item of these slots' nodes sent lately (live
-        or by a catch-up): what a hand-over records."""
+        """(node, item id, CRC-32) of every item of these slots' nodes handed to the sink
+        lately while the link was up (live or by a catch-up): what a hand-over records.
+        Not what a catch-up only read: it may not have gone out yet, or a lost link may
+        have lost it (that forgets only sends)."""
         return [
             (node, item_id, digest)
-            for seen in (self._sent, self._caught)
-            for node, items in seen.items()
+            for node, items in self._sent.items()
             if slot_of(node) in slots
             for item_id, (digest, _, _) in items.items()
         ]
