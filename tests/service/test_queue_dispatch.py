@@ -24,7 +24,7 @@ from thoonk_xmpp.service.errors import (
     ItemNotHeld,
     PreconditionNotMet,
 )
-from thoonk_xmpp.service.model import Actor, Affiliation, NotificationType
+from thoonk_xmpp.service.model import Actor, Affiliation, NodeKind, NotificationType
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
 from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Empty, Job, Queue, keys
@@ -481,7 +481,10 @@ async def test_several_finishes_are_routed_in_one_call_each_to_its_publisher(
     await job_node(service)
     await service.put_queued(CAROL, "carol@example.org/desk", "jobs", [("j1", b"q1")])
     await service.put_queued(CAROL, "carol@example.org/laptop", "jobs", [("j2", b"q2")])
-    by_thoonk = await Job(app, "jobs", BYTES).put(b"q3")
+    job = Job(app, "jobs", BYTES)
+    by_thoonk = await job.put(b"q3")
+    for _ in range(3):  # finished by Thoonk workers that announce no result
+        await job.finish((await job.get(timeout=TIMEOUT)).id, timeout=None)
     told = await service.queues.finished("jobs", [("j1", b"r1"), (by_thoonk, b"r3"), ("j2", None)])
     assert told == ["carol@example.org/desk", None, "carol@example.org/laptop"]
     assert await app.redis.hlen(keys.queue_publishers("jobs")) == 0
@@ -648,3 +651,25 @@ async def test_all_a_batch_subscriber_has_room_for_goes_in_one_event(
     await service.put_queued(CAROL, CAROL.bare, "jobs", [(f"j{n}", b"q") for n in range(100)])
     assert await dispatcher.dispatch("jobs") == 90
     assert [(jid, len(ids)) for jid, ids in sink.together] == [(ALICE.bare, 90)]
+
+
+async def test_a_finish_heard_after_its_id_was_put_again_leaves_the_new_job_alone(
+    service: PubSubService, app: AsyncThoonk
+) -> None:
+    """A finish notice is handled a moment after the finish: if the id was put again
+    meanwhile (by another publisher) and handed out, the new job's publisher is not told
+    the old job's result, and its holder can still finish it."""
+    await job_node(service)
+    await service.set_affiliations(OWNER, "jobs", {BOB.bare: Affiliation.PUBLISHER})
+    await service.put_queued(CAROL, "carol@example.org/desk", "jobs", [("j1", b"q1")])
+    job = Job(app, "jobs", BYTES)
+    claimed = await job.get(timeout=TIMEOUT)
+    await job.finish(claimed.id, b"carol's result", timeout=None)
+    await service.put_queued(BOB, "bob@example.org/desk", "jobs", [("j1", b"q2")])
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(1))
+    handed = await service.queues.hand("jobs", NodeKind.JOB, [(ALICE.bare, 1)], 64)
+    assert [(h.id, h.payload) for h in handed] == [("j1", b"q2")]
+    assert await service.queues.finished("jobs", [("j1", b"carol's result")]) == [None]
+    done = await service.retract_queued(ALICE, ALICE.bare + "/w", "jobs", ["j1"], {"j1": b"r2"})
+    assert done.finished == ("j1",)
+    assert await service.queues.finished("jobs", [("j1", b"r2")]) == ["bob@example.org/desk"]

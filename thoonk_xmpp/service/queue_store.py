@@ -297,6 +297,8 @@ class QueueStore:
                     keys.queue_holders(node),
                     keys.queue_unlocked(node),
                     keys.job_results(node),
+                    keys.items(node),
+                    keys.published(node),
                 ),
                 tuple(args),
             )
