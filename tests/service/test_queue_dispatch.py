@@ -27,7 +27,7 @@ from thoonk_xmpp.service.errors import (
 from thoonk_xmpp.service.model import Actor, Affiliation, NodeKind, NotificationType
 from thoonk_xmpp.service.router import EventRouter
 from thoonk_xmpp.service.service import PubSubService
-from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Empty, Job, Queue, keys
+from thoonk_xmpp.thoonk import BYTES, AsyncThoonk, Empty, Job, Notice, NoticeKind, Queue, keys
 
 from .conftest import ALICE, BOB, OWNER
 from .eventharness import RecordingSink
@@ -673,3 +673,30 @@ async def test_a_finish_heard_after_its_id_was_put_again_leaves_the_new_job_alon
     done = await service.retract_queued(ALICE, ALICE.bare + "/w", "jobs", ["j1"], {"j1": b"r2"})
     assert done.finished == ("j1",)
     assert await service.queues.finished("jobs", [("j1", b"r2")]) == ["bob@example.org/desk"]
+
+
+async def test_a_subscription_ended_while_a_hand_out_reads_the_node_still_gives_back(
+    service: PubSubService, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notice of a subscription's end can come while a hand-out is reading the node
+    from before that end: the hand-out after it still gives back what the subscriber
+    held, even with nobody left to hand to."""
+    dispatcher = QueueDispatcher(service, EventRouter(service, RecordingSink()), QueueSinkRecord())
+    await job_node(service)  # not started: it hears only the notices given to it here
+    await service.subscribe(ALICE, "jobs", ALICE.bare, options(1))
+    await service.put_queued(CAROL, CAROL.bare, "jobs", [("j1", b"1")])
+    assert await dispatcher.dispatch("jobs") == 1
+    read = service.store.states_of
+
+    async def unsubscribed_meanwhile(nodes: Sequence[str]) -> object:
+        states = await read(nodes)
+        monkeypatch.undo()
+        await service.unsubscribe(ALICE, "jobs", ALICE.bare)
+        dispatcher.on_notice(Notice(NoticeKind.STATE, "jobs"))
+        return states
+
+    monkeypatch.setattr(service.store, "states_of", unsubscribed_meanwhile)
+    await dispatcher.dispatch("jobs")  # with the subscription read before its end
+    await dispatcher.dispatch("jobs")  # woken by the notice
+    assert await redis_client.hlen(keys.queue_holders("jobs")) == 0
+    assert await redis_client.lrange(keys.ids("jobs"), 0, -1) == [b"j1"]

@@ -274,14 +274,15 @@ class QueueDispatcher:
         """Hand ``node``'s waiting items to its free subscribers; returns how many went."""
         if not self._ours(node) or not self.sink.link_up:
             return 0
+        # taken before the read: a change whose notice comes during it is for the next call
+        resubscribed = node in self._resubscribed
+        self._resubscribed.discard(node)
         state = (await self.service.store.states_of((node,)))[node]
         kind = state.config.node_kind
         if not state.exists or not state.is_node or not kind.queueing:
             self.nodes.pop(node, None)
             return 0
         self.nodes[node] = kind
-        resubscribed = node in self._resubscribed
-        self._resubscribed.discard(node)
         if not state.subscriptions and not resubscribed:
             return 0  # nobody to hand to (a Thoonk-only job feed): no script per put
         capacities = self.service.capacities(state)
