@@ -19,7 +19,14 @@ from slixmpp import ClientXMPP, ComponentXMPP
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from tests.integration.streams import TIMEOUT, Account, ClientFactory, ComponentFactory
+from tests.integration.streams import (
+    TIMEOUT,
+    Account,
+    ClientFactory,
+    ComponentFactory,
+    disconnect,
+    login,
+)
 from thoonk_xmpp.xmpp import multicast
 from thoonk_xmpp.xmpp.multicast import ADDRESS_NS
 from tools.localservers import XmppServer
@@ -260,3 +267,28 @@ async def test_up_to_the_limit_is_delivered_in_one_message(
         assert [_body(m) for m in await inbox.until("marker")] == ["full"]
     await flushed(component, xmpp_server)
     assert errors.messages.empty()
+
+
+async def test_a_recipient_offline_gets_a_normal_message_when_back_headlines_are_dropped(
+    xmpp_server: XmppServer,
+    xmpp_component: ComponentFactory,
+    make_account: MakeAccount,
+) -> None:
+    """The copies go through Prosody's routing: its offline storage keeps a normal
+    message for an account with no session (and drops a headline, as for any sender)."""
+    component = await xmpp_component()
+    jid, password = make_account()
+    sender, service = xmpp_server.component_jid, service_of(xmpp_server)
+    component.send_raw(multicast_message(sender, service, address(jid), "kept", kind="normal"))
+    component.send_raw(multicast_message(sender, service, address(jid), "dropped"))
+    await flushed(component, xmpp_server)  # both handled before the account logs in
+    client = ClientXMPP(jid, password)
+    inbox = Inbox(client)  # before login: offline messages come with the first presence
+    try:
+        await login(client, xmpp_server)
+        send_markers(component, [inbox], "marker")
+        received = await inbox.until("marker")
+        # (Prosody also keeps mod_privilege's notices from the domain for the account.)
+        assert [_body(m) for m in received if m.get("from") == sender] == ["kept"]
+    finally:
+        await disconnect(client)
