@@ -25,11 +25,12 @@ from tests.integration.streams import (
     ClientFactory,
     ComponentFactory,
     disconnect,
+    logged_in_client,
     login,
 )
 from thoonk_xmpp.xmpp import multicast
 from thoonk_xmpp.xmpp.multicast import ADDRESS_NS
-from tools.localservers import XmppServer
+from tools.localservers import ProsodyServer, XmppServer
 
 MakeAccount = Callable[[], Account]
 STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -292,3 +293,26 @@ async def test_a_recipient_offline_gets_a_normal_message_when_back_headlines_are
         assert [_body(m) for m in received if m.get("from") == sender] == ["kept"]
     finally:
         await disconnect(client)
+
+
+async def test_a_remote_address_gets_its_copy_over_s2s(
+    prosody: ProsodyServer,
+    remote_prosody: ProsodyServer,
+    xmpp_component: ComponentFactory,
+    make_account: MakeAccount,
+    xmpp_client: ClientFactory,
+) -> None:
+    component = await xmpp_component()
+    [local] = await clients(1, make_account, xmpp_client)
+    password = secrets.token_hex(12)
+    jid = remote_prosody.register(f"remote-{secrets.token_hex(4)}", password)
+    remote = Inbox(await logged_in_client(remote_prosody, jid, password, plugins=()))
+    try:
+        addresses = address(local.jid) + address(remote.jid)
+        sender = prosody.component_jid
+        component.send_raw(multicast_message(sender, service_of(prosody), addresses, "far"))
+        send_markers(component, [local, remote], "marker")
+        for inbox in (local, remote):
+            assert [_body(m) for m in await inbox.until("marker")] == ["far"], inbox.jid
+    finally:
+        await disconnect(remote.stream)
