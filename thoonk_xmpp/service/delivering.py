@@ -195,15 +195,11 @@ class Delivering(ABC):
         self.standing_by = True
         self._held.clear()
 
-    def link_lost(self, *, in_order: bool = False) -> None:
-        """The XMPP link is down: events wait for a catch-up from here on.
-
-        ``in_order``: the server closed it after reading what we had written, so only
-        what was still being written is sent again; otherwise the last ``in_flight``
-        seconds of it are.
-        """
+    def link_lost(self) -> None:
+        """The XMPP link is down: events wait for a catch-up from here on, which sends
+        the last ``in_flight`` seconds of sends again (however the link closed)."""
         self.ledger.link_up = False
-        self.ledger.begin_gap(link_lost=True, in_order=in_order)
+        self.ledger.begin_gap(link_lost=True)
 
     def _queue_notice(self, notice: Notice) -> None:
         try:

@@ -32,9 +32,6 @@ from typing import Final
 
 log = logging.getLogger(__name__)
 
-#: Seconds of sends that may still sit in the component's outbox when a link closes.
-WRITE_TURN: Final = 0.005
-
 #: Nodes are spread over this many slots; each slot is delivered by one instance.
 SLOTS: Final = 64
 
@@ -105,14 +102,15 @@ class Ledger:
 
     # --- gaps -----------------------------------------------------------------------
 
-    def begin_gap(self, *, link_lost: bool = False, in_order: bool = False) -> None:
+    def begin_gap(self, *, link_lost: bool = False) -> None:
         """Events can no longer be delivered in order (the link or the notices were lost).
 
         When the XMPP link was lost, what was handed on in its last ``in_flight``
-        seconds may not have reached the server: that is forgotten, so the catch-up
-        sends it again (the server took the rest: a restart of it does not repeat them).
-        A link closed ``in_order`` lost at most what was handed on for the write then
-        under way (:data:`WRITE_TURN`).
+        seconds may not have reached its recipients: that is forgotten, so the catch-up
+        sends it again.  So even when the server closed the link in order: we notice a
+        close only when our loop next reads the socket, and what we wrote meanwhile
+        went nowhere; a server shutting down may also close the sessions it would have
+        routed our last stanzas to.
         """
         if not self.gap:
             self.gap = True
@@ -120,8 +118,7 @@ class Ledger:
             self._gap_began = time.monotonic()
             self._dropped_since_gap = 0
         if link_lost:
-            lost = WRITE_TURN if in_order else self.policy.in_flight
-            self._forget_sent_since(time.monotonic() - lost)
+            self._forget_sent_since(time.monotonic() - self.policy.in_flight)
 
     def end_gap(self) -> tuple[float, int]:
         """A catch-up is about to run: (seconds the gap lasted, items dropped in it)."""

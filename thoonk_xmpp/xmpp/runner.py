@@ -119,20 +119,19 @@ class Bridge:
             log.info("sending events through %s (XEP-0033 multicast)", found)
 
     def _on_stream_error(self, error: Any) -> None:
-        # A server shutting down in order ends the stream with system-shutdown after
-        # reading what was written: nothing was left in flight on the link.
+        # A server shutting down in order ends the stream with system-shutdown.
         self._shut_down = str(error["condition"]) == "system-shutdown"
 
     def _on_link_lost(self, reason: Any) -> None:
-        # A server that ended the stream or closed the connection in order (no error)
-        # had read everything written before; a reset one may have lost the last writes.
+        # Closed in order or not, the catch-up sends the last in_flight seconds again:
+        # what we wrote before we noticed even an orderly close may have gone nowhere.
         if not self._linked:
             return  # an attempt that never became a session
         self._linked = False
         self.notifier.multicast = None  # found again once the link is back
         in_order = self._shut_down or reason is None or reason == "End of stream"
         log.info("XMPP link lost (%s)", "closed in order" if in_order else reason or "dropped")
-        self.router.link_lost(in_order=in_order)
+        self.router.link_lost()
 
     def _send(self, messages: list[str]) -> None:
         # While the link is down the server could not route them anyway: count and drop
