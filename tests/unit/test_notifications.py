@@ -529,3 +529,33 @@ def test_a_digest_body_is_kept_whole_when_it_fits_and_dropped_when_nothing_fits(
     assert all(len(m.encode()) <= LIMIT for m in sent)
     assert [parse(m).find(f"{{{STANZA_NS}}}body") for m in sent] == [None, None]
     assert len(list(parse(sent[1]).iter(f"{E}item"))) == 1000
+
+
+def test_a_node_s_multicast_groups_follow_its_new_recipients_and_service() -> None:
+    sent: list[str] = []
+    notifier = Notifier(sent.extend, SERVICE)
+    notifier.multicast = Multicast("multicast.example.org", "example.org", limit=10)
+    first = tuple(Recipient(f"u{n}@example.org", (f"s{n}",)) for n in range(3))
+
+    def addressed(recipients: tuple[Recipient, ...]) -> list[tuple[str | None, list[str | None]]]:
+        sent.clear()
+        assert notifier.deliver_now(dataclasses.replace(published(None), recipients=recipients))
+        return [
+            (m.get("to"), [a.get("jid") for a in m.iter(f"{{{ADDRESS_NS}}}address")])
+            for m in map(parse, sent)
+        ]
+
+    everyone = ["u0@example.org", "u1@example.org", "u2@example.org"]
+    assert addressed(first) == [("multicast.example.org", everyone)]
+    assert addressed(first) == [("multicast.example.org", everyone)]  # kept: the same
+    joined = (*first, Recipient("new@example.org", ("s9",)))  # a subscription more: a new tuple
+    assert addressed(joined) == [("multicast.example.org", [*everyone, "new@example.org"])]
+    left = first[:2]
+    assert addressed(left) == [("multicast.example.org", everyone[:2])]
+    assert addressed(first[:1]) == [("u0@example.org", [])]
+    assert addressed(left) == [("multicast.example.org", everyone[:2])]
+    notifier.multicast = Multicast("mc2.example.org", "example.org", limit=1)  # a new service
+    assert addressed(left) == [
+        ("mc2.example.org", ["u0@example.org"]),
+        ("mc2.example.org", ["u1@example.org"]),
+    ]

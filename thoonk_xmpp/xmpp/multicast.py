@@ -13,11 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
+from xml.sax.saxutils import escape
 
 from slixmpp import ComponentXMPP
 from slixmpp.exceptions import IqError, IqTimeout
+
+from thoonk_xmpp.service.events import Recipient
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,68 @@ class Multicast:
     def takes(self, jid: str) -> bool:
         """Whether a recipient goes through it: a user of the server's own domain."""
         return jid.partition("/")[0].rpartition("@")[2] == self.domain
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """``<address/>`` blocks with how many recipients each holds, and the recipients
+    that get a message of their own."""
+
+    groups: tuple[tuple[str, int], ...]
+    others: tuple[Recipient, ...]
+
+
+def split(recipients: tuple[Recipient, ...], multicast: Multicast) -> Split:
+    """Which recipients go through ``multicast`` (local, one subscription, no body), in
+    groups of at most ``limit`` and ADDRESS_BYTES, when there are at least two of them."""
+    grouped = [
+        r for r in recipients if len(r.subids) == 1 and not r.body and multicast.takes(r.jid)
+    ]
+    if len(grouped) < 2:
+        return Split((), recipients)
+    taken = set(map(id, grouped))
+    others = tuple(r for r in recipients if id(r) not in taken)
+    return Split(tuple(_address_groups(grouped, multicast.limit)), others)
+
+
+def _address_groups(recipients: Sequence[Recipient], limit: int) -> list[tuple[str, int]]:
+    groups: list[tuple[str, int]] = []
+    group: list[str] = []
+    size = 0
+    for recipient in recipients:
+        address = f'<address type="bcc" jid="{escape(recipient.jid, _ATTR_ENTITIES)}"/>'
+        if group and (len(group) == limit or size + len(address) > ADDRESS_BYTES):
+            groups.append(("".join(group), len(group)))
+            group, size = [], 0
+        group.append(address)
+        size += len(address)
+    if group:
+        groups.append(("".join(group), len(group)))
+    return groups
+
+
+_ATTR_ENTITIES: Final = {'"': "&quot;", "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
+
+
+class SplitCache:
+    """The last :func:`split` of each node's recipients, reused while the router hands
+    the very same recipients tuple (it makes a new one when the node's subscriptions
+    change) through the very same service: most publishes then do no per-recipient work."""
+
+    def __init__(self, nodes: int = 1024) -> None:
+        self._nodes = nodes
+        self._kept: dict[str, tuple[tuple[Recipient, ...], Multicast, Split]] = {}
+
+    def of(self, node: str, recipients: tuple[Recipient, ...], multicast: Multicast) -> Split:
+        known = self._kept.get(node)
+        if known is not None and known[0] is recipients and known[1] is multicast:
+            return known[2]
+        made = split(recipients, multicast)
+        self._kept.pop(node, None)
+        self._kept[node] = (recipients, multicast, made)
+        if len(self._kept) > self._nodes:
+            del self._kept[next(iter(self._kept))]
+        return made
 
 
 async def find(stream: ComponentXMPP, sender: str, domain: str, timeout: float = 5.0) -> str | None:

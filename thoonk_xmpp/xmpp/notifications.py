@@ -34,7 +34,6 @@ from thoonk_xmpp.service.events import (
     NodeConfigured,
     NodeDeleted,
     NodePurged,
-    Recipient,
     SubscriptionChanged,
     SubscriptionRequested,
 )
@@ -42,7 +41,7 @@ from thoonk_xmpp.service.node_config import NodeConfig
 from thoonk_xmpp.service.policy import DEFAULT_MAX_STANZA_SIZE
 
 from . import forms, ns, payloads
-from .multicast import ADDRESS_BYTES, ADDRESS_NS, Multicast
+from .multicast import ADDRESS_NS, Multicast, SplitCache, split
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +223,7 @@ def messages(
     now: datetime.datetime | None = None,
     max_stanza_size: int | None = None,
     multicast: Multicast | None = None,
+    splits: SplitCache | None = None,
 ) -> Iterator[str]:
     """Every ``<message/>`` for ``event`` as stanza text, one per recipient, in order
     (through ``multicast``: one per group of the recipients it takes, then the others).
@@ -235,6 +235,7 @@ def messages(
     configuration without its form): subscribers learn its id, never a message the
     server would close the link for.  The ``<body/>`` of ``include_body`` recipients
     is counted too, and shortened or left out to fit (see :func:`_body_element`).
+    ``splits`` keeps each node's multicast groups between its subscription changes.
     """
     body = event_text(event)
     if max_stanza_size is not None and _too_big(body, max_stanza_size - ENVELOPE_ROOM):
@@ -248,26 +249,28 @@ def messages(
     head = f'<message from="{_attr(sender)}" to="'
     kind = f'" type="{event.notification_type.value}" id="'
     recipients = event.recipients
-    with_body = ""
-    if any(r.body for r in recipients):
-        room = None if max_stanza_size is None else max_stanza_size - ENVELOPE_ROOM
-        with_body = _body_element(event, body, room) + body
+    with_body: str | None = None  # made for the first include_body recipient
     if multicast is not None:
-        grouped = [
-            r for r in recipients if len(r.subids) == 1 and not r.body and multicast.takes(r.jid)
-        ]
-        if len(grouped) > 1:
-            for addresses, count in _address_groups(grouped, multicast.limit):
-                if multicast.flow is not None:
-                    multicast.flow.handed(count)
-                yield (
-                    f'{head}{_attr(multicast.jid)}{kind}{_attr(next(ids))}">'
-                    f'<addresses xmlns="{ADDRESS_NS}">{addresses}</addresses>{body}</message>'
-                )
-            taken = set(map(id, grouped))
-            recipients = tuple(r for r in recipients if id(r) not in taken)
+        parts = (
+            split(recipients, multicast)
+            if splits is None
+            else splits.of(event.node, recipients, multicast)
+        )
+        for addresses, count in parts.groups:
+            if multicast.flow is not None:
+                multicast.flow.handed(count)
+            yield (
+                f'{head}{_attr(multicast.jid)}{kind}{_attr(next(ids))}">'
+                f'<addresses xmlns="{ADDRESS_NS}">{addresses}</addresses>{body}</message>'
+            )
+        recipients = parts.others
     for recipient in recipients:
-        tail = with_body if recipient.body else body
+        tail = body
+        if recipient.body:
+            if with_body is None:
+                room = None if max_stanza_size is None else max_stanza_size - ENVELOPE_ROOM
+                with_body = _body_element(event, body, room) + body
+            tail = with_body
         if len(recipient.subids) > 1:
             tail += _xml(headers_element(recipient.subids))
         yield f'{head}{_attr(recipient.jid)}{kind}{_attr(next(ids))}">{tail}</message>'
@@ -285,22 +288,6 @@ def _body_element(event: Event, event_xml: str, room: int | None) -> str:
         if room is None or not _too_big(element + event_xml, room):
             return element
     return ""
-
-
-def _address_groups(recipients: list[Recipient], limit: int) -> Iterator[tuple[str, int]]:
-    """``<address type="bcc"/>`` lists of at most ``limit`` recipients and ADDRESS_BYTES,
-    with how many each holds."""
-    group: list[str] = []
-    size = 0
-    for recipient in recipients:
-        address = f'<address type="bcc" jid="{_attr(recipient.jid)}"/>'
-        if group and (len(group) == limit or size + len(address) > ADDRESS_BYTES):
-            yield "".join(group), len(group)
-            group, size = [], 0
-        group.append(address)
-        size += len(address)
-    if group:
-        yield "".join(group), len(group)
 
 
 #: Bytes a message may need beside its event: addresses (RFC 7622: up to 3071 bytes each),
@@ -340,6 +327,7 @@ class Notifier:
         #: The server's XEP-0033 service while one is known (see :mod:`.multicast`).
         self.multicast: Multicast | None = None
         self._ids = message_ids()
+        self._splits = SplitCache()
 
     def _messages(self, event: Event) -> Iterator[str]:
         return messages(
@@ -348,6 +336,7 @@ class Notifier:
             ids=self._ids,
             max_stanza_size=self.max_stanza_size,
             multicast=self.multicast,
+            splits=self._splits,
         )
 
     def deliver_now(self, event: Event) -> bool:
