@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.integration.bridge_fixtures import EVENT, ON_BOTH_SERVERS, PubSubClient, ids_in
+from tests.integration.bridge_fixtures import EVENT, ON_BOTH_SERVERS, PubSubClient, ids_in, pubsub
 from tests.integration.bridges import started
 from tests.integration.streams import Account, ClientFactory
 from thoonk_xmpp.settings import Settings
@@ -114,6 +114,46 @@ async def test_more_subscribers_than_one_message_takes_get_it_in_several(
         for client in clients:
             assert ids_in(await client.next_event(), EVENT) == ["one"]
         assert sent() == 2  # limit addresses in one message, the 3 others in another
+
+
+@ON_BOTH_SERVERS
+async def test_the_multicast_addresses_follow_subscriptions_made_and_ended(
+    xmpp_server: XmppServer,
+    redis_server: RedisServer,
+    make_account: MakeAccount,
+    xmpp_client: ClientFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A node's address groups are kept between publishes (multicast.SplitCache):
+    a subscription made or ended between two publishes must change them."""
+    node = f"changing-{request.node.callspec.params['xmpp_server']}"
+    async with started(settings_for(xmpp_server, redis_server)) as bridge:
+        assert bridge._finding is not None
+        await bridge._finding
+        first, second, late = [
+            PubSubClient(await xmpp_client(*make_account(), plugins=()), bridge.component.jid)
+            for _ in range(3)
+        ]
+        await first.create(node)
+        for client in (first, second):
+            await client.subscribe(node)
+        sent = _count_sent(bridge)
+        await first.publish(node, "one")
+        for client in (first, second):
+            assert ids_in(await client.next_event(), EVENT) == ["one"]
+        await late.subscribe(node)
+        await first.publish(node, "two")
+        for client in (first, second, late):
+            assert ids_in(await client.next_event(), EVENT) == ["two"]
+        await second.ok("set", pubsub(f"<unsubscribe node='{node}' jid='{second.jid}'/>"))
+        await first.publish(node, "three")
+        for client in (first, late):
+            assert ids_in(await client.next_event(), EVENT) == ["three"]
+        await second.subscribe(node)
+        await first.publish(node, "four")
+        for client in (first, second, late):  # second never got "three"
+            assert ids_in(await client.next_event(), EVENT) == ["four"]
+        assert sent() == 4  # every one through the multicast service
 
 
 @pytest.mark.parametrize("xmpp_server", ["ejabberd"], indirect=True)
