@@ -129,8 +129,12 @@ async def test_each_subscriber_holds_its_queue_requests_most_free_first(
 ) -> None:
     dispatcher, sink = queues
     await job_node(service)
+    # subscribed while no round runs: a round woken by alice's subscription could read the
+    # node before bob's and hand alice the first item, which this test means to rule out
+    await dispatcher.aclose()
     for actor, requests in ((ALICE, 1), (BOB, 3)):
         await service.subscribe(actor, "jobs", actor.bare + "/w", options(requests))
+    dispatcher.start()
     ids = await service.put_queued(CAROL, "carol@example.org/p", "jobs", [(None, b"x")] * 6)
     await sink.until(lambda: len(sink.handed) == 4)
     assert await dispatcher.dispatch("jobs") == 0  # what they hold counts: both are full
