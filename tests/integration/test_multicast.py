@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import re
 import xml.etree.ElementTree as ET
@@ -20,6 +21,8 @@ import pytest
 from tests.integration.bridge_fixtures import EVENT, ON_BOTH_SERVERS, PubSubClient, ids_in, pubsub
 from tests.integration.bridges import started
 from tests.integration.streams import Account, ClientFactory
+from thoonk_xmpp.service.events import ItemPublished, Recipient
+from thoonk_xmpp.service.model import NotificationType
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.xmpp.multicast import MulticastFlow
 from thoonk_xmpp.xmpp.ns import PUBSUB
@@ -263,3 +266,37 @@ async def test_publishes_wait_while_the_multicast_service_is_behind(
             assert [ids_in(await client.next_event(), EVENT)[0] for _ in items] == items
         assert len(seen) == len(items)
         assert max(seen) <= flow.limit
+
+
+@pytest.mark.parametrize("xmpp_server", ["ejabberd"], indirect=True)
+async def test_copies_handed_while_the_link_went_down_do_not_hold_publishes_back(
+    xmpp_server: XmppServer, redis_server: RedisServer
+) -> None:
+    """An event being sent when the link is lost keeps making messages for the service
+    it started with: their copies are asked about too, so publishes after the link is
+    back get room without needing another event to ask for them."""
+    async with started(settings_for(xmpp_server, redis_server)) as bridge:
+        assert bridge._finding is not None
+        await bridge._finding
+        notifier = bridge.notifier
+        assert notifier.multicast is not None
+        flow = bridge.component.multicast_flow
+        flow.limit = 4
+        notifier.multicast = dataclasses.replace(notifier.multicast, limit=2)
+        send = notifier._send
+
+        def losing_the_link_after_the_first_batch(messages: list[str]) -> None:
+            send(messages)
+            if notifier.multicast is not None:  # what the 'disconnected' handlers do
+                flow.reset()
+                notifier.multicast = None
+
+        notifier._send = losing_the_link_after_the_first_batch
+        recipients = tuple(
+            Recipient(f"nobody{n}@{xmpp_server.domain}", (f"s{n}",)) for n in range(2 * 300)
+        )
+        await notifier.deliver(
+            ItemPublished("lost", recipients, NotificationType.HEADLINE, "i1", None)
+        )
+        assert flow.unconfirmed > flow.limit  # handed after the reset
+        await asyncio.wait_for(flow.room(), 10)

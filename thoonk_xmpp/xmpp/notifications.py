@@ -329,13 +329,13 @@ class Notifier:
         self._ids = message_ids()
         self._splits = SplitCache()
 
-    def _messages(self, event: Event) -> Iterator[str]:
+    def _messages(self, event: Event, multicast: Multicast | None) -> Iterator[str]:
         return messages(
             event,
             sender=self.service_jid,
             ids=self._ids,
             max_stanza_size=self.max_stanza_size,
-            multicast=self.multicast,
+            multicast=multicast,
             splits=self._splits,
         )
 
@@ -343,25 +343,30 @@ class Notifier:
         """Send an event of fewer than ``_BATCH`` recipients at once; False for bigger ones."""
         if len(event.recipients) >= _BATCH:
             return False
-        self._send(list(self._messages(event)))
-        self._written()
+        multicast = self.multicast
+        self._send(list(self._messages(event, multicast)))
+        _written(multicast)
         return True
 
     async def deliver(self, event: Event) -> None:
         """Send ``event`` to all its recipients, yielding to the loop between batches."""
+        # The service this event started with is told of every copy handed to it, even
+        # after a lost link cleared self.multicast: those handed after the flow's reset
+        # would otherwise hold publishes back until some later event asked about them.
+        multicast = self.multicast
         batch: list[str] = []
-        for text in self._messages(event):
+        for text in self._messages(event, multicast):
             batch.append(text)
             if len(batch) == _BATCH:
                 self._send(batch)
-                self._written()
+                _written(multicast)
                 batch = []
                 await asyncio.sleep(0)
         if batch:
             self._send(batch)
-            self._written()
+            _written(multicast)
 
-    def _written(self) -> None:
-        multicast = self.multicast
-        if multicast is not None and multicast.flow is not None:
-            multicast.flow.written(multicast.jid)
+
+def _written(multicast: Multicast | None) -> None:
+    if multicast is not None and multicast.flow is not None:
+        multicast.flow.written(multicast.jid)
