@@ -111,22 +111,26 @@ async def test_show_values_follow_the_presence_the_server_forwards(
     """The subscription option pubsub#show-values (XEP-0060 §6.3) judged by the presence
     the component hears (service/presence.py)."""
     await privileged(bridge)
-    owner, reader = [await pubsub_client() for _ in range(2)]
+    owner, reader, watcher = [await pubsub_client() for _ in range(3)]
     await owner.create("n")
     options = form(f"{ns.PUBSUB}#subscribe_options", {"pubsub#show-values": ["online", "chat"]})
     await reader.ok(
         "set", pubsub(f"<subscribe node='n' jid='{reader.jid}'/><options>{options}</options>")
     )
+    await watcher.subscribe("n")
 
     async def shown(show: Show) -> bool:
         return (await bridge.service.presence.shows(reader.jid)).get(reader.full_jid) == show
 
     await until(lambda: shown(Show.ONLINE), "the reader is known online")
     await owner.publish("n", "a1")
-    assert ids_in(await reader.next_event(), f"{ns.PUBSUB}#event") == ["a1"]
+    for client in (reader, watcher):
+        assert ids_in(await client.next_event(), f"{ns.PUBSUB}#event") == ["a1"]
     reader.xmpp.send_presence(pshow="away")
     await until(lambda: shown(Show.AWAY), "the reader is known away")
     await owner.publish("n", "a2")
+    # routed once for all: when the watcher has a2, the reader's share of it is decided
+    assert ids_in(await watcher.next_event(), f"{ns.PUBSUB}#event") == ["a2"]
     reader.xmpp.send_presence(pshow="chat")
     await until(lambda: shown(Show.CHAT), "the reader is known chatty")
     await owner.publish("n", "a3")
