@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
@@ -20,9 +21,9 @@ import pytest
 
 from tests.integration.bridge_fixtures import EVENT, ON_BOTH_SERVERS, PubSubClient, ids_in, pubsub
 from tests.integration.bridges import started
-from tests.integration.streams import Account, ClientFactory
+from tests.integration.streams import TIMEOUT, Account, ClientFactory
 from thoonk_xmpp.service.events import ItemPublished, Recipient
-from thoonk_xmpp.service.model import NotificationType
+from thoonk_xmpp.service.model import Actor, NotificationType
 from thoonk_xmpp.settings import Settings
 from thoonk_xmpp.xmpp.multicast import MulticastFlow
 from thoonk_xmpp.xmpp.ns import PUBSUB
@@ -33,7 +34,7 @@ from tools.localservers import RedisServer, XmppServer
 MakeAccount = Callable[[], Account]
 
 
-def settings_for(server: XmppServer, redis: RedisServer) -> Settings:
+def settings_for(server: XmppServer, redis: RedisServer, multicast_limit: int = 20) -> Settings:
     return Settings.from_mapping(
         {
             "component": {
@@ -41,6 +42,7 @@ def settings_for(server: XmppServer, redis: RedisServer) -> Settings:
                 "secret": server.secret,
                 "port": server.component_port,
                 "multicast": True,
+                "multicast_limit": multicast_limit,
             },
             "redis": {"url": redis.url},
             "pubsub": {"node_creation": "anyone"},
@@ -300,3 +302,53 @@ async def test_copies_handed_while_the_link_went_down_do_not_hold_publishes_back
         )
         assert flow.unconfirmed > flow.limit  # handed after the reset
         await asyncio.wait_for(flow.room(), 10)
+
+
+#: thoonk_multicast_limit of the Prosody test server (config/prosody/thoonk-xmpp.cfg.lua).
+PROSODY_SERVICE_LIMIT = 100
+
+
+@pytest.mark.parametrize("xmpp_server", ["prosody"], indirect=True)
+async def test_a_multicast_limit_above_the_services_is_warned_of_and_unicast_takes_over(
+    xmpp_server: XmppServer,
+    redis_server: RedisServer,
+    make_account: MakeAccount,
+    xmpp_client: ClientFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The service refuses (not-acceptable) a message with more addresses than it takes
+    and delivers none of it: the first event is lost, then the link goes on one message
+    per subscriber, and the operator is told to lower multicast_limit."""
+    caplog.set_level(logging.WARNING, logger="thoonk_xmpp.xmpp.runner")
+    settings = settings_for(xmpp_server, redis_server, PROSODY_SERVICE_LIMIT + 50)
+    async with started(settings) as bridge:
+        assert bridge._finding is not None
+        await bridge._finding
+        assert bridge.notifier.multicast is not None
+        clients = [
+            PubSubClient(await xmpp_client(*make_account(), plugins=()), bridge.component.jid)
+            for _ in range(3)
+        ]
+        await clients[0].create("too-many")
+        for client in clients:
+            await client.subscribe("too-many")
+        for n in range(PROSODY_SERVICE_LIMIT):  # accounts that do not exist: headlines dropped
+            jid = f"nobody{n}@{xmpp_server.domain}"
+            await bridge.service.subscribe(Actor(jid), "too-many", jid)
+        refused = asyncio.Event()
+        service = bridge.notifier.multicast.jid
+        bridge.component.xmpp.add_event_handler(  # after the bridge's own handler
+            "message_error", lambda m: refused.set() if m["from"].bare == service else None
+        )
+        await clients[0].publish("too-many", "refused")
+        await asyncio.wait_for(refused.wait(), TIMEOUT)
+        assert bridge.notifier.multicast is None
+        for item in ("two", "three"):
+            await clients[0].publish("too-many", item)
+        for client in clients:  # "refused" never came, the others each once
+            received = [ids_in(await client.next_event(), EVENT) for _ in range(2)]
+            assert received == [["two"], ["three"]]
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("not-acceptable" in w and "multicast_limit" in w for w in warnings), warnings
+        assert bridge.component.connected.is_set()
+        assert bridge.sessions == 1

@@ -23,6 +23,8 @@ from slixmpp.exceptions import IqError, IqTimeout
 
 from thoonk_xmpp.service.events import Recipient
 
+from . import ns
+
 log = logging.getLogger(__name__)
 
 ADDRESS_NS: Final = "http://jabber.org/protocol/address"
@@ -161,6 +163,25 @@ async def _query(
     reply = await iq.send(timeout=timeout)  # type: ignore[no-untyped-call]
     element: ET.Element = reply.xml
     return element
+
+
+def stanza_error(stanza: ET.Element) -> tuple[str, str]:
+    """The condition and text of ``stanza``'s ``<error/>`` (read from the XML: slixmpp's
+    ``message["error"]`` looks in jabber:client, not a component stream's namespace)."""
+    condition = text = ""
+    for error in stanza:
+        if error.tag.rpartition("}")[2] != "error":
+            continue
+        for child in error:
+            namespace, _, name = child.tag[1:].partition("}")
+            if namespace != ns.STANZAS:
+                continue
+            if name == "text":
+                text = child.text or ""
+            elif not condition:
+                condition = name
+        break
+    return condition or "undefined-condition", text
 
 
 #: Copies handed to the multicast service, not yet known routed, above which publishes wait.

@@ -91,6 +91,7 @@ class Bridge:
         self.component.xmpp.add_event_handler("session_start", self._on_link_up)
         self.component.xmpp.add_event_handler("stream_error", self._on_stream_error)
         self.component.xmpp.add_event_handler("disconnected", self._on_link_lost)
+        self.component.xmpp.add_event_handler("message_error", self._on_message_error)
         #: How many sessions with the XMPP server were started (1 after :meth:`start`).
         self.sessions = 0
         #: Notifications dropped because the link to the XMPP server was down.
@@ -117,6 +118,25 @@ class Bridge:
                 found, domain, component.multicast_limit, self.component.multicast_flow
             )
             log.info("sending events through %s (XEP-0033 multicast)", found)
+
+    def _on_message_error(self, message: Any) -> None:
+        # The service refuses a whole message (too many addresses, most often) and delivers
+        # none of it: every later event would be lost the same way.  Its errors carry our
+        # multicast message ids, never a handed id, so they are never taken for bounces.
+        used = self.notifier.multicast
+        if used is None or message["from"].bare != used.jid:
+            return
+        self.notifier.multicast = None  # one message per subscriber until the next session
+        condition, text = multicast.stanza_error(message.xml)
+        log.warning(
+            "multicast service %s refused an event (%s%s): its subscribers missed it; "
+            "sending one message per subscriber until the next session. Keep "
+            "[component] multicast_limit (%d) at or below the service's own limit",
+            used.jid,
+            condition,
+            f": {text}" if text else "",
+            used.limit,
+        )
 
     def _on_stream_error(self, error: Any) -> None:
         # A server shutting down in order ends the stream with system-shutdown.
