@@ -32,7 +32,7 @@ from tests.integration.bridge_fixtures import pubsub
 from tests.integration.fault_load import NODE, Subscriber, ThoonkPublisher, XmppPublisher
 from tests.integration.streams import TIMEOUT
 from thoonk_xmpp.thoonk import keys
-from tools.localservers import ProsodyServer, RedisServer
+from tools.localservers import ProsodyServer, RedisServer, XmppServer
 
 ROOT = Path(__file__).resolve().parents[2]
 #: How far apart delivery marks go, how much is sent again after a crash and after a
@@ -50,6 +50,26 @@ async def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
             return False
         await asyncio.sleep(0.05)
     return True
+
+
+def component_config(server: XmppServer, redis: RedisServer, more: str = "") -> str:
+    """A fault component's thoonk_xmpp.toml for ``server`` and ``redis``; ``more`` goes on
+    under ``[delivery]`` (further delivery lines, then any tables of its own)."""
+    return (
+        "[component]\n"
+        f'jid = "{server.component_jid}"\n'
+        f'secret = "{server.secret}"\n'
+        f"port = {server.component_port}\n"
+        "reconnect_max_delay = 2\n"
+        "[redis]\n"
+        f'url = "{redis.url}"\n'
+        "[pubsub]\n"
+        'node_creation = "anyone"\n'
+        "max_items_cap = 100000\n"
+        "[delivery]\n"
+        f"mark_interval = {MARK_INTERVAL}\n"
+        f"margin = {MARGIN}\n"
+    ) + more
 
 
 class ComponentProcess:
@@ -253,20 +273,7 @@ class Rig:
 
     def _write_config(self) -> None:
         self.component.config.write_text(
-            "[component]\n"
-            f'jid = "{self.prosody.component_jid}"\n'
-            f'secret = "{self.prosody.secret}"\n'
-            f"port = {self.prosody.component_port}\n"
-            "reconnect_max_delay = 2\n"
-            "[redis]\n"
-            f'url = "{self.redis.url}"\n'
-            "[pubsub]\n"
-            'node_creation = "anyone"\n'
-            "max_items_cap = 100000\n"
-            "[delivery]\n"
-            f"mark_interval = {MARK_INTERVAL}\n"
-            f"margin = {MARGIN}\n"
-            f"in_flight = {IN_FLIGHT}\n"
+            component_config(self.prosody, self.redis, f"in_flight = {IN_FLIGHT}\n")
         )
 
     async def _teardown(self) -> None:

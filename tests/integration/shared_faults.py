@@ -31,7 +31,7 @@ from slixmpp.exceptions import IqError
 
 from tests.integration.bridge_fixtures import pubsub
 from tests.integration.fault_load import Subscriber, ThoonkPublisher, XmppPublisher
-from tests.integration.faults import MARGIN, MARK_INTERVAL, ComponentProcess, Tally
+from tests.integration.faults import ComponentProcess, Tally, component_config
 from tests.integration.shared_report import Balancing, Moments, SharedReport
 from tests.integration.streams import TIMEOUT
 from thoonk_xmpp.service.delivery import SLOTS, slot_of
@@ -172,26 +172,15 @@ class SharedRig:
                 assert reply.get("type") == "result", reply
 
     def _config(self, n: int) -> str:
-        return (
-            "[component]\n"
-            f'jid = "{self.server.component_jid}"\n'
-            f'secret = "{self.server.secret}"\n'
-            f"port = {self.server.component_port}\n"
-            "reconnect_max_delay = 2\n"
-            "[redis]\n"
-            f'url = "{self.redis.url}"\n'
-            "[pubsub]\n"
-            'node_creation = "anyone"\n'
-            "max_items_cap = 100000\n"
-            "[delivery]\n"
+        return component_config(
+            self.server,
+            self.redis,
             "shared = true\n"
             f"lease_time = {LEASE_TIME}\n"
             f"lease_interval = {LEASE_INTERVAL}\n"
-            f"mark_interval = {MARK_INTERVAL}\n"
-            f"margin = {MARGIN}\n"
             "[metrics]\n"
             "enabled = true\n"
-            f"port = {self.metrics_ports[n]}\n"
+            f"port = {self.metrics_ports[n]}\n",
         )
 
     def _choose_nodes(self, holders: list[str | None]) -> list[str]:
